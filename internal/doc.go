@@ -1,0 +1,11 @@
+// Package internal holds nothing itself; its subpackages are the helpers that
+// every nogil package shares:
+//
+//   - invariants: a build-tag pair that turns expensive assertions on under
+//     the race detector (and the nogil_debug tag) and compiles them away
+//     otherwise, so hot paths pay nothing in benchmarks.
+//   - cacheline: the cache-line size and a padding type for per-thread and
+//     per-shard hot state (never for objects: they stay small).
+//   - leaktest: the TestMain every package uses, which fails the run when a
+//     goroutine the library started is still running at the end.
+package internal

@@ -1,0 +1,6 @@
+//go:build race
+
+package invariants
+
+// Race reports that the binary was built with the race detector.
+const Race = true
