@@ -1,0 +1,188 @@
+package biasedrc
+
+import (
+	"sync"
+	"sync/atomic"
+
+	"github.com/nogil-lab/nogil/internal/cacheline"
+)
+
+// Registry maps live owner threads to their merge queues (CPython keeps a
+// hash table of per-thread brc state in each interpreter: Python/brc.c).
+// T is the caller's object handle; count finds its Count.
+//
+// Lock order: Registry.mu, then Queue.mu. No destructor ever runs, and no
+// caller callback is ever invoked, while either lock is held.
+type Registry[T any] struct {
+	count func(T) *Count
+	// mu protects queues. Enqueue holds it for reading while it pushes, so
+	// a queue that Deregister removed receives nothing afterwards.
+	mu     sync.RWMutex
+	queues map[ThreadID]*Queue[T]
+}
+
+// NewRegistry returns an empty registry; count maps an object to its Count.
+func NewRegistry[T any](count func(T) *Count) *Registry[T] {
+	if count == nil {
+		panic("biasedrc: NewRegistry with a nil count function")
+	}
+	return &Registry[T]{count: count, queues: make(map[ThreadID]*Queue[T])}
+}
+
+// Queue is one thread's merge queue: objects that other threads dropped a
+// reference to while the shared part was zero. Each entry holds one
+// reference. Any thread pushes; only the owner drains (or whoever stopped
+// the world, or the owner's Deregister).
+type Queue[T any] struct {
+	// pending is set by every push and cleared by Drain: the owner polls it
+	// at each safe point with one atomic load. It sits on its own cache
+	// line because other threads write it while the owner reads it.
+	pending atomic.Bool
+	_       cacheline.Pad
+	owner   ThreadID
+	reg     *Registry[T]
+	// mu protects items.
+	mu    sync.Mutex
+	items []T
+	// spare is the drained slice kept for reuse. Owned by the draining
+	// thread (Drain is never called concurrently for one queue).
+	spare []T
+}
+
+// Register creates the merge queue of thread id. Registering an id twice
+// panics: ids are never reused.
+func (r *Registry[T]) Register(id ThreadID) *Queue[T] {
+	if id == Unowned || id == immortalOwner {
+		panic("biasedrc: Register with an invalid thread id")
+	}
+	q := &Queue[T]{owner: id, reg: r}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if _, dup := r.queues[id]; dup {
+		panic("biasedrc: Register of a thread id that is already registered")
+	}
+	r.queues[id] = q
+	return q
+}
+
+// Registered reports whether thread id has a live queue.
+func (r *Registry[T]) Registered(id ThreadID) bool {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return r.queues[id] != nil
+}
+
+// Enqueue hands obj, whose count a non-owner's DecBiased just set to queued
+// (outcome MustQueue), to its owner's queue together with the reference the
+// caller was dropping. If the owner has exited, the reference is merged
+// here instead and the outcome of that merge is returned: Dead means the
+// caller must free obj. Otherwise the result is Alive (queued).
+//
+// owner is the object's Owner(), loaded after DecBiased returned MustQueue.
+// It may be Unowned: the owner's local part reached zero concurrently and it
+// merged the word (it saw the queued state, so the merged count still
+// includes the reference being dropped). Then too the reference is merged
+// here, like CPython's _Py_brc_queue_object does with ob_tid == 0; the
+// atomic load that saw Unowned is ordered after the owner's last write to
+// its local part, so Merge may read it. A stale owner id is harmless: the
+// entry is merged by a drain of that queue or, if it is gone, here.
+func (r *Registry[T]) Enqueue(owner ThreadID, obj T) Outcome {
+	r.mu.RLock()
+	q := r.queues[owner]
+	if q != nil {
+		q.mu.Lock()
+		q.items = append(q.items, obj)
+		q.mu.Unlock()
+		r.mu.RUnlock()
+		q.pending.Store(true)
+		return Alive
+	}
+	r.mu.RUnlock()
+	// The owner deregistered: its last write to the plain local part
+	// happened before it took r.mu in Deregister, and we have taken r.mu
+	// since, so reading that part in Merge is ordered after it.
+	_, out := r.count(obj).Merge(-1)
+	return out
+}
+
+// Pending reports, with one atomic load, that the queue may hold objects.
+func (q *Queue[T]) Pending() bool { return q.pending.Load() }
+
+// Owner returns the thread whose queue this is.
+func (q *Queue[T]) Owner() ThreadID { return q.owner }
+
+// Len returns the number of queued objects.
+func (q *Queue[T]) Len() int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return len(q.items)
+}
+
+// Drain merges every queued object, dropping the queue's reference, and
+// calls dead for each object whose count reached zero (outside every lock).
+// It returns how many objects it merged. The caller is the owner, or has
+// stopped the world.
+func (q *Queue[T]) Drain(dead func(T)) int {
+	return q.DrainWith(func(obj T) {
+		if _, out := q.reg.count(obj).Merge(-1); out == Dead {
+			dead(obj)
+		} else if out == Underflow {
+			panic("biasedrc: merged count below zero")
+		}
+	})
+}
+
+// DrainWith takes every queued object and gives each to merge, outside every
+// lock, instead of merging it itself: a collector that stopped the world
+// uses it to hold back frees until the world restarts.
+func (q *Queue[T]) DrainWith(merge func(T)) int {
+	q.pending.Store(false)
+	q.mu.Lock()
+	items := q.items
+	q.items = q.spare[:0]
+	q.mu.Unlock()
+	for i, obj := range items {
+		merge(obj)
+		var zero T
+		items[i] = zero
+	}
+	q.spare = items[:0]
+	return len(items)
+}
+
+// Deregister is the owner's exit: after it returns no object is queued to
+// this thread again (a non-owner that needs to merge does it directly), and
+// everything already queued has been merged, with dead called for each
+// object that died. Deregistering twice panics.
+//
+// The queue is drained while the thread is still registered, and removed
+// only once a drain leaves it empty under the registry lock (CPython's
+// _Py_brc_remove_thread does the same). The dead callbacks free objects, and
+// freeing drops references — often to other objects this thread owns,
+// through the owner's plain local part. Those writes must happen before the
+// thread's removal is visible: a non-owner that finds the owner gone merges
+// the count directly and reads that local part, ordered only by the registry
+// lock. So the caller makes no count operation as this thread after
+// Deregister returns.
+func (r *Registry[T]) Deregister(q *Queue[T], dead func(T)) int {
+	r.mu.Lock()
+	if q.reg != r || r.queues[q.owner] != q {
+		r.mu.Unlock()
+		panic("biasedrc: Deregister of a queue that is not registered")
+	}
+	r.mu.Unlock()
+	n := 0
+	for {
+		n += q.Drain(dead)
+		r.mu.Lock()
+		q.mu.Lock()
+		empty := len(q.items) == 0
+		q.mu.Unlock()
+		if empty {
+			delete(r.queues, q.owner)
+			r.mu.Unlock()
+			return n
+		}
+		r.mu.Unlock()
+	}
+}

@@ -1,0 +1,473 @@
+package biasedrc
+
+import (
+	"fmt"
+	"math"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// Thread ids of the transition tables: A owns the object, B and C do not.
+const (
+	thA ThreadID = 1
+	thB ThreadID = 2
+	thC ThreadID = 3
+)
+
+type opKind uint8
+
+const (
+	opInc     opKind = iota // IncBiased(by)
+	opDec                   // DecBiased(by); on MustQueue, Enqueue(Owner()) at once
+	opDecHold               // DecBiased(by); on MustQueue, keep the reference for a later opEnqueue
+	opEnqueue               // Enqueue(Owner()) the reference opDecHold kept
+	opTryInc                // TryIncBiased(by)
+	opWeak                  // MarkMaybeWeakref
+	opDrain                 // Drain the queue of thread by
+	opMerge                 // Merge(extra)
+	opExit                  // Deregister thread by
+)
+
+func (k opKind) String() string {
+	return [...]string{"inc", "dec", "dec-hold", "enqueue", "try-inc", "weak", "drain", "merge", "exit"}[k]
+}
+
+type step struct {
+	op    opKind
+	by    ThreadID
+	extra int64 // opMerge
+	// want is the step's result: the Outcome of opDec/opDecHold (DecBiased's,
+	// before any Enqueue), opEnqueue and opMerge; the bool of opTryInc; the
+	// number merged by opDrain and opExit. Nil for the rest.
+	want   any
+	merged int64 // opMerge: the merged count
+	after  snapshot
+	deaths int32 // Dead reports so far, from every path
+}
+
+func st(op opKind, by ThreadID, want any, after snapshot, deaths int32) step {
+	return step{op: op, by: by, want: want, after: after, deaths: deaths}
+}
+
+func sn(owner ThreadID, state State, shared int64, local uint32) snapshot {
+	return snapshot{Owner: owner, State: state, Shared: shared, Local: local}
+}
+
+const (
+	dflt   = StateDefault
+	weak   = StateMaybeWeakref
+	queued = StateQueued
+	merged = StateMerged
+)
+
+// TestBiasedTransitions walks every state transition of the biased word,
+// one thread at a time, checking every field after every step. The object
+// starts with Init(Biased, A): owner A, default, shared 0, local 1.
+func TestBiasedTransitions(t *testing.T) {
+	cases := []struct {
+		name  string
+		steps []step
+	}{
+		{"default to maybe-weakref, then the owner frees through a CAS", []step{
+			st(opWeak, thA, nil, sn(thA, weak, 0, 1), 0),
+			st(opWeak, thB, nil, sn(thA, weak, 0, 1), 0), // idempotent
+			st(opDec, thA, Dead, sn(Unowned, merged, 0, 0), 1),
+		}},
+		{"default to queued by a non-owner, queued to merged by Drain", []step{
+			st(opInc, thA, nil, sn(thA, dflt, 0, 2), 0), // the new reference goes to B
+			st(opDec, thB, MustQueue, sn(thA, queued, 0, 2), 0),
+			st(opDrain, thA, 1, sn(Unowned, merged, 1, 0), 0),
+			st(opDrain, thA, 0, sn(Unowned, merged, 1, 0), 0), // nothing merged twice
+			// A is no longer the owner: its decrement takes the shared path.
+			st(opDec, thA, Dead, sn(Unowned, merged, 0, 0), 1),
+		}},
+		{"maybe-weakref to queued", []step{
+			st(opWeak, thA, nil, sn(thA, weak, 0, 1), 0),
+			st(opInc, thA, nil, sn(thA, weak, 0, 2), 0),
+			st(opDec, thB, MustQueue, sn(thA, queued, 0, 2), 0),
+			st(opWeak, thA, nil, sn(thA, queued, 0, 2), 0), // states only move up
+			st(opDrain, thA, 1, sn(Unowned, merged, 1, 0), 0),
+			st(opWeak, thA, nil, sn(Unowned, merged, 1, 0), 0),
+			st(opDec, thB, Dead, sn(Unowned, merged, 0, 0), 1),
+		}},
+		{"owner zero with shared zero: Dead without a merge", []step{
+			st(opDec, thA, Dead, sn(thA, dflt, 0, 0), 1),
+			st(opDec, thA, Underflow, sn(thA, dflt, 0, 0), 1),
+		}},
+		{"owner zero with shared positive: merged, alive; then non-owners free it", []step{
+			st(opInc, thB, nil, sn(thA, dflt, 1, 1), 0),
+			st(opDec, thA, Alive, sn(Unowned, merged, 1, 0), 0),
+			st(opInc, thA, nil, sn(Unowned, merged, 2, 0), 0), // former owner: shared path
+			st(opDec, thB, Alive, sn(Unowned, merged, 1, 0), 0),
+			st(opDec, thC, Dead, sn(Unowned, merged, 0, 0), 1),
+			st(opDec, thC, Underflow, sn(Unowned, merged, -1, 0), 1),
+		}},
+		{"queued: the shared part goes negative until the drain merges", []step{
+			st(opInc, thA, nil, sn(thA, dflt, 0, 2), 0), // for B
+			st(opInc, thA, nil, sn(thA, dflt, 0, 3), 0), // for C
+			st(opInc, thA, nil, sn(thA, dflt, 0, 4), 0), // A holds 2
+			st(opDec, thB, MustQueue, sn(thA, queued, 0, 4), 0),
+			st(opDec, thC, Alive, sn(thA, queued, -1, 4), 0),
+			st(opDec, thA, Alive, sn(thA, queued, -1, 3), 0),
+			st(opDrain, thA, 1, sn(Unowned, merged, 1, 0), 0), // -1 + 3 - 1
+			st(opDec, thA, Dead, sn(Unowned, merged, 0, 0), 1),
+		}},
+		{"owner local reaches zero while queued: merged alive, the drain frees", []step{
+			st(opInc, thA, nil, sn(thA, dflt, 0, 2), 0), // for B
+			st(opDec, thB, MustQueue, sn(thA, queued, 0, 2), 0),
+			st(opInc, thC, nil, sn(thA, queued, 1, 2), 0), // C hands this one to A
+			st(opDec, thA, Alive, sn(thA, queued, 1, 1), 0),
+			st(opDec, thA, Alive, sn(Unowned, merged, 1, 0), 0), // the queue's reference
+			st(opDrain, thA, 1, sn(Unowned, merged, 0, 0), 1),
+		}},
+		{"owner merges between the non-owner's queued CAS and its Enqueue", []step{
+			st(opInc, thA, nil, sn(thA, dflt, 0, 2), 0), // for B
+			st(opDecHold, thB, MustQueue, sn(thA, queued, 0, 2), 0),
+			st(opInc, thC, nil, sn(thA, queued, 1, 2), 0), // C hands this one to A
+			st(opDec, thA, Alive, sn(thA, queued, 1, 1), 0),
+			st(opDec, thA, Alive, sn(Unowned, merged, 1, 0), 0),
+			// Owner() is Unowned now: Enqueue merges directly, like
+			// _Py_brc_queue_object with ob_tid == 0.
+			st(opEnqueue, thB, Dead, sn(Unowned, merged, 0, 0), 1),
+			st(opDrain, thA, 0, sn(Unowned, merged, 0, 0), 1),
+		}},
+		{"maybe-weakref: a reader's try-incref beats the owner's free", []step{
+			st(opWeak, thA, nil, sn(thA, weak, 0, 1), 0),
+			st(opTryInc, thB, true, sn(thA, weak, 1, 1), 0),
+			st(opDec, thA, Alive, sn(Unowned, merged, 1, 0), 0),
+			st(opTryInc, thC, true, sn(Unowned, merged, 2, 0), 0),
+			st(opDec, thB, Alive, sn(Unowned, merged, 1, 0), 0),
+			st(opDec, thC, Dead, sn(Unowned, merged, 0, 0), 1),
+			st(opTryInc, thB, false, sn(Unowned, merged, 0, 0), 1), // merged zero
+			st(opTryInc, thA, false, sn(Unowned, merged, 0, 0), 1),
+		}},
+		{"try-incref refuses a zero shared word, takes a positive one", []step{
+			st(opTryInc, thB, false, sn(thA, dflt, 0, 1), 0),
+			st(opTryInc, thA, true, sn(thA, dflt, 0, 2), 0), // owner: local part
+			st(opInc, thB, nil, sn(thA, dflt, 1, 2), 0),
+			st(opTryInc, thC, true, sn(thA, dflt, 2, 2), 0),
+			st(opDec, thA, Alive, sn(thA, dflt, 2, 1), 0),
+			st(opDec, thA, Alive, sn(Unowned, merged, 2, 0), 0),
+			st(opDec, thB, Alive, sn(Unowned, merged, 1, 0), 0),
+			st(opDec, thC, Dead, sn(Unowned, merged, 0, 0), 1),
+		}},
+		{"try-incref refuses after the owner's fast-path free", []step{
+			st(opDec, thA, Dead, sn(thA, dflt, 0, 0), 1),
+			st(opTryInc, thA, false, sn(thA, dflt, 0, 0), 1),
+			st(opTryInc, thB, false, sn(thA, dflt, 0, 0), 1),
+		}},
+		{"try-incref takes a queued word", []step{
+			st(opInc, thA, nil, sn(thA, dflt, 0, 2), 0),
+			st(opDec, thB, MustQueue, sn(thA, queued, 0, 2), 0),
+			st(opTryInc, thC, true, sn(thA, queued, 1, 2), 0),
+			st(opDrain, thA, 1, sn(Unowned, merged, 2, 0), 0),
+		}},
+		{"Merge with extra", []step{
+			st(opInc, thA, nil, sn(thA, dflt, 0, 2), 0),
+			st(opInc, thB, nil, sn(thA, dflt, 1, 2), 0),
+			{op: opMerge, by: thA, extra: 3, want: Alive, merged: 6, after: sn(Unowned, merged, 6, 0)},
+			{op: opMerge, by: thA, extra: -6, want: Dead, merged: 0, after: sn(Unowned, merged, 0, 0), deaths: 1},
+		}},
+		{"Merge below zero", []step{
+			{op: opMerge, by: thA, extra: -2, want: Underflow, merged: -1, after: sn(Unowned, merged, -1, 0)},
+		}},
+		{"owner exited: a non-owner's decrement merges directly", []step{
+			st(opInc, thA, nil, sn(thA, dflt, 0, 2), 0), // A hands both references to B and C
+			st(opExit, thA, 0, sn(thA, dflt, 0, 2), 0),
+			st(opDec, thB, MustQueue, sn(Unowned, merged, 1, 0), 0),
+			st(opDec, thC, Dead, sn(Unowned, merged, 0, 0), 1),
+		}},
+		{"owner exits with the object queued: Deregister merges it", []step{
+			st(opInc, thA, nil, sn(thA, dflt, 0, 2), 0),
+			st(opDec, thB, MustQueue, sn(thA, queued, 0, 2), 0),
+			st(opDec, thA, Alive, sn(thA, queued, 0, 1), 0),
+			st(opExit, thA, 1, sn(Unowned, merged, 0, 0), 1),
+		}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			o := &obj{}
+			o.rc.Init(Biased, thA)
+			reg := NewRegistry(countOf)
+			queues := map[ThreadID]*Queue[*obj]{}
+			for _, id := range []ThreadID{thA, thB, thC} {
+				queues[id] = reg.Register(id)
+			}
+			var deaths int32
+			dead := func(got *obj) {
+				require.Same(t, o, got)
+				deaths++
+			}
+			held := false // a reference kept by opDecHold
+			for i, s := range tc.steps {
+				msg := fmt.Sprintf("step %d: %v by %d", i, s.op, s.by)
+				switch s.op {
+				case opInc:
+					o.rc.IncBiased(s.by)
+				case opDec, opDecHold:
+					out := o.rc.DecBiased(s.by)
+					require.Equal(t, s.want, out, msg)
+					switch out {
+					case Dead:
+						dead(o)
+					case MustQueue:
+						if s.op == opDecHold {
+							held = true
+							break
+						}
+						// The queue (or the direct merge) takes the reference.
+						if reg.Enqueue(o.rc.Owner(), o) == Dead {
+							dead(o)
+						}
+					}
+				case opEnqueue:
+					require.True(t, held, msg)
+					held = false
+					out := reg.Enqueue(o.rc.Owner(), o)
+					require.Equal(t, s.want, out, msg)
+					if out == Dead {
+						dead(o)
+					}
+				case opTryInc:
+					require.Equal(t, s.want, o.rc.TryIncBiased(s.by), msg)
+				case opWeak:
+					o.rc.MarkMaybeWeakref()
+				case opDrain:
+					require.Equal(t, s.want, queues[s.by].Drain(dead), msg)
+					require.False(t, queues[s.by].Pending(), msg)
+					require.Zero(t, queues[s.by].Len(), msg)
+				case opMerge:
+					n, out := o.rc.Merge(s.extra)
+					require.Equal(t, s.merged, n, msg)
+					require.Equal(t, s.want, out, msg)
+					if out == Dead {
+						dead(o)
+					}
+				case opExit:
+					require.Equal(t, s.want, reg.Deregister(queues[s.by], dead), msg)
+					require.False(t, reg.Registered(s.by), msg)
+				}
+				require.Equal(t, s.after, snap(&o.rc), msg)
+				require.Equal(t, s.deaths, deaths, msg)
+				// Owner word and Owner() agree; an owned, live word has local >= 1.
+				if own := snap(&o.rc).Owner; own != Unowned && deaths == 0 {
+					require.Equal(t, own, o.rc.Owner(), msg)
+					require.GreaterOrEqual(t, o.rc.LocalUnsynchronized(), uint32(1), msg)
+				}
+			}
+			require.False(t, held, "a held reference was never enqueued")
+		})
+	}
+}
+
+// TestStatesOnlyMoveUp checks, for every pair of states, that each
+// operation leaves the state bits at or above where they were.
+func TestStatesOnlyMoveUp(t *testing.T) {
+	for from := StateDefault; from <= StateMerged; from++ {
+		for _, op := range []opKind{opInc, opDec, opTryInc, opWeak, opMerge} {
+			t.Run(fmt.Sprintf("%d/%v", from, op), func(t *testing.T) {
+				var c Count
+				c.Init(Biased, thA)
+				c.IncBiased(thA) // local 2
+				c.shared.Store(3<<stateBits | int64(from))
+				if from == StateMerged {
+					c.owner.Store(uint64(Unowned))
+				}
+				switch op {
+				case opInc:
+					c.IncBiased(thB)
+				case opDec:
+					require.NotEqual(t, Underflow, c.DecBiased(thB))
+				case opTryInc:
+					require.True(t, c.TryIncBiased(thB))
+				case opWeak:
+					c.MarkMaybeWeakref()
+				case opMerge:
+					c.Merge(0)
+				}
+				require.GreaterOrEqual(t, c.SharedState(), from)
+			})
+		}
+	}
+}
+
+// TestImmortalNeverWritten hammers an immortal object with every operation
+// of every strategy from many goroutines; none may write any field (the race
+// detector would also flag a write racing the others' reads).
+func TestImmortalNeverWritten(t *testing.T) {
+	var c Count
+	c.InitImmortal()
+	require.Equal(t, immortalSnap, snap(&c))
+	require.True(t, c.IsImmortal())
+	require.Equal(t, Unowned, c.Owner())
+
+	goroutines := 8
+	iters := 2000
+	var wg sync.WaitGroup
+	for g := range goroutines {
+		me := ThreadID(g + 1)
+		wg.Go(func() {
+			for range iters {
+				c.IncBiased(me)
+				if out := c.DecBiased(me); out != Alive {
+					t.Errorf("DecBiased on an immortal: %v", out)
+					return
+				}
+				if !c.TryIncBiased(me) {
+					t.Errorf("TryIncBiased refused an immortal")
+					return
+				}
+				c.MarkMaybeWeakref()
+				c.IncAtomic()
+				if out := c.DecAtomic(); out != Alive {
+					t.Errorf("DecAtomic on an immortal: %v", out)
+					return
+				}
+				if !c.TryIncAtomic() {
+					t.Errorf("TryIncAtomic refused an immortal")
+					return
+				}
+				// Plain's exclusion is not needed when nothing is written.
+				c.IncPlain()
+				if out := c.DecPlain(); out != Alive {
+					t.Errorf("DecPlain on an immortal: %v", out)
+					return
+				}
+				if n, out := c.Merge(-1); n != math.MaxUint32 || out != Alive {
+					t.Errorf("Merge on an immortal: %d %v", n, out)
+					return
+				}
+				for _, s := range []Strategy{Plain, Atomic, Biased} {
+					if v := c.Value(s); v != math.MaxUint32 {
+						t.Errorf("Value(%v) of an immortal: %d", s, v)
+						return
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
+	require.Equal(t, immortalSnap, snap(&c))
+
+	// Queuing an immortal is never asked for, but Enqueue and Drain must not
+	// touch it either.
+	reg := NewRegistry(func(c *Count) *Count { return c })
+	q := reg.Register(thA)
+	require.Equal(t, Alive, reg.Enqueue(thA, &c))
+	require.Equal(t, 1, q.Drain(func(*Count) { t.Fatal("immortal reported dead") }))
+	require.Equal(t, Alive, reg.Enqueue(thB, &c)) // no such queue: direct Merge
+	require.Equal(t, 0, reg.Deregister(q, func(*Count) {}))
+	require.Equal(t, immortalSnap, snap(&c))
+}
+
+// TestUnderflow checks the Underflow outcome of every strategy's decrement.
+func TestUnderflow(t *testing.T) {
+	t.Run("plain", func(t *testing.T) {
+		var c Count
+		c.Init(Plain, thA)
+		c.IncPlain()
+		require.Equal(t, Alive, c.DecPlain())
+		require.Equal(t, Dead, c.DecPlain())
+		require.Equal(t, Underflow, c.DecPlain())
+		require.Equal(t, int64(0), c.Value(Plain))
+	})
+	t.Run("atomic", func(t *testing.T) {
+		var c Count
+		c.Init(Atomic, thA)
+		c.IncAtomic()
+		require.Equal(t, Alive, c.DecAtomic())
+		require.Equal(t, Dead, c.DecAtomic())
+		require.False(t, c.TryIncAtomic())
+		require.Equal(t, Underflow, c.DecAtomic())
+		require.Equal(t, int64(-1), c.Value(Atomic))
+		require.False(t, c.TryIncAtomic())
+	})
+	t.Run("biased/owner", func(t *testing.T) {
+		var c Count
+		c.Init(Biased, thA)
+		require.Equal(t, Dead, c.DecBiased(thA))
+		require.Equal(t, Underflow, c.DecBiased(thA))
+	})
+	t.Run("biased/merged", func(t *testing.T) {
+		var c Count
+		c.Init(Biased, thA)
+		c.IncBiased(thB)
+		require.Equal(t, Alive, c.DecBiased(thA))
+		require.Equal(t, Dead, c.DecBiased(thB))
+		require.Equal(t, Underflow, c.DecBiased(thB))
+		require.Equal(t, Underflow, c.DecBiased(thA))
+	})
+	t.Run("biased/merge", func(t *testing.T) {
+		var c Count
+		c.Init(Biased, thA)
+		n, out := c.Merge(-2)
+		require.Equal(t, int64(-1), n)
+		require.Equal(t, Underflow, out)
+	})
+	t.Run("biased/drain", func(t *testing.T) {
+		o := &obj{}
+		o.rc.Init(Biased, thA)
+		reg := NewRegistry(countOf)
+		q := reg.Register(thA)
+		require.Equal(t, Dead, o.rc.DecBiased(thA))
+		// A (buggy) extra reference dropped by B queues the dead object; the
+		// drain's merge goes below zero.
+		require.Equal(t, MustQueue, o.rc.DecBiased(thB))
+		require.Equal(t, Alive, reg.Enqueue(o.rc.Owner(), o))
+		require.PanicsWithValue(t, "biasedrc: merged count below zero", func() {
+			q.Drain(func(*obj) { t.Fatal("reported dead") })
+		})
+	})
+}
+
+// TestStrategiesBasic checks Init, the plain and atomic operations and Value.
+func TestStrategiesBasic(t *testing.T) {
+	for _, s := range []Strategy{Plain, Atomic, Biased} {
+		t.Run(s.String(), func(t *testing.T) {
+			var c Count
+			c.Init(s, thA)
+			require.False(t, c.IsImmortal())
+			require.Equal(t, int64(1), c.Value(s))
+			inc := map[Strategy]func(){Plain: c.IncPlain, Atomic: c.IncAtomic, Biased: func() { c.IncBiased(thA) }}[s]
+			dec := map[Strategy]func() Outcome{Plain: c.DecPlain, Atomic: c.DecAtomic, Biased: func() Outcome { return c.DecBiased(thA) }}[s]
+			for i := range 10 {
+				inc()
+				require.Equal(t, int64(i+2), c.Value(s))
+			}
+			for i := 10; i > 0; i-- {
+				require.Equal(t, Alive, dec())
+				require.Equal(t, int64(i), c.Value(s))
+			}
+			if s == Atomic {
+				require.True(t, c.TryIncAtomic())
+				require.Equal(t, Alive, dec())
+			}
+			require.Equal(t, Dead, dec())
+			require.Equal(t, int64(0), c.Value(s))
+		})
+	}
+	require.PanicsWithValue(t, "biasedrc: Init with an invalid owner id", func() { new(Count).Init(Biased, Unowned) })
+	require.PanicsWithValue(t, "biasedrc: Init with an invalid owner id", func() { new(Count).Init(Biased, immortalOwner) })
+	require.PanicsWithValue(t, "biasedrc: Init with an unknown strategy", func() { new(Count).Init(Strategy(9), thA) })
+	require.Equal(t, "plain atomic biased strategy?", fmt.Sprint(Plain, Atomic, Biased, Strategy(9)))
+	require.Equal(t, "alive dead must-queue underflow outcome?", fmt.Sprint(Alive, Dead, MustQueue, Underflow, Outcome(9)))
+}
+
+// TestMarkMaybeWeakrefOtherStrategies: a runtime counting atomically (or
+// plainly) may still mark objects that weak references point at; the mark
+// must not set a state bit in a word that has none.
+func TestMarkMaybeWeakrefOtherStrategies(t *testing.T) {
+	var a Count
+	a.Init(Atomic, thA)
+	a.MarkMaybeWeakref()
+	require.Equal(t, int64(sharedUnit), a.shared.Load())
+	require.Equal(t, Dead, a.DecAtomic())
+
+	var p Count
+	p.Init(Plain, thA)
+	p.MarkMaybeWeakref()
+	require.Equal(t, int64(0), p.shared.Load())
+	require.Equal(t, Dead, p.DecPlain())
+}

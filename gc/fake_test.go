@@ -1,0 +1,589 @@
+package gc
+
+import (
+	"fmt"
+	"slices"
+	"testing"
+)
+
+// This file is a small object runtime for the tests: objects with a Header,
+// a reference count and strong references, PEP 442 finalizers, legacy
+// finalizers, weak references with callbacks, tuples that may be untracked,
+// and atoms that are never tracked. It implements Env in two flavours:
+//
+//   - GIL-like: new objects go straight to generation 0; StopTheWorld and
+//     StartTheWorld do nothing.
+//   - threaded: new objects go to a "thread's" young list that GatherYoung
+//     splices onto generation 0; the world's state is recorded, and every
+//     Env call that runs user code while the world is stopped (or that
+//     needs the world stopped and finds it running) is a test failure.
+//     Frees unlink under the list's Mu, as the free-threaded runtime does,
+//     so a collector that held a list lock while calling user code would
+//     deadlock here.
+
+const fobjMagic = 0x6f626a21
+
+type fobj struct {
+	Header // first: obj converts a *Header back
+	magic  uint32
+	id     int
+	rc     int64
+	refs   []*fobj
+
+	legacy bool                    // has a LegacyDel (tp_del)
+	fin    func(g *graph, o *fobj) // PEP 442 finalizer
+	weak   []*fobj                 // weak references to this object
+
+	isWeak bool // a weak reference object
+	target *fobj
+	cb     func(g *graph, wr *fobj)
+
+	tuple bool // untrackable once it refers only to untracked objects
+	atom  bool // never tracked
+
+	freed      bool
+	finRuns    int
+	legacyRuns int
+	clears     int
+}
+
+type mode struct {
+	name     string
+	threaded bool
+}
+
+var modes = []mode{{"gil", false}, {"threaded", true}}
+
+type graph struct {
+	t        testing.TB
+	c        *Collector
+	threaded bool
+	young    List // the one thread's young list (threaded)
+
+	stopped bool
+	pauses  int
+
+	all     []*fobj
+	roots   map[*fobj]int
+	garbage []*fobj // gc.garbage: holds a reference to each
+
+	pending    []*fobj // objects whose count reached zero, to deallocate
+	freeing    bool
+	countDelta int // tracked allocations minus frees not yet flushed
+	live       int
+
+	// Calls, for the cost and behaviour tests.
+	refCountCalls, traverseCalls, untracked, cbRuns int
+	// mutated is set when user code changes the graph during a collection.
+	mutated bool
+	// hook, if set, runs at the start of every Env call with its name.
+	hook func(name string)
+}
+
+func newGraph(t testing.TB, m mode, c *Collector) *graph {
+	if c == nil {
+		c = New([3]int{})
+	}
+	g := &graph{t: t, c: c, threaded: m.threaded, roots: map[*fobj]int{}}
+	g.young.Init(0)
+	return g
+}
+
+// --- building the graph (what a program does) ---
+
+func (g *graph) alloc(track bool) *fobj {
+	o := &fobj{magic: fobjMagic, id: len(g.all), rc: 1}
+	g.all = append(g.all, o)
+	g.live++
+	if track {
+		if g.threaded {
+			g.young.PushBack(&o.Header)
+		} else {
+			g.c.Generation(0).PushBack(&o.Header)
+		}
+		g.countDelta++
+	}
+	g.roots[o]++
+	if g.c.Collecting() {
+		g.mutated = true
+	}
+	return o
+}
+
+// obj makes a tracked container held by one root reference.
+func (g *graph) obj() *fobj { return g.alloc(true) }
+
+// atom makes an untracked object (an int, a str) held by one root.
+func (g *graph) atom() *fobj {
+	o := g.alloc(false)
+	o.atom = true
+	return o
+}
+
+// tuple makes a tracked tuple of items, held by one root.
+func (g *graph) tuple(items ...*fobj) *fobj {
+	o := g.alloc(true)
+	o.tuple = true
+	for _, it := range items {
+		g.link(o, it)
+	}
+	return o
+}
+
+// weakref makes a weak reference to target with an optional callback, held
+// by one root.
+func (g *graph) weakref(target *fobj, cb func(g *graph, wr *fobj)) *fobj {
+	wr := g.alloc(true)
+	wr.isWeak = true
+	wr.target = target
+	wr.cb = cb
+	target.weak = append(target.weak, wr)
+	return wr
+}
+
+// link stores a new reference to b in a.
+func (g *graph) link(a, b *fobj) {
+	g.alive(a)
+	g.alive(b)
+	a.refs = append(a.refs, b)
+	b.rc++
+	if g.c.Collecting() {
+		g.mutated = true
+	}
+}
+
+// unlink removes a's i-th reference.
+func (g *graph) unlink(a *fobj, i int) {
+	b := a.refs[i]
+	a.refs = slices.Delete(a.refs, i, i+1)
+	if g.c.Collecting() {
+		g.mutated = true
+	}
+	g.decref(b)
+}
+
+func (g *graph) addRoot(o *fobj) {
+	g.alive(o)
+	o.rc++
+	g.roots[o]++
+}
+
+func (g *graph) drop(o *fobj) {
+	if g.roots[o] == 0 {
+		g.t.Fatalf("drop of object %d that is not a root", o.id)
+	}
+	g.roots[o]--
+	if g.roots[o] == 0 {
+		delete(g.roots, o)
+	}
+	if g.c.Collecting() {
+		g.mutated = true
+	}
+	g.decref(o)
+}
+
+func (g *graph) alive(o *fobj) {
+	if o.freed {
+		g.t.Fatalf("use of freed object %d", o.id)
+	}
+}
+
+// checkpoint flushes the allocation counts, as a thread's safe point does.
+func (g *graph) checkpoint() {
+	if g.countDelta != 0 {
+		g.c.AddCount(g.countDelta)
+		g.countDelta = 0
+	}
+}
+
+func (g *graph) collect(gen int) (int, int) {
+	g.checkpoint()
+	return g.c.Collect(g, gen)
+}
+
+// decref drops a reference; objects whose count reaches zero are
+// deallocated by a loop, never by recursion (CPython's trashcan), so a long
+// chain frees in constant stack depth.
+func (g *graph) decref(o *fobj) {
+	g.alive(o)
+	o.rc--
+	if o.rc > 0 {
+		return
+	}
+	if o.rc < 0 {
+		g.t.Fatalf("object %d: reference count below zero", o.id)
+	}
+	g.pending = append(g.pending, o)
+	if g.freeing {
+		return
+	}
+	g.freeing = true
+	for len(g.pending) > 0 {
+		p := g.pending[len(g.pending)-1]
+		g.pending = g.pending[:len(g.pending)-1]
+		g.dealloc(p)
+	}
+	g.freeing = false
+}
+
+func (g *graph) dealloc(o *fobj) {
+	if o.freed || o.rc != 0 {
+		return // resurrected after it was queued, or already freed
+	}
+	if o.fin != nil && !o.Finalized() {
+		o.SetFinalized()
+		o.rc = 1
+		o.finRuns++
+		o.fin(g, o)
+		o.rc--
+		if o.rc > 0 {
+			return // resurrected
+		}
+	}
+	if o.legacy {
+		o.legacyRuns++
+	}
+	weak := o.weak
+	o.weak = nil
+	for _, wr := range weak {
+		wr.target = nil
+		if wr.cb != nil && !wr.freed {
+			cb := wr.cb
+			wr.cb = nil
+			wr.rc++
+			g.cbRuns++
+			cb(g, wr)
+			g.decref(wr)
+		}
+	}
+	if o.isWeak && o.target != nil {
+		o.target.weak = removeOne(o.target.weak, o)
+		o.target = nil
+	}
+	if o.IsTracked() {
+		l := o.List()
+		if g.threaded {
+			l.Mu.Lock()
+		}
+		Unlink(&o.Header)
+		if g.threaded {
+			l.Mu.Unlock()
+		}
+		g.countDelta--
+	}
+	o.freed = true
+	g.live--
+	refs := o.refs
+	o.refs = nil
+	for _, r := range refs {
+		g.decref(r)
+	}
+}
+
+func removeOne(s []*fobj, x *fobj) []*fobj {
+	if i := slices.Index(s, x); i >= 0 {
+		return slices.Delete(s, i, i+1)
+	}
+	return s
+}
+
+// --- Env ---
+
+func (g *graph) enter(name string, needStopped, runsUserCode bool) {
+	if g.hook != nil {
+		g.hook(name)
+	}
+	if !g.threaded {
+		return
+	}
+	if runsUserCode && g.stopped {
+		g.t.Errorf("%s (user code) called with the world stopped", name)
+	}
+	if needStopped && !g.stopped {
+		g.t.Errorf("%s called with the world running", name)
+	}
+}
+
+func (g *graph) StopTheWorld() {
+	g.enter("StopTheWorld", false, false)
+	if g.threaded {
+		if g.stopped {
+			g.t.Errorf("StopTheWorld with the world already stopped")
+		}
+		g.stopped = true
+		g.pauses++
+	}
+}
+
+func (g *graph) StartTheWorld() {
+	g.enter("StartTheWorld", true, false)
+	if g.threaded {
+		g.stopped = false
+	}
+}
+
+func (g *graph) GatherYoung(gen0 *List) {
+	g.enter("GatherYoung", true, false)
+	if gen0 != g.c.Generation(0) {
+		g.t.Errorf("GatherYoung given a list that is not generation 0")
+	}
+	g.checkpoint()
+	if g.threaded {
+		gen0.Splice(&g.young)
+	}
+}
+
+func (g *graph) RefCount(h *Header) int64 {
+	g.enter("RefCount", true, false)
+	g.refCountCalls++
+	return obj(h).rc
+}
+
+func (g *graph) Traverse(h *Header, visit func(*Header)) {
+	g.enter("Traverse", true, false)
+	g.traverseCalls++
+	for _, r := range obj(h).refs {
+		if r.IsTracked() {
+			visit(&r.Header)
+		}
+	}
+}
+
+func (g *graph) Untrackable(h *Header) bool {
+	g.enter("Untrackable", true, false)
+	o := obj(h)
+	if !o.tuple {
+		return false
+	}
+	for _, r := range o.refs {
+		if r.IsTracked() {
+			return false
+		}
+	}
+	return true
+}
+
+func (g *graph) Untracked(h *Header) {
+	g.enter("Untracked", true, false)
+	if h.IsTracked() {
+		g.t.Errorf("Untracked(%d) while still tracked", obj(h).id)
+	}
+	g.untracked++
+}
+
+func (g *graph) HasLegacyFinalizer(h *Header) bool {
+	g.enter("HasLegacyFinalizer", false, false)
+	return obj(h).legacy
+}
+
+func (g *graph) HasFinalizer(h *Header) bool {
+	g.enter("HasFinalizer", false, false)
+	return obj(h).fin != nil
+}
+
+func (g *graph) ClearWeakrefs(h *Header, isGarbage func(*Header) bool, cbs []*Header) []*Header {
+	g.enter("ClearWeakrefs", true, false)
+	o := obj(h)
+	for _, wr := range o.weak {
+		wr.target = nil
+		if wr.cb != nil && !isGarbage(&wr.Header) {
+			wr.rc++
+			cbs = append(cbs, &wr.Header)
+		}
+	}
+	o.weak = nil
+	if o.isWeak {
+		if o.target != nil {
+			o.target.weak = removeOne(o.target.weak, o)
+			o.target = nil
+		}
+		o.cb = nil
+	}
+	return cbs
+}
+
+func (g *graph) RunWeakrefCallback(wr *Header) {
+	g.enter("RunWeakrefCallback", false, true)
+	o := obj(wr)
+	cb := o.cb
+	o.cb = nil
+	if cb != nil {
+		g.cbRuns++
+		cb(g, o)
+	}
+}
+
+func (g *graph) Finalize(h *Header) {
+	g.enter("Finalize", false, true)
+	o := obj(h)
+	if !o.Finalized() {
+		g.t.Errorf("Finalize(%d) before the finalized flag was set", o.id)
+	}
+	o.finRuns++
+	o.fin(g, o)
+}
+
+func (g *graph) Clear(h *Header) {
+	g.enter("Clear", false, true)
+	o := obj(h)
+	o.clears++
+	refs := o.refs
+	o.refs = nil
+	for _, r := range refs {
+		g.decref(r)
+	}
+}
+
+func (g *graph) IncRef(h *Header) {
+	g.enter("IncRef", false, false)
+	o := obj(h)
+	g.alive(o)
+	o.rc++
+}
+
+func (g *graph) DecRef(h *Header) {
+	g.enter("DecRef", false, true)
+	g.decref(obj(h))
+}
+
+func (g *graph) AppendGarbage(h *Header) {
+	g.enter("AppendGarbage", false, true)
+	o := obj(h)
+	o.rc++
+	g.garbage = append(g.garbage, o)
+}
+
+// --- checks ---
+
+// reachable returns the live objects reachable from the roots and gc.garbage.
+func (g *graph) reachable() map[*fobj]bool {
+	seen := map[*fobj]bool{}
+	var stack []*fobj
+	push := func(o *fobj) {
+		if !seen[o] {
+			seen[o] = true
+			stack = append(stack, o)
+		}
+	}
+	for o := range g.roots {
+		push(o)
+	}
+	for _, o := range g.garbage {
+		push(o)
+	}
+	for len(stack) > 0 {
+		o := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		for _, r := range o.refs {
+			push(r)
+		}
+	}
+	return seen
+}
+
+func (g *graph) liveSet() map[*fobj]bool {
+	s := map[*fobj]bool{}
+	for _, o := range g.all {
+		if !o.freed {
+			s[o] = true
+		}
+	}
+	return s
+}
+
+// checkInvariants checks, between collections: reference counts equal the
+// references the model holds; every live tracked object is on exactly one
+// list (a generation, or the young list) and those lists hold nothing else;
+// no collection flag is left set; reachable objects are alive.
+func (g *graph) checkInvariants() {
+	t := g.t
+	t.Helper()
+	if g.c.Collecting() {
+		t.Fatalf("checkInvariants during a collection")
+	}
+	want := map[*fobj]int64{}
+	for o, n := range g.roots {
+		want[o] += int64(n)
+	}
+	for _, o := range g.garbage {
+		want[o]++
+	}
+	tracked := 0
+	for _, o := range g.all {
+		if o.freed {
+			if o.IsTracked() {
+				t.Fatalf("freed object %d is still tracked", o.id)
+			}
+			continue
+		}
+		for _, r := range o.refs {
+			if r.freed {
+				t.Fatalf("live object %d refers to freed object %d", o.id, r.id)
+			}
+			want[r]++
+		}
+		if o.flags&(flagCollecting|flagUnreachable|flagReachable) != 0 {
+			t.Fatalf("object %d keeps collection flags %#x", o.id, o.flags)
+		}
+		if o.IsTracked() {
+			tracked++
+		}
+	}
+	for _, o := range g.all {
+		if !o.freed && o.rc != want[o] {
+			t.Fatalf("object %d: reference count %d, model says %d", o.id, o.rc, want[o])
+		}
+	}
+	onLists := 0
+	lists := []*List{&g.young}
+	for gen := 0; gen <= Permanent; gen++ {
+		lists = append(lists, g.c.Generation(gen))
+	}
+	for _, l := range lists {
+		n := 0
+		for h := l.Front(); h != nil; h = l.Next(h) {
+			o := obj(h)
+			if o.freed || h.List() != l {
+				t.Fatalf("list %d holds object %d (freed %v, list %p)", l.Gen(), o.id, o.freed, h.List())
+			}
+			n++
+		}
+		if n != l.Len() {
+			t.Fatalf("list %d: Len %d, walked %d", l.Gen(), l.Len(), n)
+		}
+		onLists += n
+	}
+	if onLists != tracked {
+		t.Fatalf("%d objects on lists, %d tracked", onLists, tracked)
+	}
+	for o := range g.reachable() {
+		if o.freed {
+			t.Fatalf("reachable object %d was freed", o.id)
+		}
+	}
+	if g.live != len(g.liveSet()) {
+		t.Fatalf("live count %d, want %d", g.live, len(g.liveSet()))
+	}
+}
+
+// checkExact checks that the live objects are exactly the reachable ones.
+func (g *graph) checkExact() {
+	g.t.Helper()
+	live, reach := g.liveSet(), g.reachable()
+	for o := range live {
+		if !reach[o] {
+			g.t.Fatalf("object %d is alive but unreachable (%s)", o.id, g.describe(o))
+		}
+	}
+	if len(live) != len(reach) {
+		g.t.Fatalf("%d live objects, %d reachable", len(live), len(reach))
+	}
+}
+
+func (g *graph) describe(o *fobj) string {
+	ids := make([]int, len(o.refs))
+	for i, r := range o.refs {
+		ids[i] = r.id
+	}
+	return fmt.Sprintf("rc=%d gen=%d refs=%v fin=%v legacy=%v weak=%v", o.rc, o.Generation(), ids, o.fin != nil, o.legacy, o.isWeak)
+}

@@ -1,0 +1,120 @@
+package gc
+
+import "sync"
+
+// Generations.
+const (
+	NumGenerations = 3 // generations 0, 1 and 2
+	Permanent      = 3 // the frozen objects (gc.freeze)
+	Private        = -1
+)
+
+// List is a circular doubly linked list of Headers with a sentinel, like
+// CPython's gc lists, that also counts its members so thresholds and sizes
+// cost nothing to read.
+//
+// A list is either owned by one thread (a free-threaded thread's young list:
+// only that thread, or the collector while the world is stopped, touches
+// it) or shared (the generations; in free-threaded mode anyone who unlinks
+// from it outside a stopped world holds mu). In GIL mode the GIL protects
+// every list and mu is never taken.
+type List struct {
+	head Header
+	n    int
+	gen  int
+	// Mu guards a shared list in free-threaded mode outside stopped worlds.
+	Mu sync.Mutex
+}
+
+// Init empties l and sets the generation its members report.
+func (l *List) Init(gen int) {
+	if gen < Private || gen > Permanent {
+		panic("gc: List.Init with an invalid generation")
+	}
+	l.head.next = &l.head
+	l.head.prev = &l.head
+	l.n = 0
+	l.gen = gen
+}
+
+// Gen returns the generation of the list.
+func (l *List) Gen() int { return l.gen }
+
+// Len returns the number of members.
+func (l *List) Len() int { return l.n }
+
+// Empty reports whether the list has no members.
+func (l *List) Empty() bool { return l.n == 0 }
+
+// Front returns the first member, or nil.
+func (l *List) Front() *Header {
+	if l.n == 0 {
+		return nil
+	}
+	return l.head.next
+}
+
+// Next returns the member after h, or nil at the end.
+func (l *List) Next(h *Header) *Header {
+	if h.next == &l.head {
+		return nil
+	}
+	return h.next
+}
+
+// PushBack appends an untracked h.
+func (l *List) PushBack(h *Header) {
+	if h.list != nil {
+		panic("gc: PushBack of an object that is already tracked")
+	}
+	l.link(h)
+}
+
+func (l *List) link(h *Header) {
+	last := l.head.prev
+	h.prev = last
+	h.next = &l.head
+	last.next = h
+	l.head.prev = h
+	h.list = l
+	l.n++
+}
+
+// Unlink removes h from the list it is on; h must be tracked.
+func Unlink(h *Header) {
+	l := h.list
+	if l == nil {
+		panic("gc: Unlink of an object that is not tracked")
+	}
+	h.prev.next = h.next
+	h.next.prev = h.prev
+	h.prev, h.next, h.list = nil, nil, nil
+	l.n--
+}
+
+// MoveTo unlinks h from its list and appends it to dst.
+func MoveTo(h *Header, dst *List) {
+	Unlink(h)
+	dst.link(h)
+}
+
+// Splice moves every member of src to the end of l, in order; O(len(src))
+// because each member records its list.
+func (l *List) Splice(src *List) {
+	if src == l || src.n == 0 {
+		return
+	}
+	for h := src.head.next; h != &src.head; h = h.next {
+		h.list = l
+	}
+	first, last := src.head.next, src.head.prev
+	tail := l.head.prev
+	tail.next = first
+	first.prev = tail
+	last.next = &l.head
+	l.head.prev = last
+	l.n += src.n
+	src.head.next = &src.head
+	src.head.prev = &src.head
+	src.n = 0
+}

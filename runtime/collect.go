@@ -1,0 +1,325 @@
+package runtime
+
+import (
+	"github.com/nogil-lab/nogil/biasedrc"
+	"github.com/nogil-lab/nogil/gc"
+)
+
+// The collector's part of the API, and the gc.Env that lets package gc
+// reach this runtime's objects and threads.
+
+// GenStats, Phase and Info describe collections (gc.get_stats, gc.callbacks).
+type (
+	GenStats = gc.GenStats
+	Phase    = gc.Phase
+	Info     = gc.Info
+)
+
+// The phases a collection callback is called with.
+const (
+	PhaseStart = gc.PhaseStart
+	PhaseStop  = gc.PhaseStop
+)
+
+// GC is a runtime's collector, like Python's gc module.
+type GC struct{ rt *Runtime }
+
+// GC returns the runtime's collector.
+func (rt *Runtime) GC() *GC { return &rt.gcAPI }
+
+// Enable turns automatic collection on.
+func (g *GC) Enable() { g.rt.collector.Enable() }
+
+// Disable turns automatic collection off; Collect still works.
+func (g *GC) Disable() { g.rt.collector.Disable() }
+
+// IsEnabled reports whether automatic collection is on.
+func (g *GC) IsEnabled() bool { return g.rt.collector.IsEnabled() }
+
+// SetThreshold sets the collection thresholds; a negative one gives
+// ErrValue. A first threshold of zero turns automatic collection off.
+func (g *GC) SetThreshold(t0, t1, t2 int) error {
+	if t0 < 0 || t1 < 0 || t2 < 0 {
+		return errorf(ErrValue, "thresholds must not be negative: (%d, %d, %d)", t0, t1, t2)
+	}
+	if err := g.rt.collector.SetThreshold(t0, t1, t2); err != nil {
+		return errorf(ErrValue, "%v", err)
+	}
+	return nil
+}
+
+// Threshold returns the collection thresholds.
+func (g *GC) Threshold() (t0, t1, t2 int) { return g.rt.collector.Threshold() }
+
+// Count returns the collection counts, exact as of each thread's last safe
+// point.
+func (g *GC) Count() (c0, c1, c2 int) { return g.rt.collector.Count() }
+
+// Stats returns the per-generation statistics.
+func (g *GC) Stats() [3]GenStats { return g.rt.collector.Stats() }
+
+// FreezeCount returns the number of objects in the permanent generation.
+func (g *GC) FreezeCount() int { return g.rt.collector.FreezeCount() }
+
+// IsTracked reports whether the collector tracks o.
+func (g *GC) IsTracked(o *Object) bool {
+	if o == nil || o.typ.rt != g.rt {
+		misuse("IsTracked of an object of another runtime")
+	}
+	if o.typ.kind == kindFreed {
+		misuse("use after free of a %s object", o.typ.name)
+	}
+	return o.typ.kind.container() && asContainer(o).gc.IsTracked()
+}
+
+// Garbage returns the list of uncollectable objects (gc.garbage). The list
+// is immortal; clear it with ListPop.
+func (g *GC) Garbage() *Object { return g.rt.garbage }
+
+// AddCallback registers fn to run at the start and stop of every
+// collection (gc.callbacks) and returns the function that removes it.
+func (g *GC) AddCallback(fn func(phase Phase, info Info)) (remove func()) {
+	if fn == nil {
+		misuse("AddCallback with a nil function")
+	}
+	return g.rt.collector.AddCallback(fn)
+}
+
+// Collect runs a collection of generation (0, 1 or 2) and every younger one
+// and returns the number of unreachable objects found.
+func (th *Thread) Collect(generation int) (int, error) {
+	th.mustBeAttached()
+	if generation < 0 || generation >= gc.NumGenerations {
+		return 0, errorf(ErrValue, "invalid generation %d", generation)
+	}
+	return th.collectGeneration(generation), nil
+}
+
+func (th *Thread) collectGeneration(g int) int {
+	if th.collecting {
+		return 0
+	}
+	th.collecting = true
+	defer func() { th.collecting = false }()
+	th.safePoint()
+	env := &collectEnv{th: th}
+	collected, uncollectable := th.rt.collector.Collect(env, g)
+	return collected + uncollectable
+}
+
+// Freeze moves every tracked object to the permanent generation (gc.freeze).
+func (th *Thread) Freeze() {
+	th.mustBeAttached()
+	th.safePoint()
+	th.rt.collector.Freeze(&collectEnv{th: th})
+}
+
+// Unfreeze moves the permanent generation back to the oldest one.
+func (th *Thread) Unfreeze() {
+	th.mustBeAttached()
+	th.rt.collector.Unfreeze(&collectEnv{th: th})
+}
+
+// collectEnv is the gc.Env of one collection, bound to the collecting
+// thread.
+type collectEnv struct {
+	th *Thread
+	// deadInPause are objects whose queued counts merged to zero while the
+	// world was stopped; they are freed once it runs again.
+	deadInPause []*Object
+}
+
+func (e *collectEnv) StopTheWorld() { e.th.stopTheWorld() }
+
+func (e *collectEnv) StartTheWorld() {
+	e.th.startTheWorld()
+	dead := e.deadInPause
+	e.deadInPause = nil
+	for _, o := range dead {
+		e.th.trash = append(e.th.trash, o)
+	}
+	if len(dead) > 0 && !e.th.freeing {
+		e.th.free(nil)
+	}
+}
+
+// GatherYoung moves every free-threaded thread's generation 0 onto the
+// shared one, after unlinking the objects other threads freed, and merges
+// every queued reference count so the counts the collector reads are true.
+func (e *collectEnv) GatherYoung(gen0 *gc.List) {
+	rt := e.th.rt
+	if rt.mode == GIL {
+		return
+	}
+	rt.worldMu.Lock()
+	threads := rt.threads
+	orphans := rt.orphans
+	rt.orphans = nil
+	for _, t := range threads {
+		t.young.drainRemote()
+		gen0.Splice(&t.young.list)
+		if t.queue != nil {
+			t.stats.countMerges(t.queue.DrainWith(e.mergeInPause))
+		}
+	}
+	for _, y := range orphans {
+		y.drainRemote()
+		gen0.Splice(&y.list)
+	}
+	rt.worldMu.Unlock()
+}
+
+// mergeInPause merges a queued count while the world is stopped; an object
+// that dies is taken off the collector's lists at once and freed when the
+// world runs again, since freeing may run user code.
+func (e *collectEnv) mergeInPause(o *Object) {
+	_, out := o.rc.Merge(-1)
+	switch out {
+	case biasedrc.Dead:
+		if o.typ.kind.container() {
+			if h := &asContainer(o).gc; h.IsTracked() {
+				gc.Unlink(h)
+			}
+		}
+		e.deadInPause = append(e.deadInPause, o)
+	case biasedrc.Underflow:
+		misuse("reference count of a %s object went below zero", o.typ.name)
+	}
+}
+
+func (e *collectEnv) RefCount(h *gc.Header) int64 {
+	return fromGC(h).rc.Value(e.th.rt.strategy)
+}
+
+// Traverse visits the tracked objects h references (CPython's tp_traverse).
+func (e *collectEnv) Traverse(h *gc.Header, visit func(*gc.Header)) {
+	o := fromGC(h)
+	v := func(r *Object) {
+		if r.typ.kind.container() {
+			if rh := &asContainer(r).gc; rh.IsTracked() {
+				visit(rh)
+			}
+		}
+	}
+	switch o.typ.kind {
+	case kindTuple:
+		for _, it := range asTuple(o).items {
+			v(it)
+		}
+	case kindList:
+		for _, it := range asList(o).items {
+			v(it)
+		}
+	case kindDict:
+		asDict(o).table.each(func(k, val *Object) {
+			v(k)
+			v(val)
+		})
+	case kindInstance:
+		for _, a := range asInstance(o).attrs {
+			v(a.value)
+		}
+	}
+}
+
+// Untrackable reports a tuple that holds no tracked object (CPython's
+// _PyTuple_MaybeUntrack).
+func (e *collectEnv) Untrackable(h *gc.Header) bool {
+	o := fromGC(h)
+	if o.typ.kind != kindTuple {
+		return false
+	}
+	for _, it := range asTuple(o).items {
+		if it.typ.kind.container() && asContainer(it).gc.IsTracked() {
+			return false
+		}
+	}
+	return true
+}
+
+func (e *collectEnv) Untracked(*gc.Header) {}
+
+func (e *collectEnv) HasLegacyFinalizer(h *gc.Header) bool {
+	o := fromGC(h)
+	return o.typ.kind == kindInstance && o.typ.legacyDel != nil
+}
+
+func (e *collectEnv) HasFinalizer(h *gc.Header) bool {
+	o := fromGC(h)
+	return o.typ.kind == kindInstance && o.typ.finalize != nil
+}
+
+// ClearWeakrefs clears the weak references to an unreachable object (world
+// stopped) and keeps, with a new reference, those whose callbacks must run.
+func (e *collectEnv) ClearWeakrefs(h *gc.Header, isGarbage func(*gc.Header) bool, cbs []*gc.Header) []*gc.Header {
+	o := fromGC(h)
+	switch o.typ.kind {
+	case kindWeakref:
+		// A weak reference that is garbage itself never calls back.
+		e.th.unlinkWeakref(asWeakref(o))
+	case kindInstance:
+		inst := asInstance(o)
+		mu := e.th.rt.weakLock(o)
+		lockIf(mu)
+		for wr := inst.weakrefs; wr != nil; {
+			next := wr.next
+			wr.target.Store(nil)
+			wr.prev, wr.next = nil, nil
+			if wr.callback != nil && !isGarbage(&wr.gc) && e.th.tryIncref(&wr.Object) {
+				cbs = append(cbs, &wr.gc)
+			}
+			wr = next
+		}
+		inst.weakrefs = nil
+		unlockIf(mu)
+	}
+	return cbs
+}
+
+func (e *collectEnv) RunWeakrefCallback(h *gc.Header) {
+	wr := asWeakref(fromGC(h))
+	wr.callback(e.th, &wr.Object)
+}
+
+func (e *collectEnv) Finalize(h *gc.Header) {
+	o := fromGC(h)
+	o.typ.finalize(e.th, o)
+}
+
+// Clear drops every reference an unreachable object holds (tp_clear).
+func (e *collectEnv) Clear(h *gc.Header) {
+	th := e.th
+	o := fromGC(h)
+	var drop []*Object
+	th.lockObject(o)
+	switch o.typ.kind {
+	case kindTuple:
+		t := asTuple(o)
+		drop, t.items = t.items, nil
+	case kindList:
+		l := asList(o)
+		drop, l.items = l.items, nil
+	case kindDict:
+		d := asDict(o)
+		d.table.each(func(k, v *Object) { drop = append(drop, k, v) })
+		d.table = dictTable{}
+	case kindInstance:
+		inst := asInstance(o)
+		for _, a := range inst.attrs {
+			drop = append(drop, a.value)
+		}
+		inst.attrs = nil
+	}
+	th.unlockObject(o)
+	for _, r := range drop {
+		th.decref(r)
+	}
+}
+
+func (e *collectEnv) IncRef(h *gc.Header) { e.th.incref(fromGC(h)) }
+func (e *collectEnv) DecRef(h *gc.Header) { e.th.decref(fromGC(h)) }
+
+// AppendGarbage puts an uncollectable object into gc.garbage.
+func (e *collectEnv) AppendGarbage(h *gc.Header) {
+	_ = e.th.ListAppend(e.th.rt.garbage, fromGC(h))
+}

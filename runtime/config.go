@@ -1,0 +1,103 @@
+package runtime
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Mode selects which of CPython's two builds a runtime models.
+type Mode uint8
+
+const (
+	// GIL is CPython's default build: one global interpreter lock, plain
+	// reference counts, global pymalloc-style pools.
+	GIL Mode = iota + 1
+	// FreeThreaded is CPython's --disable-gil build (PEP 703): biased
+	// reference counts, per-thread heaps, per-object locks.
+	FreeThreaded
+)
+
+func (m Mode) String() string {
+	switch m {
+	case GIL:
+		return "gil"
+	case FreeThreaded:
+		return "free-threaded"
+	}
+	return fmt.Sprintf("Mode(%d)", uint8(m))
+}
+
+// ParseMode accepts "gil" and "free-threaded" (also "ft", "nogil"), in any
+// case.
+func ParseMode(s string) (Mode, error) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "gil":
+		return GIL, nil
+	case "free-threaded", "freethreaded", "ft", "nogil":
+		return FreeThreaded, nil
+	}
+	return 0, fmt.Errorf("%w: unknown mode %q (want gil, free-threaded, ft or nogil)", ErrValue, s)
+}
+
+// RefCounting selects how a free-threaded runtime counts references.
+type RefCounting uint8
+
+const (
+	Biased RefCounting = iota // PEP 703 biased counting (the default)
+	Atomic                    // every update atomic: the naive no-GIL baseline
+)
+
+func (r RefCounting) String() string {
+	switch r {
+	case Biased:
+		return "biased"
+	case Atomic:
+		return "atomic"
+	}
+	return fmt.Sprintf("RefCounting(%d)", uint8(r))
+}
+
+// Config configures a runtime. The zero values of the optional fields pick
+// CPython's defaults.
+type Config struct {
+	Mode           Mode          // required
+	RefCounting    RefCounting   // FreeThreaded only
+	SwitchInterval time.Duration // GIL only; 0 means 5ms
+	GCThresholds   [3]int        // 0s mean {700, 10, 10}
+	GCDisabled     bool          // start with automatic collection off
+	Debug          bool          // poison freed objects; report leaks at Close
+}
+
+// DefaultGCThresholds are CPython's gc.get_threshold() defaults.
+var DefaultGCThresholds = [3]int{700, 10, 10}
+
+func (c Config) validate() (Config, error) {
+	switch c.Mode {
+	case GIL:
+		if c.RefCounting != Biased {
+			return c, fmt.Errorf("%w: RefCounting %v applies to free-threaded mode only", ErrValue, c.RefCounting)
+		}
+	case FreeThreaded:
+		if c.RefCounting != Biased && c.RefCounting != Atomic {
+			return c, fmt.Errorf("%w: unknown RefCounting %d", ErrValue, uint8(c.RefCounting))
+		}
+		if c.SwitchInterval != 0 {
+			return c, fmt.Errorf("%w: SwitchInterval applies to GIL mode only", ErrValue)
+		}
+	default:
+		return c, fmt.Errorf("%w: Config.Mode is required (GIL or FreeThreaded), got %d", ErrValue, uint8(c.Mode))
+	}
+	if c.SwitchInterval < 0 {
+		return c, fmt.Errorf("%w: negative SwitchInterval %v", ErrValue, c.SwitchInterval)
+	}
+	if c.GCThresholds == [3]int{} {
+		c.GCThresholds = DefaultGCThresholds
+	}
+	for i, t := range c.GCThresholds {
+		if t < 0 {
+			return c, fmt.Errorf("%w: negative GC threshold %d for generation %d", ErrValue, t, i)
+		}
+	}
+	return c, nil
+}

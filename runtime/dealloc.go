@@ -1,0 +1,204 @@
+package runtime
+
+import (
+	"github.com/nogil-lab/nogil/biasedrc"
+	"github.com/nogil-lab/nogil/gc"
+)
+
+// Deallocation. An object whose count reaches zero is pushed on the
+// thread's trash work list; the outermost free drains it, so that freeing a
+// chain of any length (each object's release dropping the next one's last
+// reference) never recurses (CPython's trashcan, Py_TRASHCAN_BEGIN).
+//
+// An object is untracked the moment its count reaches zero (dying), before
+// it waits on the work list. Then destroy, for one object:
+//  1. instances with a PEP 442 Finalize that has not run: mark finalized,
+//     resurrect temporarily (count one, owned by this thread), run it;
+//     if the object is referenced again afterwards it lives on.
+//  2. instances with a LegacyDel: the same, every time they die.
+//  3. clear the weak references to it and run their callbacks.
+//  4. drop the references it holds (pushing what dies on the work list),
+//     count the free, poison the header and give the slot back.
+
+// free frees o, whose count just reached zero.
+// A nil o only drains objects already on the work list.
+func (th *Thread) free(o *Object) {
+	if o != nil {
+		th.dying(o)
+		th.trash = append(th.trash, o)
+	}
+	if th.freeing {
+		return
+	}
+	th.freeing = true
+	for n := len(th.trash); n > 0; n = len(th.trash) {
+		o := th.trash[n-1]
+		th.trash[n-1] = nil
+		th.trash = th.trash[:n-1]
+		th.destroy(o)
+	}
+	th.freeing = false
+}
+
+// dropRef drops a reference without freeing: it reports whether the count
+// reached zero.
+func (th *Thread) dropRef(o *Object) bool {
+	var out biasedrc.Outcome
+	switch th.rt.strategy {
+	case biasedrc.Plain:
+		out = o.rc.DecPlain()
+	case biasedrc.Biased:
+		out = o.rc.DecBiased(th.id)
+		if out == biasedrc.MustQueue {
+			out = th.rt.brc.Enqueue(o.rc.Owner(), o)
+		}
+	default:
+		out = o.rc.DecAtomic()
+	}
+	if out == biasedrc.Underflow {
+		misuse("reference count of a %s object went below zero", o.typ.name)
+	}
+	return out == biasedrc.Dead
+}
+
+// dying takes an object whose count reached zero off the collector's lists
+// before anything else happens to it (CPython untracks before it deposits
+// an object in the trashcan): a collection that runs meanwhile, from a
+// finalizer or another thread, must never find an object with no
+// references and free it a second time.
+func (th *Thread) dying(o *Object) {
+	if o.typ.kind.container() {
+		th.untrack(asContainer(o))
+	}
+}
+
+// runFinalizer resurrects o for the duration of fn and reports whether o
+// is still referenced afterwards; a resurrected instance is tracked again.
+func (th *Thread) runFinalizer(o *Object, fn func(*Thread, *Object)) (resurrected bool) {
+	th.initCount(o)
+	fn(th, o)
+	if th.dropRef(o) {
+		return false
+	}
+	if c := asContainer(o); !c.gc.IsTracked() {
+		th.track(c)
+	}
+	return true
+}
+
+func (th *Thread) destroy(o *Object) {
+	t := o.typ
+	if t.kind == kindFreed {
+		misuse("double free of a %s object", t.name)
+	}
+	if t.kind == kindInstance {
+		inst := asInstance(o)
+		if t.finalize != nil && !inst.gc.Finalized() {
+			inst.gc.SetFinalized()
+			if th.runFinalizer(o, t.finalize) {
+				return
+			}
+		}
+		if t.legacyDel != nil && th.runFinalizer(o, t.legacyDel) {
+			return
+		}
+	}
+	switch t.kind {
+	case kindTuple:
+		th.releaseAll(asTuple(o).items)
+		asTuple(o).items = nil
+	case kindList:
+		l := asList(o)
+		th.releaseAll(l.items)
+		l.items = nil
+	case kindDict:
+		d := asDict(o)
+		d.table.each(func(k, v *Object) {
+			th.release(k)
+			th.release(v)
+		})
+		d.table = dictTable{}
+	case kindInstance:
+		inst := asInstance(o)
+		th.clearWeakrefs(inst)
+		for _, a := range inst.attrs {
+			th.release(a.value)
+		}
+		inst.attrs = nil
+	case kindWeakref:
+		th.unlinkWeakref(asWeakref(o))
+	}
+	th.stats.countFree(t)
+	if t.kind.container() {
+		th.gcDelta--
+		if th.gcDelta <= -gcCountBatch {
+			th.flushGCCount()
+		}
+	}
+	o.typ = t.freed
+	th.freeSlot(o)
+}
+
+// release drops a reference held by an object being freed; what dies goes
+// on the work list.
+func (th *Thread) release(o *Object) {
+	if th.dropRef(o) {
+		th.dying(o)
+		th.trash = append(th.trash, o)
+	}
+}
+
+func (th *Thread) releaseAll(items []*Object) {
+	for i, it := range items {
+		th.release(it)
+		items[i] = nil
+	}
+}
+
+// track puts a new container on the allocating thread's generation 0.
+func (th *Thread) track(c *container) {
+	if th.young != nil {
+		th.young.list.PushBack(&c.gc)
+	} else {
+		th.rt.collector.Generation(0).PushBack(&c.gc)
+	}
+	th.gcDelta++
+	if th.gcDelta >= gcCountBatch {
+		th.flushGCCount()
+	}
+}
+
+// untrack takes a dying container off the collector list it is on. Who may
+// touch that list decides how (see youngList).
+func (th *Thread) untrack(c *container) {
+	h := &c.gc
+	l := h.List()
+	switch {
+	case l == nil:
+	case th.rt.mode == GIL, l.Gen() == gc.Private, th.young != nil && l == &th.young.list:
+		gc.Unlink(h)
+	case th.rt.isSharedList(l):
+		l.Mu.Lock()
+		gc.Unlink(h)
+		l.Mu.Unlock()
+	default:
+		y := youngOf(l)
+		y.mu.Lock()
+		if y.orphaned {
+			gc.Unlink(h)
+		} else {
+			y.remote = append(y.remote, c)
+			y.pending.Store(true)
+		}
+		y.mu.Unlock()
+	}
+}
+
+func (rt *Runtime) isSharedList(l *gc.List) bool {
+	for g := 0; g <= gc.Permanent; g++ {
+		if l == rt.collector.Generation(g) {
+			return true
+		}
+	}
+	return false
+}

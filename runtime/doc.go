@@ -1,0 +1,120 @@
+// Package runtime is nogil's object runtime: one object model that runs in
+// either of CPython's two memory-management designs, chosen when the
+// runtime is created.
+//
+//   - GIL mode (CPython's default build): one global interpreter lock
+//     (package gil) orders everything; reference counts are plain integers.
+//   - Free-threaded mode (CPython's --disable-gil build, PEP 703): no global
+//     lock; biased reference counting (package biasedrc) or, for
+//     comparison, all-atomic counts; a lock per container; stop-the-world
+//     pauses for the collector.
+//
+// In both, a generational cycle collector (package gc) frees unreachable
+// cycles with CPython's semantics. The API is in API.md; this comment says
+// how it works inside.
+//
+// # Objects
+//
+// Every object begins with the same 40-byte header, Object: its type, the
+// reference-count word (biasedrc.Count: owner id, the owner's plain local
+// part, the atomic shared part with its state bits) and a one-word lock.
+// Concrete objects embed the header as their first field (intObject,
+// listObject, ...; object.go), and containers — tuple, list, dict,
+// instances, weakref — embed it through container, which adds the
+// collector's header (gc.Header: list links, scratch count, flags). A
+// *Object is converted to its concrete struct by the type's kind
+// (cast_unsafe.go, checked under -race and nogil_debug builds).
+//
+// Sizes (amd64): int and float 48 bytes, an empty list 96 (header 40, gc
+// header 32, slice 24), an empty dict 128.
+//
+// Immortal objects — None, True, False, the ints -5..256, interned strs and
+// gc.garbage — have their owner word set to "immortal" before they are
+// published, and no strategy ever writes their counts again.
+//
+// # Reference counting
+//
+// The strategy is fixed per runtime:
+//
+//  1. GIL mode: Count.IncPlain / DecPlain. The GIL gives every access a
+//     happens-before edge; the race detector checks that it really does.
+//  2. Free-threaded, Biased: the thread that allocated an object owns it and
+//     counts on the plain local part; other threads use the atomic shared
+//     part. A non-owner decrement that would take the shared part below
+//     zero queues the object to its owner (the queue holds that
+//     reference); the owner merges its queue at its safe points. When the
+//     owner's part reaches zero the object is freed at once if nobody else
+//     ever counted on it, or merged (disowned) otherwise.
+//  3. Free-threaded, Atomic: one atomic add per update, the naive baseline.
+//
+// RefCount of an object another live thread owns briefly stops the world:
+// the owner's plain part may only be read after a happens-before edge.
+//
+// # Threads, safe points and stopping the world
+//
+// A Thread is attached or detached. In GIL mode attached means holding the
+// GIL; Checkpoint hands it over when a waiter has asked (forced
+// switching). In free-threaded mode the state is an atomic word
+// (detached, attached, suspended) and stopping the world (stw.go) works as
+// CPython's _PyEval_StopTheWorld:
+//
+//  1. the stopper sets stopRequested and moves every detached thread to
+//     suspended, so it cannot attach;
+//  2. each attached thread parks at its next Checkpoint (detach, wait,
+//     attach again);
+//  3. the stopper waits until no other thread is attached, works, then
+//     moves suspended threads back to detached and wakes everyone.
+//
+// Every safe point (Checkpoint, Attach, Detach, Close) also merges the
+// thread's biased queue, unlinks the young objects other threads freed,
+// gives its net container count to the collector and publishes its
+// statistics; a due automatic collection runs at Checkpoint or at the end
+// of the allocation that made it due.
+//
+// # Containers in free-threaded mode
+//
+// Each list, dict and instance operation runs under the object's lock
+// (lock.go; CPython's critical sections): a CAS to lock and a swap to
+// unlock when uncontended, waiters parked in an address-hashed table.
+// Critical sections never run user code (a replaced item is released
+// after the unlock), never reach a safe point and never nest except
+// through lockTwo, which locks in address order. So no thread ever holds
+// an object lock while it detaches or parks, and locks cannot deadlock
+// against each other or against a stopped world. Reads take their new
+// reference under the lock, so it stays valid when another thread replaces
+// the item at once.
+//
+// # The collector's lists
+//
+// In GIL mode every tracked object is on one of the collector's shared
+// generation lists, and the GIL guards them. In free-threaded mode a new
+// container goes on its thread's own young list (youngList, thread.go),
+// linked without any lock or atomic. The collector splices every young
+// list into generation 0 while the world is stopped, so a generation-0
+// collection costs in proportion to the young objects, never the whole
+// heap. Unlinking a dying object depends on whose list it is on: its own
+// thread's young list, directly; a shared generation list, under that
+// list's mutex; another thread's young list, through that thread's remote
+// queue, which the owner drains at its safe points (and the collector in
+// its pause). A closed thread's young list is orphaned: unlinks take its
+// mutex until the next pause moves it to generation 0.
+//
+// # Deallocation
+//
+// An object whose count reaches zero is untracked at once and pushed on its
+// thread's work list; the outermost free drains the list, so freeing a
+// chain of any length never recurses (CPython's trashcan). For each object:
+// a PEP 442 Finalize runs once (with the object temporarily resurrected,
+// and it may stay resurrected); a LegacyDel runs every time; weak
+// references are cleared and their callbacks run; the references it holds
+// are dropped; the header is poisoned (its type becomes the type's "freed"
+// twin, so any later use panics naming the type) and the slot goes back to
+// the allocator (alloc.go).
+//
+// # Lock order
+//
+// Runtime.worldMu, then a thread's stats mutex or a young list's mutex;
+// biasedrc's registry lock, then a queue's lock; a weak-reference stripe
+// lock, then nothing; an object lock, then (lockTwo only) a second object
+// lock at a higher address. No user code runs under any of them.
+package runtime

@@ -1,0 +1,161 @@
+package runtime
+
+// NewList returns a list of items (each gets a new reference).
+func (th *Thread) NewList(items ...*Object) *Object {
+	th.mustBeAttached()
+	for _, it := range items {
+		th.check(it)
+	}
+	l := th.allocList()
+	if len(items) > 0 {
+		l.items = make([]*Object, len(items))
+		for i, it := range items {
+			th.incref(it)
+			l.items[i] = it
+		}
+	}
+	th.bornContainer(&l.container, th.rt.t.list)
+	th.afterAlloc()
+	return &l.Object
+}
+
+func (th *Thread) listArg(o *Object) (*listObject, error) {
+	th.mustBeAttached()
+	th.check(o)
+	if o.typ.kind != kindList {
+		return nil, typeError("expected a list, got '%s' object", o.typ.name)
+	}
+	return asList(o), nil
+}
+
+// ListLen returns the number of items.
+func (th *Thread) ListLen(o *Object) (int, error) {
+	l, err := th.listArg(o)
+	if err != nil {
+		return 0, err
+	}
+	th.lockObject(o)
+	n := len(l.items)
+	th.unlockObject(o)
+	return n, nil
+}
+
+func normIndex(i, n int) (int, bool) {
+	if i < 0 {
+		i += n
+	}
+	return i, i >= 0 && i < n
+}
+
+// ListGet returns a new reference to item i; negative i counts from the end.
+// The reference is taken under the list's lock, so it stays valid even if
+// another thread replaces the item at once.
+func (th *Thread) ListGet(o *Object, i int) (*Object, error) {
+	l, err := th.listArg(o)
+	if err != nil {
+		return nil, err
+	}
+	th.lockObject(o)
+	j, ok := normIndex(i, len(l.items))
+	if !ok {
+		th.unlockObject(o)
+		return nil, errorf(ErrIndex, "list index out of range")
+	}
+	it := l.items[j]
+	th.incref(it)
+	th.unlockObject(o)
+	return it, nil
+}
+
+// ListSet replaces item i (negative counts from the end).
+func (th *Thread) ListSet(o *Object, i int, v *Object) error {
+	l, err := th.listArg(o)
+	if err != nil {
+		return err
+	}
+	th.check(v)
+	th.incref(v)
+	th.lockObject(o)
+	j, ok := normIndex(i, len(l.items))
+	if !ok {
+		th.unlockObject(o)
+		th.decref(v)
+		return errorf(ErrIndex, "list assignment index out of range")
+	}
+	old := l.items[j]
+	l.items[j] = v
+	th.unlockObject(o)
+	// The old item's destructor may run user code: never under the lock.
+	th.decref(old)
+	return nil
+}
+
+// ListAppend appends v.
+func (th *Thread) ListAppend(o *Object, v *Object) error {
+	l, err := th.listArg(o)
+	if err != nil {
+		return err
+	}
+	th.check(v)
+	th.incref(v)
+	th.lockObject(o)
+	l.items = append(l.items, v)
+	th.unlockObject(o)
+	return nil
+}
+
+// ListPop removes item i (negative counts from the end; -1 is the last) and
+// returns it: the list's reference becomes the caller's.
+func (th *Thread) ListPop(o *Object, i int) (*Object, error) {
+	l, err := th.listArg(o)
+	if err != nil {
+		return nil, err
+	}
+	th.lockObject(o)
+	n := len(l.items)
+	if n == 0 {
+		th.unlockObject(o)
+		return nil, errorf(ErrIndex, "pop from empty list")
+	}
+	j, ok := normIndex(i, n)
+	if !ok {
+		th.unlockObject(o)
+		return nil, errorf(ErrIndex, "pop index out of range")
+	}
+	it := l.items[j]
+	copy(l.items[j:], l.items[j+1:])
+	l.items[n-1] = nil
+	l.items = l.items[:n-1]
+	th.unlockObject(o)
+	return it, nil
+}
+
+// ListExtend appends every item of src (a list or tuple) to the list dst.
+// Both are locked, in address order, so the copy is atomic.
+func (th *Thread) ListExtend(dst, src *Object) error {
+	l, err := th.listArg(dst)
+	if err != nil {
+		return err
+	}
+	th.check(src)
+	switch src.typ.kind {
+	case kindTuple:
+		th.lockObject(dst)
+		for _, it := range asTuple(src).items {
+			th.incref(it)
+			l.items = append(l.items, it)
+		}
+		th.unlockObject(dst)
+	case kindList:
+		th.lockTwo(dst, src)
+		items := asList(src).items
+		for _, it := range items[:len(items):len(items)] {
+			th.incref(it)
+			l.items = append(l.items, it)
+		}
+		th.unlockTwo(dst, src)
+	default:
+		return typeError("'%s' object is not iterable", src.typ.name)
+	}
+	return nil
+}

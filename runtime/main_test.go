@@ -1,0 +1,49 @@
+package runtime
+
+import (
+	"testing"
+
+	"github.com/nogil-lab/nogil/internal/leaktest"
+	"github.com/stretchr/testify/require"
+)
+
+func TestMain(m *testing.M) { leaktest.Main(m) }
+
+// modeCase is one of the three ways a runtime can count: every test runs in
+// all of them.
+type modeCase struct {
+	name string
+	cfg  Config
+}
+
+var allModes = []modeCase{
+	{"gil", Config{Mode: GIL}},
+	{"ft-biased", Config{Mode: FreeThreaded, RefCounting: Biased}},
+	{"ft-atomic", Config{Mode: FreeThreaded, RefCounting: Atomic}},
+}
+
+// eachMode runs fn once per mode with a fresh debug runtime, and checks at
+// the end that the runtime closes with nothing leaked.
+func eachMode(t *testing.T, fn func(t *testing.T, rt *Runtime)) {
+	t.Helper()
+	for _, mc := range allModes {
+		t.Run(mc.name, func(t *testing.T) {
+			cfg := mc.cfg
+			cfg.Debug = true
+			rt, err := New(cfg)
+			require.NoError(t, err)
+			fn(t, rt)
+			require.NoError(t, rt.Close(), "runtime must close without leaks")
+		})
+	}
+}
+
+// eachModeThread is eachMode with one attached thread, closed at the end.
+func eachModeThread(t *testing.T, fn func(t *testing.T, th *Thread)) {
+	t.Helper()
+	eachMode(t, func(t *testing.T, rt *Runtime) {
+		th := rt.NewThread()
+		fn(t, th)
+		th.Close()
+	})
+}

@@ -1,0 +1,95 @@
+package runtime
+
+import (
+	"sync/atomic"
+
+	"github.com/nogil-lab/nogil/biasedrc"
+	"github.com/nogil-lab/nogil/gc"
+)
+
+// Object is the header every object begins with; a *Object is the handle the
+// API passes around. Concrete objects embed it as their first field (see
+// cast_unsafe.go). 40 bytes.
+type Object struct {
+	// typ is the object's type. Written when the object is allocated and
+	// when it is freed (poisoned to the type's freed twin, so a use after
+	// free is caught); read by every thread that holds a reference.
+	typ *Type
+	// rc is the reference-count word. Its fields say what protects them.
+	rc biasedrc.Count
+	// mu is the per-object lock of free-threaded mode (CPython's ob_mutex).
+	// Atomic; never used in GIL mode.
+	mu objectMutex
+}
+
+// Type returns the object's type.
+func (o *Object) Type() *Type { return o.typ }
+
+// container is the header of every object the collector can track: the
+// object header followed by the collector's. 72 bytes.
+type container struct {
+	Object
+	gc gc.Header
+}
+
+type intObject struct {
+	Object
+	v int64
+}
+
+type floatObject struct {
+	Object
+	v float64
+}
+
+type strObject struct {
+	Object
+	s string
+}
+
+type tupleObject struct {
+	container
+	// items never change after construction, except that Clear (the
+	// collector breaking a cycle) empties them.
+	items []*Object
+}
+
+type listObject struct {
+	container
+	// items is protected by mu in free-threaded mode, by the GIL otherwise.
+	items []*Object
+}
+
+type dictObject struct {
+	container
+	// table is protected by mu in free-threaded mode, by the GIL otherwise.
+	table dictTable
+}
+
+type instanceObject struct {
+	container
+	// attrs is protected by mu in free-threaded mode, by the GIL otherwise.
+	attrs []attr
+	// weakrefs heads the list of weak references to this object.
+	// Protected by the runtime's weakref stripe lock for this object.
+	weakrefs *weakrefObject
+}
+
+type attr struct {
+	name  string
+	value *Object
+}
+
+type weakrefObject struct {
+	container
+	// target is the referent, nil once it died. Atomic (WeakRefGet reads
+	// it without the stripe lock first); written under the stripe lock of
+	// the referent.
+	target atomic.Pointer[Object]
+	// callback runs once when the referent dies, if this weak reference
+	// is still alive. Immutable.
+	callback func(th *Thread, ref *Object)
+	// prev, next link the referent's weak references. Protected by the
+	// stripe lock of the referent.
+	prev, next *weakrefObject
+}

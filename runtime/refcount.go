@@ -1,0 +1,104 @@
+package runtime
+
+import (
+	"github.com/nogil-lab/nogil/biasedrc"
+)
+
+// IncRef adds a reference to o.
+func (th *Thread) IncRef(o *Object) {
+	th.mustBeAttached()
+	th.check(o)
+	th.incref(o)
+}
+
+// DecRef drops a reference to o, freeing it when the count reaches zero.
+func (th *Thread) DecRef(o *Object) {
+	th.mustBeAttached()
+	th.check(o)
+	th.decref(o)
+}
+
+// NewRef adds a reference to o and returns o.
+func (th *Thread) NewRef(o *Object) *Object {
+	th.IncRef(o)
+	return o
+}
+
+// RefCount returns o's true count (local + shared in biased counting).
+// Immortal objects report a very large count. Reading another thread's
+// plain local part needs a happens-before edge with it: when o is owned
+// by another live thread, RefCount briefly stops the world.
+func (th *Thread) RefCount(o *Object) int {
+	th.mustBeAttached()
+	th.check(o)
+	c := &o.rc
+	if th.rt.strategy == biasedrc.Biased {
+		if owner := c.Owner(); owner != biasedrc.Unowned && owner != th.id && th.rt.brc.Registered(owner) {
+			restart := th.StopTheWorld()
+			n := c.Value(biasedrc.Biased)
+			restart()
+			return int(n)
+		}
+	}
+	return int(c.Value(th.rt.strategy))
+}
+
+// incref is IncRef without the entry checks.
+func (th *Thread) incref(o *Object) {
+	switch th.rt.strategy {
+	case biasedrc.Plain:
+		o.rc.IncPlain()
+	case biasedrc.Biased:
+		o.rc.IncBiased(th.id)
+	default:
+		o.rc.IncAtomic()
+	}
+}
+
+// decref drops a reference and frees o if it was the last.
+func (th *Thread) decref(o *Object) {
+	var out biasedrc.Outcome
+	switch th.rt.strategy {
+	case biasedrc.Plain:
+		out = o.rc.DecPlain()
+	case biasedrc.Biased:
+		out = o.rc.DecBiased(th.id)
+		if out == biasedrc.MustQueue {
+			out = th.rt.brc.Enqueue(o.rc.Owner(), o)
+		}
+	default:
+		out = o.rc.DecAtomic()
+	}
+	switch out {
+	case biasedrc.Alive:
+	case biasedrc.Dead:
+		th.free(o)
+	case biasedrc.Underflow:
+		misuse("reference count of a %s object went below zero", o.typ.name)
+	}
+}
+
+// tryIncref takes a reference to an object reached without one (through a
+// weak reference), unless it is already dying.
+func (th *Thread) tryIncref(o *Object) bool {
+	switch th.rt.strategy {
+	case biasedrc.Plain:
+		if o.rc.IsImmortal() {
+			return true
+		}
+		if o.rc.Value(biasedrc.Plain) == 0 {
+			return false
+		}
+		o.rc.IncPlain()
+		return true
+	case biasedrc.Biased:
+		return o.rc.TryIncBiased(th.id)
+	default:
+		return o.rc.TryIncAtomic()
+	}
+}
+
+// initCount gives a new object its first reference, owned by th.
+func (th *Thread) initCount(o *Object) {
+	o.rc.Init(th.rt.strategy, th.id)
+}

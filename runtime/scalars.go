@@ -1,0 +1,165 @@
+package runtime
+
+import (
+	"math"
+	"strconv"
+	"strings"
+)
+
+const (
+	smallIntMin = -5
+	smallIntMax = 256
+)
+
+// NewInt returns an int; -5..256 are immortal and shared (CPython's small
+// ints).
+func (th *Thread) NewInt(v int64) *Object {
+	th.mustBeAttached()
+	if v >= smallIntMin && v <= smallIntMax {
+		return th.rt.smallInts[v-smallIntMin]
+	}
+	o := th.allocInt()
+	o.v = v
+	th.born(&o.Object, th.rt.t.integer)
+	return &o.Object
+}
+
+// NewFloat returns a float.
+func (th *Thread) NewFloat(v float64) *Object {
+	th.mustBeAttached()
+	o := th.allocFloat()
+	o.v = v
+	th.born(&o.Object, th.rt.t.float)
+	return &o.Object
+}
+
+// NewStr returns a str.
+func (th *Thread) NewStr(s string) *Object {
+	th.mustBeAttached()
+	o := th.allocStr()
+	o.s = s
+	th.born(&o.Object, th.rt.t.str)
+	return &o.Object
+}
+
+// Intern returns the immortal str for s, one per distinct string.
+func (th *Thread) Intern(s string) *Object {
+	th.mustBeAttached()
+	rt := th.rt
+	rt.internMu.Lock()
+	defer rt.internMu.Unlock()
+	if o, ok := rt.interned[s]; ok {
+		return o
+	}
+	o := &strObject{s: s}
+	o.typ = rt.t.str
+	o.rc.InitImmortal()
+	rt.interned[s] = &o.Object
+	return &o.Object
+}
+
+// Int converts o like Python's int(): ints and bools give their value,
+// floats are truncated, strs are parsed.
+func (th *Thread) Int(o *Object) (int64, error) {
+	th.mustBeAttached()
+	th.check(o)
+	switch o.typ.kind {
+	case kindInt, kindBool:
+		return asInt(o).v, nil
+	case kindFloat:
+		f := asFloat(o).v
+		switch {
+		case math.IsNaN(f):
+			return 0, errorf(ErrValue, "cannot convert float NaN to integer")
+		case math.IsInf(f, 0):
+			return 0, errorf(ErrValue, "cannot convert float infinity to integer")
+		case f >= 9.223372036854775807e18 || f < -9.223372036854775808e18:
+			return 0, errorf(ErrValue, "float %s does not fit in a 64-bit int", formatFloat(f))
+		}
+		return int64(f), nil
+	case kindStr:
+		s := asStr(o).s
+		v, err := strconv.ParseInt(strings.ReplaceAll(strings.TrimSpace(s), "_", ""), 10, 64)
+		if err != nil || strings.TrimSpace(s) == "" {
+			return 0, errorf(ErrValue, "invalid literal for int() with base 10: %s", quoteStr(s))
+		}
+		return v, nil
+	}
+	return 0, typeError("int() argument must be a string, a bytes-like object or a real number, not '%s'", o.typ.name)
+}
+
+// Float converts o like Python's float().
+func (th *Thread) Float(o *Object) (float64, error) {
+	th.mustBeAttached()
+	th.check(o)
+	switch o.typ.kind {
+	case kindInt, kindBool:
+		return float64(asInt(o).v), nil
+	case kindFloat:
+		return asFloat(o).v, nil
+	case kindStr:
+		s := strings.TrimSpace(asStr(o).s)
+		switch strings.ToLower(s) {
+		case "inf", "+inf", "infinity", "+infinity":
+			return math.Inf(1), nil
+		case "-inf", "-infinity":
+			return math.Inf(-1), nil
+		case "nan", "+nan", "-nan":
+			return math.NaN(), nil
+		}
+		v, err := strconv.ParseFloat(strings.ReplaceAll(s, "_", ""), 64)
+		if err != nil {
+			return 0, errorf(ErrValue, "could not convert string to float: %s", quoteStr(asStr(o).s))
+		}
+		return v, nil
+	}
+	return 0, typeError("float() argument must be a string or a real number, not '%s'", o.typ.name)
+}
+
+// Str converts o like Python's str(): a str gives its text, anything else
+// its repr.
+func (th *Thread) Str(o *Object) (string, error) {
+	th.mustBeAttached()
+	th.check(o)
+	if o.typ.kind == kindStr {
+		return asStr(o).s, nil
+	}
+	return th.repr(o), nil
+}
+
+// formatFloat formats like Python's repr(float): the shortest string that
+// round-trips, in fixed notation for exponents -4..15, scientific
+// otherwise, always with a decimal point or exponent.
+func formatFloat(f float64) string {
+	switch {
+	case math.IsNaN(f):
+		return "nan"
+	case math.IsInf(f, 1):
+		return "inf"
+	case math.IsInf(f, -1):
+		return "-inf"
+	}
+	e := strconv.FormatFloat(f, 'e', -1, 64) // d.ddde±XX
+	mant, expStr, _ := strings.Cut(e, "e")
+	exp, _ := strconv.Atoi(expStr)
+	if exp < -4 || exp >= 16 {
+		sign := "+"
+		if exp < 0 {
+			sign = "-"
+			exp = -exp
+		}
+		return mant + "e" + sign + twoDigits(exp)
+	}
+	s := strconv.FormatFloat(f, 'f', -1, 64)
+	if !strings.ContainsAny(s, ".") {
+		s += ".0"
+	}
+	return s
+}
+
+func twoDigits(n int) string {
+	if n < 10 {
+		return "0" + strconv.Itoa(n)
+	}
+	return strconv.Itoa(n)
+}

@@ -1,0 +1,130 @@
+package runtime
+
+// Stopping the world in free-threaded mode (CPython's
+// _PyEval_StopTheWorld / _PyEval_StartTheWorld, Python/pystate.c).
+//
+// 1. The stopper sets stopRequested (seen by every attached thread at its
+//    next safe point) and, under worldMu, moves each detached thread to
+//    suspended, so that it cannot attach until the world restarts.
+// 2. An attached thread that sees stopRequested at a safe point parks:
+//    it detaches (waking the stopper) and waits to attach again.
+// 3. The stopper waits on worldCond until no other thread is attached. It
+//    never detaches itself; a second stopper parks like any other thread
+//    and tries again after the first restarts the world.
+// 4. Restart: suspended threads go back to detached, stopRequested is
+//    cleared, everyone waiting is woken.
+//
+// The handshake gives the stopper a happens-before edge with every thread's
+// last action (a thread's detach is an atomic store, the stopper's scan an
+// atomic load, both under or followed by worldMu), which is what lets the
+// collector read the owners' plain reference-count parts while the world is
+// stopped. GIL mode needs none of it: the thread that holds the GIL is the
+// stopped world.
+
+// attachFT makes a detached thread attached, waiting while the world is
+// stopped.
+func (th *Thread) attachFT() {
+	rt := th.rt
+	for {
+		if th.state.CompareAndSwap(stDetached, stAttached) {
+			if !rt.stopRequested.Load() {
+				return
+			}
+			// A stop began while we attached: step back out of its way.
+			th.detachFT()
+		}
+		rt.worldMu.Lock()
+		for rt.stopRequested.Load() || th.state.Load() == stSuspended {
+			rt.worldCond.Wait()
+		}
+		rt.worldMu.Unlock()
+	}
+}
+
+// detachFT makes an attached thread detached and wakes a stopper that may
+// be waiting for it.
+func (th *Thread) detachFT() {
+	th.state.Store(stDetached)
+	if th.rt.stopRequested.Load() {
+		th.rt.worldMu.Lock()
+		th.rt.worldCond.Broadcast()
+		th.rt.worldMu.Unlock()
+	}
+}
+
+// park stops the thread at a safe point until the world restarts.
+func (th *Thread) park() {
+	th.detachFT()
+	th.attachFT()
+}
+
+// stopTheWorld stops every other thread of the runtime at a safe point or
+// keeps it from attaching. The caller is attached and stays attached.
+func (th *Thread) stopTheWorld() {
+	rt := th.rt
+	if rt.mode == GIL {
+		return
+	}
+	rt.worldMu.Lock()
+	for rt.stopRequested.Load() {
+		// Another thread is stopping the world: let it, then retry.
+		rt.worldMu.Unlock()
+		th.park()
+		rt.worldMu.Lock()
+	}
+	rt.stopRequested.Store(true)
+	for {
+		waiting := 0
+		for _, t := range rt.threads {
+			if t == th {
+				continue
+			}
+			switch t.state.Load() {
+			case stDetached:
+				if !t.state.CompareAndSwap(stDetached, stSuspended) {
+					waiting++
+				}
+			case stAttached:
+				waiting++
+			}
+		}
+		if waiting == 0 {
+			break
+		}
+		rt.worldCond.Wait()
+	}
+	rt.worldMu.Unlock()
+}
+
+// startTheWorld restarts the threads stopTheWorld stopped.
+func (th *Thread) startTheWorld() {
+	rt := th.rt
+	if rt.mode == GIL {
+		return
+	}
+	rt.worldMu.Lock()
+	for _, t := range rt.threads {
+		t.state.CompareAndSwap(stSuspended, stDetached)
+	}
+	rt.stopRequested.Store(false)
+	rt.worldCond.Broadcast()
+	rt.worldMu.Unlock()
+}
+
+// StopTheWorld stops every other thread of a free-threaded runtime at its
+// next safe point (and keeps detached ones from attaching) and returns the
+// function that restarts them. In GIL mode holding the GIL already stops
+// the world, and it returns at once. The caller must not detach, block on
+// another thread or call Checkpoint until it restarts the world.
+func (th *Thread) StopTheWorld() (restart func()) {
+	th.mustBeAttached()
+	th.stopTheWorld()
+	done := false
+	return func() {
+		if done {
+			misuse("restart of a world that was already restarted")
+		}
+		done = true
+		th.startTheWorld()
+	}
+}

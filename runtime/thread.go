@@ -1,0 +1,265 @@
+package runtime
+
+import (
+	"sync"
+	"sync/atomic"
+
+	"github.com/nogil-lab/nogil/biasedrc"
+	"github.com/nogil-lab/nogil/gc"
+	"github.com/nogil-lab/nogil/gil"
+	"github.com/nogil-lab/nogil/internal/cacheline"
+)
+
+// Thread states of free-threaded mode (CPython's _Py_THREAD_DETACHED,
+// _ATTACHED, _SUSPENDED). Only the thread moves itself between detached
+// and attached; a thread stopping the world moves detached threads to
+// suspended and back.
+const (
+	stDetached int32 = iota
+	stAttached
+	stSuspended
+)
+
+// Thread is a runtime thread: the handle every operation is made through.
+// A Thread is used by one goroutine at a time.
+type Thread struct {
+	rt *Runtime
+	id biasedrc.ThreadID
+
+	// state is the free-threaded thread state. Atomic: the thread and a
+	// thread stopping the world both write it.
+	state atomic.Int32
+	_     cacheline.Pad
+
+	// Owned by the goroutine using the thread.
+	attached bool
+	closed   bool
+	gilh     *gil.Handle             // GIL mode
+	queue    *biasedrc.Queue[*Object] // Biased
+	young    *youngList              // free-threaded: this thread's generation 0
+	stats    threadCounters
+	gcDelta  int  // net tracked allocations not yet given to the collector
+	gcDue    bool // an automatic collection is due at the next opportunity
+	// trash is the work list of objects whose count reached zero, freed
+	// one at a time so that freeing a long chain needs no deep recursion.
+	trash      []*Object
+	freeing    bool
+	collecting bool
+}
+
+// youngList is a free-threaded thread's generation 0: objects it allocated
+// since the last collection. Only the owning thread links and unlinks
+// (without a lock, so allocation stays lock-free); another thread that frees
+// one of them queues it in remote for the owner, which unlinks it at its
+// next safe point. A closed thread's list is orphaned: unlinks then take
+// mu, until the next pause moves its objects into the shared generation 0.
+type youngList struct {
+	list  gc.List // first field: cast_unsafe.go goes from the list back
+	owner *Thread
+	// pending says remote is not empty. Atomic; polled at safe points.
+	pending atomic.Bool
+	// mu protects remote and orphaned, and the list once orphaned.
+	mu       sync.Mutex
+	remote   []*container
+	orphaned bool
+}
+
+// NewThread returns a new, attached thread.
+func (rt *Runtime) NewThread() *Thread {
+	rt.checkOpen()
+	th := &Thread{rt: rt, id: biasedrc.ThreadID(nextThreadID.Add(1))}
+	switch {
+	case rt.mode == GIL:
+		th.gilh = rt.gil.NewHandle()
+	default:
+		th.young = &youngList{owner: th}
+		th.young.list.Init(0)
+		if rt.brc != nil {
+			th.queue = rt.brc.Register(th.id)
+		}
+	}
+	th.state.Store(stDetached)
+	rt.worldMu.Lock()
+	rt.threads = append(rt.threads, th)
+	rt.worldMu.Unlock()
+	th.Attach()
+	return th
+}
+
+// Runtime returns the thread's runtime.
+func (th *Thread) Runtime() *Runtime { return th.rt }
+
+// ID returns the thread's id (the owner id of biased counting).
+func (th *Thread) ID() uint64 { return uint64(th.id) }
+
+func (th *Thread) mustBeAttached() {
+	if !th.attached {
+		if th.closed {
+			misuse("use of a closed thread")
+		}
+		misuse("use of a detached thread (call Attach first)")
+	}
+}
+
+// Attach takes the GIL (GIL mode) or becomes attached (free-threaded mode),
+// waiting while another thread has stopped the world.
+func (th *Thread) Attach() {
+	if th.closed {
+		misuse("Attach of a closed thread")
+	}
+	if th.attached {
+		misuse("Attach of a thread that is already attached")
+	}
+	if th.rt.mode == GIL {
+		th.rt.gil.Acquire(th.gilh)
+	} else {
+		th.attachFT()
+	}
+	th.attached = true
+}
+
+// Detach releases the GIL or becomes detached, around blocking work: a
+// detached thread never delays another's collection.
+func (th *Thread) Detach() {
+	th.mustBeAttached()
+	th.safePoint()
+	th.attached = false
+	if th.rt.mode == GIL {
+		th.rt.gil.Release(th.gilh)
+	} else {
+		th.detachFT()
+	}
+}
+
+// Checkpoint is a safe point: it hands the GIL over when another thread
+// asked for it, stops while another thread stops the world, merges
+// reference counts queued to this thread, publishes statistics and runs a
+// due automatic collection.
+func (th *Thread) Checkpoint() {
+	th.mustBeAttached()
+	th.safePoint()
+	rt := th.rt
+	if rt.mode == GIL {
+		if rt.gil.DropRequested() {
+			rt.gil.Yield(th.gilh)
+		}
+	} else if rt.stopRequested.Load() {
+		th.park()
+	}
+	th.runDueCollection()
+}
+
+// safePoint does the bookkeeping every safe point does.
+func (th *Thread) safePoint() {
+	if th.queue != nil && th.queue.Pending() {
+		th.stats.countMerges(th.queue.Drain(th.free))
+	}
+	if th.young != nil && th.young.pending.Load() {
+		th.young.drainRemote()
+	}
+	th.flushGCCount()
+	th.stats.publish()
+}
+
+// Close ends the thread. What it owns is handed over: its merge queue is
+// drained, objects it owns are merged by whoever next needs to, its young
+// objects join the shared generation 0 at the next collection. Closing a
+// detached thread attaches it first; closing twice panics.
+func (th *Thread) Close() {
+	if th.closed {
+		misuse("Close of a thread that is already closed")
+	}
+	if !th.attached {
+		th.Attach()
+	}
+	rt := th.rt
+	th.safePoint()
+	if th.queue != nil {
+		th.stats.countMerges(rt.brc.Deregister(th.queue, th.free))
+		th.queue = nil
+	}
+	if th.young != nil {
+		th.young.orphan()
+	}
+	th.flushGCCount()
+	th.attached = false
+	th.closed = true
+	if rt.mode == GIL {
+		rt.gil.Release(th.gilh)
+	} else {
+		th.detachFT()
+	}
+	rt.worldMu.Lock()
+	for i, t := range rt.threads {
+		if t == th {
+			rt.threads = append(rt.threads[:i], rt.threads[i+1:]...)
+			break
+		}
+	}
+	th.stats.publish()
+	th.stats.mu.Lock()
+	rt.retired.add(&th.stats.published)
+	th.stats.mu.Unlock()
+	if th.young != nil {
+		rt.orphans = append(rt.orphans, th.young)
+	}
+	rt.worldCond.Broadcast()
+	rt.worldMu.Unlock()
+}
+
+// flushGCCount gives the thread's net tracked allocations to the
+// collector and notes whether an automatic collection is due.
+func (th *Thread) flushGCCount() {
+	if th.gcDelta == 0 {
+		return
+	}
+	th.rt.collector.AddCount(th.gcDelta)
+	th.gcDelta = 0
+	if th.rt.collector.ShouldCollect() >= 0 {
+		th.gcDue = true
+	}
+}
+
+// gcCountBatch is how many net tracked allocations a thread counts before it
+// gives them to the collector (CPython's free-threaded build batches the
+// same way).
+const gcCountBatch = 32
+
+func (th *Thread) runDueCollection() {
+	if !th.gcDue {
+		return
+	}
+	th.gcDue = false
+	if th.collecting || th.freeing {
+		th.gcDue = true // run it once the current work is done
+		return
+	}
+	if g := th.rt.collector.ShouldCollect(); g >= 0 {
+		th.collectGeneration(g)
+	}
+}
+
+// drainRemote unlinks the objects other threads freed from the owner's
+// young list.
+func (y *youngList) drainRemote() {
+	y.pending.Store(false)
+	y.mu.Lock()
+	remote := y.remote
+	y.remote = nil
+	for _, c := range remote {
+		gc.Unlink(&c.gc)
+	}
+	y.mu.Unlock()
+}
+
+// orphan hands a closing thread's young list to the runtime.
+func (y *youngList) orphan() {
+	y.mu.Lock()
+	for _, c := range y.remote {
+		gc.Unlink(&c.gc)
+	}
+	y.remote = nil
+	y.orphaned = true
+	y.mu.Unlock()
+	y.pending.Store(false)
+}

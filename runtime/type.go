@@ -1,0 +1,138 @@
+package runtime
+
+import (
+	"fmt"
+	"strings"
+)
+
+type kind uint8
+
+const (
+	kindFreed kind = iota // a poisoned, freed object
+	kindNone
+	kindBool
+	kindInt
+	kindFloat
+	kindStr
+	kindTuple
+	kindList
+	kindDict
+	kindInstance
+	kindWeakref
+)
+
+// container reports whether objects of the kind carry a collector header.
+func (k kind) container() bool { return k >= kindTuple }
+
+// TypeSpec defines a user type. Its instances carry attributes and can be
+// the target of weak references.
+type TypeSpec struct {
+	Name string
+	// Finalize runs at most once per object, before it is freed, whether it
+	// dies by reference count or in a cycle (PEP 442). It may resurrect the
+	// object by storing a new reference to it somewhere reachable.
+	Finalize func(th *Thread, self *Object)
+	// LegacyDel marks instances as having a legacy finalizer: when such an
+	// instance is in unreachable cyclic garbage, the collector does not free
+	// it, nor anything reachable from it, but appends it to GC().Garbage().
+	// When it dies by reference count, LegacyDel runs and it is freed.
+	LegacyDel func(th *Thread, self *Object)
+}
+
+// Type is an object's type. A Type lives as long as its runtime.
+type Type struct {
+	name string
+	kind kind
+	rt   *Runtime
+	// index numbers the runtime's types for the per-thread statistics.
+	index int
+	// freed is the poisoned twin freed objects of this type point to.
+	freed *Type
+	// original is, for a freed twin, the type it poisons.
+	original  *Type
+	finalize  func(th *Thread, self *Object)
+	legacyDel func(th *Thread, self *Object)
+}
+
+// Name returns the type's name: "int", "str", ..., or the TypeSpec name.
+func (t *Type) Name() string { return t.name }
+
+func (t *Type) String() string { return t.name }
+
+func (rt *Runtime) addType(name string, k kind) *Type {
+	t := &Type{name: name, kind: k, rt: rt}
+	t.freed = &Type{name: name, kind: kindFreed, rt: rt, original: t}
+	rt.typesMu.Lock()
+	t.index = len(rt.types)
+	t.freed.index = t.index
+	rt.types = append(rt.types, t)
+	rt.typesMu.Unlock()
+	return t
+}
+
+// NewType defines a user type.
+func (rt *Runtime) NewType(spec TypeSpec) (*Type, error) {
+	rt.checkOpen()
+	name := strings.TrimSpace(spec.Name)
+	if name == "" {
+		return nil, errorf(ErrValue, "type name must not be empty")
+	}
+	if name != spec.Name || strings.ContainsAny(name, " \t\n.") {
+		return nil, errorf(ErrValue, "invalid type name %q", spec.Name)
+	}
+	if builtinTypeNames[name] {
+		return nil, errorf(ErrValue, "type name %q is taken by a builtin type", name)
+	}
+	t := rt.addType(name, kindInstance)
+	t.finalize = spec.Finalize
+	t.legacyDel = spec.LegacyDel
+	return t, nil
+}
+
+var builtinTypeNames = map[string]bool{
+	"NoneType": true, "bool": true, "int": true, "float": true, "str": true,
+	"tuple": true, "list": true, "dict": true, "weakref": true,
+}
+
+// builtins are a runtime's builtin types.
+type builtins struct {
+	none, boolean, integer, float, str, tuple, list, dict, weakref *Type
+}
+
+func (rt *Runtime) initBuiltins() {
+	rt.t = builtins{
+		none:    rt.addType("NoneType", kindNone),
+		boolean: rt.addType("bool", kindBool),
+		integer: rt.addType("int", kindInt),
+		float:   rt.addType("float", kindFloat),
+		str:     rt.addType("str", kindStr),
+		tuple:   rt.addType("tuple", kindTuple),
+		list:    rt.addType("list", kindList),
+		dict:    rt.addType("dict", kindDict),
+		weakref: rt.addType("weakref", kindWeakref),
+	}
+}
+
+// check panics unless o is a live object of th's runtime: the misuse
+// checks every API entry makes. They cost a load and two compares.
+func (th *Thread) check(o *Object) {
+	if o == nil {
+		misuse("nil *Object passed to the API")
+	}
+	t := o.typ
+	if t.rt != th.rt {
+		misuse("%s object of another runtime used in this one", t.name)
+	}
+	if t.kind == kindFreed {
+		misuse("use after free of a %s object", t.name)
+	}
+}
+
+func typeError(format string, args ...any) error { return errorf(ErrType, format, args...) }
+
+func wrongType(op string, o *Object) error {
+	return typeError("%s: '%s' object %s", op, o.typ.name, "is not supported")
+}
+
+// descr formats "'list' object" for messages.
+func descr(o *Object) string { return fmt.Sprintf("'%s' object", o.typ.name) }

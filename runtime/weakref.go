@@ -1,0 +1,152 @@
+package runtime
+
+import (
+	"sync"
+
+	"github.com/nogil-lab/nogil/biasedrc"
+)
+
+// Weak references (CPython's Objects/weakrefobject.c). An instance heads a
+// doubly linked list of the weak references to it; in free-threaded mode
+// the list and every weakref's target are guarded by a mutex striped by the
+// referent's address, and creating a weak reference marks the referent's
+// count maybe-weakref so that its owner can only free it through a
+// compare-and-swap that a concurrent WeakRefGet's try-incref can lose.
+
+func (rt *Runtime) weakLock(target *Object) *sync.Mutex {
+	if rt.mode != FreeThreaded {
+		return nil
+	}
+	return &rt.weakStripes[identityHash(target)%weakStripeCount].Mutex
+}
+
+func lockIf(mu *sync.Mutex) {
+	if mu != nil {
+		mu.Lock()
+	}
+}
+
+func unlockIf(mu *sync.Mutex) {
+	if mu != nil {
+		mu.Unlock()
+	}
+}
+
+// NewWeakRef makes a weak reference to target (instances only; other types
+// give ErrType). When target dies, the reference is cleared and, if the
+// weakref object itself is still alive, callback runs once with it.
+func (th *Thread) NewWeakRef(target *Object, callback func(th *Thread, ref *Object)) (*Object, error) {
+	th.mustBeAttached()
+	th.check(target)
+	if target.typ.kind != kindInstance {
+		return nil, typeError("cannot create weak reference to '%s' object", target.typ.name)
+	}
+	inst := asInstance(target)
+	wr := th.allocWeakref()
+	wr.callback = callback
+	wr.target.Store(target)
+	th.bornContainer(&wr.container, th.rt.t.weakref)
+	target.rc.MarkMaybeWeakref()
+	mu := th.rt.weakLock(target)
+	lockIf(mu)
+	wr.next = inst.weakrefs
+	if wr.next != nil {
+		wr.next.prev = wr
+	}
+	inst.weakrefs = wr
+	unlockIf(mu)
+	th.afterAlloc()
+	return &wr.Object, nil
+}
+
+// WeakRefGet returns a new reference to the referent, or (nil, nil) once it
+// is dead.
+func (th *Thread) WeakRefGet(ref *Object) (*Object, error) {
+	th.mustBeAttached()
+	th.check(ref)
+	if ref.typ.kind != kindWeakref {
+		return nil, typeError("expected a weakref, got '%s' object", ref.typ.name)
+	}
+	wr := asWeakref(ref)
+	target := wr.target.Load()
+	if target == nil {
+		return nil, nil
+	}
+	mu := th.rt.weakLock(target)
+	lockIf(mu)
+	defer unlockIf(mu)
+	if wr.target.Load() != target || !th.tryIncref(target) {
+		return nil, nil // died meanwhile
+	}
+	return target, nil
+}
+
+// clearWeakrefs clears every weak reference to a dying instance and runs
+// the callbacks of those still alive (CPython's PyObject_ClearWeakRefs).
+func (th *Thread) clearWeakrefs(inst *instanceObject) {
+	switch {
+	case th.rt.mode == GIL:
+		if inst.weakrefs == nil {
+			return
+		}
+	case th.rt.strategy == biasedrc.Biased && inst.rc.SharedState() == biasedrc.StateDefault:
+		// NewWeakRef marks the count maybe-weakref before it links, and
+		// states only move up: no weak reference was ever made, and none
+		// can be now (nobody holds a reference), so skip the stripe lock.
+		return
+	}
+	callbacks := th.detachWeakrefs(&inst.Object, nil)
+	th.runWeakrefCallbacks(callbacks)
+}
+
+// detachWeakrefs clears and unlinks every weak reference to target and
+// appends to cbs those that have a callback and could be given a new
+// reference (a weakref that is dying itself gets no callback).
+func (th *Thread) detachWeakrefs(target *Object, cbs []*weakrefObject) []*weakrefObject {
+	inst := asInstance(target)
+	mu := th.rt.weakLock(target)
+	lockIf(mu)
+	for wr := inst.weakrefs; wr != nil; {
+		next := wr.next
+		wr.target.Store(nil)
+		wr.prev, wr.next = nil, nil
+		if wr.callback != nil && th.tryIncref(&wr.Object) {
+			cbs = append(cbs, wr)
+		}
+		wr = next
+	}
+	inst.weakrefs = nil
+	unlockIf(mu)
+	return cbs
+}
+
+func (th *Thread) runWeakrefCallbacks(cbs []*weakrefObject) {
+	for _, wr := range cbs {
+		wr.callback(th, &wr.Object)
+		th.decref(&wr.Object)
+	}
+}
+
+// unlinkWeakref takes a dying weak reference off its referent's list.
+func (th *Thread) unlinkWeakref(wr *weakrefObject) {
+	target := wr.target.Load()
+	if target == nil {
+		return
+	}
+	mu := th.rt.weakLock(target)
+	lockIf(mu)
+	if wr.target.Load() == target {
+		inst := asInstance(target)
+		if wr.prev != nil {
+			wr.prev.next = wr.next
+		} else {
+			inst.weakrefs = wr.next
+		}
+		if wr.next != nil {
+			wr.next.prev = wr.prev
+		}
+		wr.prev, wr.next = nil, nil
+		wr.target.Store(nil)
+	}
+	unlockIf(mu)
+}
