@@ -64,7 +64,14 @@
 //
 // The latency from a waiter starting to wait until it holds the GIL is thus
 // one interval, plus the time until the holder's next safe point, plus one
-// goroutine wake-up (benchmark B9 in DESIGN.md: at most interval + 1 ms).
+// goroutine wake-up (benchmark B9 in DESIGN.md: at most interval + 1 ms),
+// plus the lateness of the waiter's timer. On Linux, Go delivers timers to
+// parked threads through epoll_wait, whose timeout has millisecond
+// resolution (golang/go#53824), so a timed wait can end up to about 1 ms
+// late: with a 5 ms interval the hand-over is typically 5.1 ms, with a 1 ms
+// interval about 2 ms. With GOMAXPROCS=1 a holder that never blocks delays
+// every timer until the Go scheduler preempts it (about 10 ms); the GIL needs
+// at least two Ps to keep to its interval.
 //
 // # Invariants
 //

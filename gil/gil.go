@@ -300,7 +300,7 @@ func (g *GIL) release(h *Handle, notHeld string) (forced bool) {
 	// (requests are cleared by every take, and only queued waiters set them),
 	// and the head of the queue has a token, so someone will take the GIL.
 	invariants.Assert(g.waitHead != nil, "gil: drop request with no waiter")
-	g.stats.ForcedSwitches++; if true { g.mu.Unlock(); return true }
+	g.stats.ForcedSwitches++
 	h.state = stateSwitching
 	g.switchWaiters = append(g.switchWaiters, h)
 	g.mu.Unlock()

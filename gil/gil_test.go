@@ -1,7 +1,10 @@
 package gil
 
 import (
+	"fmt"
 	"runtime"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -66,7 +69,7 @@ func TestAcquireWhileWaitingPanics(t *testing.T) {
 		synctest.Wait() // b is blocked in Acquire
 		require.PanicsWithValue(t, "gil: Acquire by a thread that is already waiting for the GIL", func() { g.Acquire(b) })
 		g.Release(a)
-		<-done
+		waitClosed(t, done)
 		require.False(t, g.HeldBy(b))
 	})
 }
@@ -149,22 +152,25 @@ func TestMutualExclusion(t *testing.T) {
 
 // busyResult is what one busy thread reports.
 type busyResult struct {
-	ops      int           // units of work done
-	switches int           // Yields that switched
-	maxWait  time.Duration // longest time off the GIL: first Acquire, or a Yield that switched
-	badOrder int           // switched Yields after which no other thread had held the GIL
+	ops      int             // units of work done
+	switches int             // Yields that switched
+	maxWait  time.Duration   // longest time off the GIL: first Acquire, or a Yield that switched
+	waits    []time.Duration // every such time, in order
+	badOrder int             // switched Yields after which no other thread had held the GIL
 }
 
 // runBusy is a runtime thread that holds the GIL and only gives it up at
 // safe points: loop { work; if DropRequested { Yield } }. Every take of the
 // GIL appends the thread's id to log (a plain slice protected by the GIL), so
 // forced switching can be checked: after a Yield that switched, the entry
-// that follows the yielder's last one must be another thread's.
+// that follows the yielder's last one must be another thread's. stop is
+// called with the GIL held, so it may read every thread's busyResult.
 func runBusy(g *GIL, id int, stop func() bool, work func(), log *[]int, r *busyResult) {
 	h := g.NewHandle()
 	start := time.Now()
 	g.Acquire(h)
 	r.maxWait = time.Since(start)
+	r.waits = append(r.waits, r.maxWait)
 	*log = append(*log, id)
 	for !stop() {
 		work()
@@ -177,7 +183,9 @@ func runBusy(g *GIL, id int, stop func() bool, work func(), log *[]int, r *busyR
 		if !g.Yield(h) {
 			continue
 		}
-		r.maxWait = max(r.maxWait, time.Since(t0))
+		d := time.Since(t0)
+		r.maxWait = max(r.maxWait, d)
+		r.waits = append(r.waits, d)
 		r.switches++
 		if len(*log) == n || (*log)[n] == id {
 			r.badOrder++
@@ -239,31 +247,64 @@ func spin(d time.Duration) {
 }
 
 // TestBusyThreadsWallClock is the same with real time and real busy work
-// (~1µs between safe points), with generous margins for a loaded machine.
+// (~1µs between safe points). The machine may be loaded (other test binaries,
+// the race detector, two cores), so the threads run until each has switched
+// a few times; correctness (progress, forced-switch order) must hold in every
+// run, while the typical (median) time off the GIL is checked with a
+// generous margin and the run is repeated up to three times before a slow
+// median counts as a failure. The exact bound is TestBusyThreadsSynctest's.
 func TestBusyThreadsWallClock(t *testing.T) {
 	const (
-		interval = 5 * time.Millisecond
-		duration = 300 * time.Millisecond
-		margin   = 100 * time.Millisecond
+		interval    = 5 * time.Millisecond
+		minDuration = 200 * time.Millisecond
+		maxDuration = 10 * time.Second
+		minSwitches = 10
+		margin      = 50 * time.Millisecond // on the median: OS time slices on a loaded machine
+		sanity      = 2 * time.Second       // on the maximum
+		attempts    = 3
 	)
-	g := New(interval)
-	start := time.Now()
-	stop := func() bool { return time.Since(start) >= duration }
-	var (
-		log []int
-		res [2]busyResult
-		wg  sync.WaitGroup
-	)
-	for id := range res {
-		wg.Go(func() { runBusy(g, id, stop, func() { spin(time.Microsecond) }, &log, &res[id]) })
+	var slow []string
+	for attempt := range attempts {
+		g := New(interval)
+		var (
+			log []int
+			res [2]busyResult
+			wg  sync.WaitGroup
+		)
+		start := time.Now()
+		stop := func() bool { // called with the GIL held
+			d := time.Since(start)
+			if d >= maxDuration {
+				return true
+			}
+			return d >= minDuration && res[0].switches >= minSwitches && res[1].switches >= minSwitches
+		}
+		for id := range res {
+			wg.Go(func() { runBusy(g, id, stop, func() { spin(time.Microsecond) }, &log, &res[id]) })
+		}
+		wg.Wait()
+		ok := true
+		for id, r := range res {
+			require.Positive(t, r.ops, "thread %d made no progress", id)
+			require.GreaterOrEqual(t, r.switches, minSwitches, "thread %d", id)
+			require.Zero(t, r.badOrder, "thread %d took the GIL back before anyone else", id)
+			require.LessOrEqual(t, r.maxWait, interval+sanity, "thread %d waited too long", id)
+			waits := slices.Clone(r.waits)
+			slices.Sort(waits)
+			median := waits[len(waits)/2]
+			msg := fmt.Sprintf("attempt %d, thread %d: %d switches, median wait %v, max %v",
+				attempt, id, r.switches, median, r.maxWait)
+			t.Log(msg)
+			if median > interval+margin {
+				ok = false
+				slow = append(slow, msg)
+			}
+		}
+		if ok {
+			return
+		}
 	}
-	wg.Wait()
-	for id, r := range res {
-		require.Positive(t, r.ops, "thread %d made no progress", id)
-		require.GreaterOrEqual(t, r.switches, 3, "thread %d", id)
-		require.LessOrEqual(t, r.maxWait, interval+margin, "thread %d waited too long", id)
-		require.Zero(t, r.badOrder, "thread %d took the GIL back before anyone else", id)
-	}
+	t.Errorf("typical wait above interval+%v in every attempt:\n%s", margin, strings.Join(slow, "\n"))
 }
 
 // TestForcedSwitchingSeveralWaiters: three busy threads; every Yield that
@@ -323,9 +364,9 @@ func TestForcedSwitchOrder(t *testing.T) {
 		require.True(t, g.Yield(a))
 		order = append(order, "a")
 		require.True(t, g.HeldBy(a))
-		<-done
-		require.Equal(t, []string{"b", "b", "a"}, order)
 		g.Release(a)
+		waitClosed(t, done)
+		require.Equal(t, []string{"b", "b", "a"}, order)
 	})
 }
 
@@ -351,7 +392,7 @@ func TestReleaseForcedSwitch(t *testing.T) {
 		g.Acquire(a)
 		order = append(order, "a")
 		g.Release(a)
-		<-done
+		waitClosed(t, done)
 		require.Equal(t, []string{"b", "a"}, order)
 		require.Equal(t, uint64(1), g.Stats().ForcedSwitches)
 
@@ -395,8 +436,12 @@ func TestStats(t *testing.T) {
 		require.Equal(t, uint64(1), g.Stats().DropRequests)
 
 		require.True(t, g.Yield(a))
+		require.True(t, g.HeldBy(a))
 		require.False(t, g.DropRequested(), "the take clears the request")
-		<-done
+		// A Yield with no request is a no-op and counts nothing.
+		require.False(t, g.Yield(a))
+		g.Release(a)
+		waitClosed(t, done)
 		wait := 3*interval + time.Microsecond
 		require.Equal(t, Stats{
 			Acquisitions:   4, // a, a, b, a again inside Yield
@@ -406,12 +451,6 @@ func TestStats(t *testing.T) {
 			TotalWait:      wait, // only b slept; a's re-acquire took no (fake) time
 			LongestWait:    wait,
 		}, g.Stats())
-
-		// A Yield with no request is a no-op and counts nothing.
-		require.False(t, g.Yield(a))
-		g.Release(a)
-		require.Equal(t, uint64(4), g.Stats().Acquisitions)
-		require.Equal(t, uint64(1), g.Stats().ForcedSwitches)
 	})
 }
 
@@ -489,7 +528,7 @@ func TestSetIntervalAtRunTime(t *testing.T) {
 			}
 			d := time.Since(start)
 			require.True(t, g.Yield(holder))
-			<-done
+			waitClosed(t, done)
 			return d
 		}
 
@@ -508,4 +547,16 @@ func TestSetIntervalAtRunTime(t *testing.T) {
 		require.LessOrEqual(t, d, 50*time.Millisecond+work)
 		g.Release(holder)
 	})
+}
+
+// waitClosed waits for done, failing the test instead of hanging when a
+// broken GIL never lets the other thread finish (in a synctest bubble the
+// timeout is fake time, so it costs nothing).
+func waitClosed(t *testing.T, done <-chan struct{}) {
+	t.Helper()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the other thread never finished: it did not get the GIL")
+	}
 }

@@ -75,13 +75,24 @@ func (th *Thread) dying(o *Object) {
 // runFinalizer resurrects o for the duration of fn and reports whether o
 // is still referenced afterwards; a resurrected instance is tracked again.
 func (th *Thread) runFinalizer(o *Object, fn func(*Thread, *Object)) (resurrected bool) {
+	// Under biased counting a weak reference may exist only if the state
+	// bits are set; initCount clears them, so set maybe-weakref again, or
+	// clearWeakrefs would skip the weak references (no callback, a
+	// dangling target) and WeakRefGet would lose its protocol.
+	weak := th.rt.strategy == biasedrc.Biased && o.rc.SharedState() != biasedrc.StateDefault
 	th.initCount(o)
+	if weak {
+		o.rc.MarkMaybeWeakref()
+	}
 	fn(th, o)
 	if th.dropRef(o) {
 		return false
 	}
 	if c := asContainer(o); !c.gc.IsTracked() {
 		th.track(c)
+		// Tracking it again is not an allocation: the collector's count
+		// rose when o was born and falls once, when it is freed.
+		th.gcDelta--
 	}
 	return true
 }

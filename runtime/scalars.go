@@ -79,8 +79,9 @@ func (th *Thread) Int(o *Object) (int64, error) {
 		return int64(f), nil
 	case kindStr:
 		s := asStr(o).s
-		v, err := strconv.ParseInt(strings.ReplaceAll(strings.TrimSpace(s), "_", ""), 10, 64)
-		if err != nil || strings.TrimSpace(s) == "" {
+		digits, ok := stripDigitUnderscores(strings.TrimSpace(s))
+		v, err := strconv.ParseInt(digits, 10, 64)
+		if !ok || err != nil || strings.TrimSpace(s) == "" {
 			return 0, errorf(ErrValue, "invalid literal for int() with base 10: %s", quoteStr(s))
 		}
 		return v, nil
@@ -107,8 +108,13 @@ func (th *Thread) Float(o *Object) (float64, error) {
 		case "nan", "+nan", "-nan":
 			return math.NaN(), nil
 		}
-		v, err := strconv.ParseFloat(strings.ReplaceAll(s, "_", ""), 64)
-		if err != nil {
+		digits, ok := stripDigitUnderscores(s)
+		v, err := strconv.ParseFloat(digits, 64)
+		if ne, isNum := err.(*strconv.NumError); isNum && ne.Err == strconv.ErrRange {
+			err = nil // like Python: overflow gives ±inf, underflow ±0
+		}
+		// Go also parses hexadecimal floats ("0x1p-2"); Python's float() does not.
+		if !ok || err != nil || strings.ContainsAny(s, "xX") {
 			return 0, errorf(ErrValue, "could not convert string to float: %s", quoteStr(asStr(o).s))
 		}
 		return v, nil
@@ -155,6 +161,22 @@ func formatFloat(f float64) string {
 		s += ".0"
 	}
 	return s
+}
+
+// stripDigitUnderscores removes the underscores of a numeric literal and
+// reports whether each one stood between two digits, as Python requires
+// ("1_000" is valid; "1__000", "_1" and "1_" are not).
+func stripDigitUnderscores(s string) (string, bool) {
+	if strings.IndexByte(s, '_') < 0 {
+		return s, true
+	}
+	isDigit := func(c byte) bool { return '0' <= c && c <= '9' }
+	for i := 0; i < len(s); i++ {
+		if s[i] == '_' && (i == 0 || i == len(s)-1 || !isDigit(s[i-1]) || !isDigit(s[i+1])) {
+			return s, false
+		}
+	}
+	return strings.ReplaceAll(s, "_", ""), true
 }
 
 func twoDigits(n int) string {
