@@ -20,20 +20,24 @@ func (c *Count) IncBiased(me ThreadID) {
 // Underflow.
 //
 // The common case — the owner dropping a reference that is not its last —
-// is kept small enough to inline into the caller: one atomic load (a plain
-// MOV on amd64), one compare, and a plain decrement. Everything else goes
-// through decBiasedSlow.
-func (c *Count) DecBiased(me ThreadID) Outcome {
+// is small enough to inline into the caller: one atomic load of the owner
+// word (a plain MOV on amd64), a compare, and a plain decrement of the local
+// part. Everything else goes through decBiasedSlow. The function sits right
+// at the compiler's inlining budget (80); TestHotPathInlines guards it.
+// The named result and bare return are part of that: out is Alive (zero)
+// there, and the bare return costs one node less than "return Alive".
+func (c *Count) DecBiased(me ThreadID) (out Outcome) {
 	// The && keeps non-owners from reading the owner's plain local part.
 	if ThreadID(c.owner.Load()) == me && c.local > 1 {
 		c.local--
-		return Alive
+		return // Alive
 	}
 	return c.decBiasedSlow(me)
 }
 
-// decBiasedSlow is DecBiased's out-of-line part: the owner's last local
-// reference, an immortal object, or a non-owner. The owner word cannot have
+// decBiasedSlow is DecBiased's out-of-line part: a non-owner (the shared
+// path, kept in this function so that it costs one call), an immortal
+// object, or the owner's last local reference. The owner word cannot have
 // become me since DecBiased loaded it (it only ever changes to Unowned), so
 // loading it again gives the same answer for the owner.
 //
@@ -41,24 +45,79 @@ func (c *Count) DecBiased(me ThreadID) Outcome {
 func (c *Count) decBiasedSlow(me ThreadID) Outcome {
 	switch ThreadID(c.owner.Load()) {
 	case me:
-		// The owner's local part is never zero while it owns the object:
-		// reaching zero either frees or merges, and merging disowns.
-		if c.local == 0 {
-			return Underflow
-		}
-		c.local--
-		if c.local != 0 {
-			return Alive
-		}
-		return c.mergeZeroLocal()
+		return c.decOwnerLast()
 	case immortalOwner:
 		return Alive
-	default:
-		return c.decShared()
+	case Unowned:
+		// Merged, or being merged: the owner stored Unowned after its local
+		// part reached zero for good and before its compare-and-swap to
+		// merged. Either way the true count is the shared count, which the
+		// caller's own reference keeps at one or more, so this decrement
+		// cannot be the one that must queue and one atomic add does it
+		// (CPython always uses the compare-and-swap loop below). If it
+		// takes a not-yet-merged word to zero, the owner's compare-and-swap
+		// fails, reloads the zero and reports Dead; if the word is merged,
+		// the add's result says Dead.
+		return mergedOutcome(c.shared.Add(-sharedUnit))
+	}
+	// A non-owner's decrement of an owned word (CPython's _Py_DecRefShared).
+	shared := c.shared.Load()
+	for {
+		// At zero (default or maybe-weakref) the shared part would go below
+		// zero, and only the owner's local part knows whether the true
+		// count did. Queue the object to its owner instead; the queue keeps
+		// the reference being dropped.
+		queue := shared == 0 || shared == int64(StateMaybeWeakref)
+		next := shared - sharedUnit
+		if queue {
+			next = int64(StateQueued)
+		}
+		if c.shared.CompareAndSwap(shared, next) {
+			if queue {
+				return MustQueue
+			}
+			// In the queued state the shared part may be negative: the
+			// owner's local part makes up the difference, and the queued
+			// entry guarantees the two are merged. (In the default and
+			// maybe-weakref states it never is: a decrement from zero
+			// queues instead.)
+			return mergedOutcome(next)
+		}
+		shared = c.shared.Load()
 	}
 }
 
-// mergeZeroLocal runs on the owner when its local part reaches zero.
+// mergedOutcome tells a non-owner what its decrement, which left the word
+// at next, did: Dead when it took a merged word to zero, Underflow below.
+func mergedOutcome(next int64) Outcome {
+	if State(next&stateMask) == StateMerged {
+		switch n := next >> stateBits; {
+		case n == 0:
+			return Dead
+		case n < 0:
+			return Underflow
+		}
+	}
+	return Alive
+}
+
+// decOwnerLast is the owner's decrement of a local part of 1 (or 0: a
+// caller bug).
+func (c *Count) decOwnerLast() Outcome {
+	// The owner's local part is never zero while it owns the object:
+	// reaching zero either frees or merges, and merging disowns.
+	if c.local == 0 {
+		return Underflow
+	}
+	c.local--
+	if c.local != 0 {
+		return Alive
+	}
+	return c.mergeZeroLocal()
+}
+
+// mergeZeroLocal runs on the owner when its local part reaches zero
+// (CPython's _Py_MergeZeroLocalRefcount).
 func (c *Count) mergeZeroLocal() Outcome {
 	shared := c.shared.Load()
 	if shared == 0 {
@@ -70,6 +129,15 @@ func (c *Count) mergeZeroLocal() Outcome {
 	// Disown before publishing the merged state, so that a thread that sees
 	// merged also sees no owner.
 	c.owner.Store(uint64(Unowned))
+	return c.publishMerged(shared)
+}
+
+// publishMerged is the end of mergeZeroLocal: it sets the merged state,
+// keeping the count, starting from shared, the owner's last load of the
+// word. Non-owners that saw Unowned may decrement the word in between (see
+// decBiasedSlow); readers may try-incref it; the compare-and-swap then
+// fails and the loop merges what they left.
+func (c *Count) publishMerged(shared int64) Outcome {
 	for {
 		merged := shared&^stateMask | int64(StateMerged)
 		if c.shared.CompareAndSwap(shared, merged) {
@@ -82,39 +150,6 @@ func (c *Count) mergeZeroLocal() Outcome {
 			return Alive
 		}
 		shared = c.shared.Load()
-	}
-}
-
-// decShared is a non-owner's decrement (CPython's _Py_DecRefShared).
-func (c *Count) decShared() Outcome {
-	for {
-		shared := c.shared.Load()
-		if shared == 0 || shared == int64(StateMaybeWeakref) {
-			// The shared part would go below zero: the owner's local part
-			// holds the rest of the count. Queue the object to its owner
-			// instead; the queue keeps the reference being dropped.
-			if c.shared.CompareAndSwap(shared, int64(StateQueued)) {
-				return MustQueue
-			}
-			continue
-		}
-		next := shared - sharedUnit
-		if !c.shared.CompareAndSwap(shared, next) {
-			continue
-		}
-		if State(next&stateMask) == StateMerged {
-			switch n := next >> stateBits; {
-			case n == 0:
-				return Dead
-			case n < 0:
-				return Underflow
-			}
-		}
-		// In the queued state the shared part may be negative: the
-		// owner's local part makes up the difference, and the queued
-		// entry guarantees the two are merged. (In the default and
-		// maybe-weakref states it never is: a decrement from zero queues.)
-		return Alive
 	}
 }
 
@@ -181,12 +216,22 @@ func (c *Count) Merge(extra int64) (int64, Outcome) {
 	if c.IsImmortal() {
 		return int64(c.local), Alive
 	}
+	// An object merged before has no local part left, and other threads
+	// may be reading it (they saw the owner word cleared, which orders
+	// them after the merge's write): neither read nor write it again.
+	owned := ThreadID(c.owner.Load()) != Unowned
+	var local int64
+	if owned {
+		local = int64(c.local)
+	}
 	for {
 		shared := c.shared.Load()
-		n := shared>>stateBits + int64(c.local) + extra
+		n := shared>>stateBits + local + extra
 		if c.shared.CompareAndSwap(shared, n<<stateBits|int64(StateMerged)) {
-			c.local = 0
-			c.owner.Store(uint64(Unowned))
+			if owned {
+				c.local = 0
+				c.owner.Store(uint64(Unowned))
+			}
 			switch {
 			case n == 0:
 				return n, Dead

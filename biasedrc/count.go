@@ -87,8 +87,8 @@ type Count struct {
 	// local is the owner's part (Biased) or the whole count (Plain).
 	// Plain: written only by the owner (Biased) or under the caller's
 	// exclusion (Plain, the GIL). Others read it only after a
-	// happens-before edge with the owner: a merge-queue lock or a stopped
-	// world.
+	// happens-before edge with the owner: the registry lock at its exit,
+	// its atomic store of Unowned, or a stopped world (see doc.go).
 	local uint32
 }
 
@@ -181,6 +181,9 @@ func (c *Count) Value(s Strategy) int64 {
 	case Atomic:
 		return c.Shared()
 	default:
+		if c.Owner() == Unowned {
+			return c.Shared() // merged: the local part is gone
+		}
 		return int64(c.local) + c.Shared()
 	}
 }

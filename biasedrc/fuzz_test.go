@@ -15,13 +15,13 @@ import (
 func FuzzOps(f *testing.F) {
 	for _, seed := range [][]byte{
 		{},
-		{0, 0, 1, 0},                         // inc, dec by the owner
-		{0, 0, 2, 9, 1, 1, 5, 0},             // inc, give to B, B drops (queued), A drains
-		{0, 0, 2, 9, 6, 0, 1, 1},             // inc, give to B, A exits, B drops (merged directly)
-		{4, 0, 3, 1, 1, 0, 1, 1, 3, 2},       // weak, try-inc by B, owner drops, B drops, try-inc refused
+		{0, 0, 1, 0},                   // inc, dec by the owner
+		{0, 0, 2, 9, 1, 1, 5, 0},       // inc, give to B, B drops (queued), A drains
+		{0, 0, 2, 9, 6, 0, 1, 1},       // inc, give to B, A exits, B drops (merged directly)
+		{4, 0, 3, 1, 1, 0, 1, 1, 3, 2}, // weak, try-inc by B, owner drops, B drops, try-inc refused
 		{0, 0, 0, 0, 2, 9, 2, 18, 1, 1, 1, 2, 5, 0, 1, 0, 7, 0}, // a queued word going negative
-		{3, 1, 8, 1, 1, 0, 7, 4, 0, 4, 1, 4}, // try-inc refused, merge, recreate
-		{0, 3, 2, 12, 0, 6, 2, 15, 6, 0, 1, 4, 1, 7, 5, 3}, // object 1 through an exit
+		{3, 1, 8, 0, 1, 0, 7, 0, 3, 1},                          // try-inc refused, explicit merge, death, reuse, refused
+		{0, 3, 2, 12, 0, 6, 2, 15, 6, 0, 1, 4, 1, 7, 5, 3},      // mixed
 	} {
 		f.Add(seed)
 	}
@@ -43,6 +43,23 @@ const (
 	fuzzObjs    = 3
 )
 
+// fuzzAt names the operation being checked; require formats it only when
+// an assertion fails.
+type fuzzAt struct {
+	op   int
+	kind byte
+	th   ThreadID
+	slot int
+}
+
+func (a fuzzAt) String() string {
+	return fmt.Sprintf("op %d: kind %d by thread %d on slot %d", a.op, a.kind, a.th, a.slot)
+}
+
+type fuzzAfter struct{ op, slot int }
+
+func (a fuzzAfter) String() string { return fmt.Sprintf("after op %d, slot %d", a.op, a.slot) }
+
 type fuzzSlot struct {
 	o      *obj
 	dead   bool
@@ -60,6 +77,7 @@ type fuzzModel struct {
 	slots  [fuzzObjs]fuzzSlot
 	nextID int
 	died   []*obj // Dead reports of the current operation
+	at     fuzzAt
 }
 
 func newFuzzModel(t *testing.T) *fuzzModel {
@@ -94,7 +112,8 @@ func (m *fuzzModel) dead(o *obj) { m.died = append(m.died, o) }
 
 // settle checks the Dead reports of one operation against the model:
 // exactly the slots whose count reached zero, each once.
-func (m *fuzzModel) settle(msg string) {
+func (m *fuzzModel) settle() {
+	msg := m.at
 	t := m.t
 	for s := range m.slots {
 		sl := &m.slots[s]
@@ -121,7 +140,8 @@ func (m *fuzzModel) settle(msg string) {
 	m.died = m.died[:0]
 }
 
-func (m *fuzzModel) drop(th ThreadID, s int, msg string) {
+func (m *fuzzModel) drop(th ThreadID, s int) {
+	msg := m.at
 	t := m.t
 	sl := &m.slots[s]
 	m.holds[th][s]--
@@ -146,7 +166,8 @@ func (m *fuzzModel) drop(th ThreadID, s int, msg string) {
 	}
 }
 
-func (m *fuzzModel) drain(th ThreadID, n int, msg string) {
+func (m *fuzzModel) drain(th ThreadID, n int) {
+	msg := m.at
 	require.Equal(m.t, len(m.qmodel[th]), n, "%s: entries drained", msg)
 	for _, s := range m.qmodel[th] {
 		m.slots[s].queued--
@@ -164,7 +185,8 @@ func (m *fuzzModel) step(i int, kind, arg byte) {
 	}
 	sl := &m.slots[s]
 	held := m.holds[th][s] > 0
-	msg := fmt.Sprintf("op %d: kind %d by %d on slot %d", i, kind%9, th, s)
+	m.at = fuzzAt{op: i, kind: kind % 9, th: th, slot: s}
+	msg := m.at
 	switch kind % 9 {
 	case 0: // copy a reference
 		if held {
@@ -173,7 +195,7 @@ func (m *fuzzModel) step(i int, kind, arg byte) {
 		}
 	case 1: // drop a reference
 		if held {
-			m.drop(th, s, msg)
+			m.drop(th, s)
 		}
 	case 2: // hand a reference to another live thread
 		if held && peer != th && m.live[peer] {
@@ -200,7 +222,7 @@ func (m *fuzzModel) step(i int, kind, arg byte) {
 			sl.o.rc.MarkMaybeWeakref()
 		}
 	case 5: // safe point: drain
-		m.drain(th, m.queues[th].Drain(m.dead), msg)
+		m.drain(th, m.queues[th].Drain(m.dead))
 	case 6: // exit: hand every reference to the next live thread, deregister
 		heir := ThreadID(0)
 		for d := ThreadID(1); d < fuzzThreads; d++ {
@@ -217,7 +239,7 @@ func (m *fuzzModel) step(i int, kind, arg byte) {
 			m.holds[th][x] = 0
 		}
 		m.live[th] = false
-		m.drain(th, m.reg.Deregister(m.queues[th], m.dead), msg)
+		m.drain(th, m.reg.Deregister(m.queues[th], m.dead))
 		require.False(t, m.reg.Registered(th), msg)
 	case 7: // reuse a dead slot
 		if sl.dead {
@@ -230,7 +252,7 @@ func (m *fuzzModel) step(i int, kind, arg byte) {
 			require.Equal(t, Alive, out, msg)
 		}
 	}
-	m.settle(msg)
+	m.settle()
 }
 
 func (m *fuzzModel) check(i int) {
@@ -238,7 +260,7 @@ func (m *fuzzModel) check(i int) {
 	for s := range m.slots {
 		sl := &m.slots[s]
 		c := &sl.o.rc
-		msg := fmt.Sprintf("after op %d, slot %d", i, s)
+		msg := fuzzAfter{op: i, slot: s}
 		st := c.SharedState()
 		require.GreaterOrEqual(t, st, sl.state, "%s: state went down", msg)
 		sl.state = st
@@ -256,7 +278,7 @@ func (m *fuzzModel) check(i int) {
 	}
 	for th := ThreadID(1); th <= fuzzThreads; th++ {
 		if m.live[th] {
-			require.Equal(t, len(m.qmodel[th]), m.queues[th].Len(), "after op %d: queue of %d", i, th)
+			require.Equal(t, len(m.qmodel[th]), m.queues[th].Len(), "after op %d: queue of thread %d", i, th)
 		}
 	}
 }
@@ -267,15 +289,17 @@ func (m *fuzzModel) finish() {
 	for th := ThreadID(1); th <= fuzzThreads; th++ {
 		for s := range m.slots {
 			for m.holds[th][s] > 0 {
-				m.drop(th, s, "finish")
-				m.settle("finish")
+				m.at = fuzzAt{op: -1, th: th, slot: s}
+				m.drop(th, s)
+				m.settle()
 			}
 		}
 	}
 	for th := ThreadID(1); th <= fuzzThreads; th++ {
 		if m.live[th] {
-			m.drain(th, m.reg.Deregister(m.queues[th], m.dead), "finish")
-			m.settle("finish")
+			m.at = fuzzAt{op: -1, kind: 6, th: th}
+			m.drain(th, m.reg.Deregister(m.queues[th], m.dead))
+			m.settle()
 		}
 	}
 	for s := range m.slots {

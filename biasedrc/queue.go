@@ -79,14 +79,20 @@ func (r *Registry[T]) Registered(id ThreadID) bool {
 // caller must free obj. Otherwise the result is Alive (queued).
 //
 // owner is the object's Owner(), loaded after DecBiased returned MustQueue.
-// It may be Unowned: the owner's local part reached zero concurrently and it
-// merged the word (it saw the queued state, so the merged count still
-// includes the reference being dropped). Then too the reference is merged
-// here, like CPython's _Py_brc_queue_object does with ob_tid == 0; the
-// atomic load that saw Unowned is ordered after the owner's last write to
-// its local part, so Merge may read it. A stale owner id is harmless: the
-// entry is merged by a drain of that queue or, if it is gone, here.
+// It may be Unowned: the owner's local part reached zero concurrently, and
+// it has merged the word or is about to (it saw the queued state, so the
+// merged count includes the reference being dropped). The reference is then
+// dropped as an ordinary shared decrement, as CPython's
+// _Py_brc_queue_object does with ob_tid == 0 (Py_DECREF), and not with
+// Merge: the owner may still be between disowning and its compare-and-swap
+// to merged, and a Merge here would publish merged-zero first, after which
+// the owner's compare-and-swap would succeed on that word and report Dead a
+// second time. A stale owner id is harmless: the entry is merged by a drain
+// of that queue or, if the queue is gone, here.
 func (r *Registry[T]) Enqueue(owner ThreadID, obj T) Outcome {
+	if owner == Unowned {
+		return mergedOutcome(r.count(obj).shared.Add(-sharedUnit))
+	}
 	r.mu.RLock()
 	q := r.queues[owner]
 	if q != nil {

@@ -262,6 +262,121 @@ func TestBiasedTransitions(t *testing.T) {
 	}
 }
 
+// TestOwnerMergeWindow interleaves other threads between the two writes of
+// the owner's merge (mergeZeroLocal: disown, then publish merged), which no
+// sequential test can reach: the steps of mergeZeroLocal are run by hand.
+func TestOwnerMergeWindow(t *testing.T) {
+	cases := []struct {
+		name    string
+		prepare func(c *Count) // before the owner's local part reaches zero
+		window  func(t *testing.T, c *Count)
+		want    Outcome // the owner's merge
+		after   snapshot
+	}{
+		{
+			name:    "a non-owner's atomic-add decrement takes the count to zero",
+			prepare: func(c *Count) { c.IncBiased(thB) },
+			window: func(t *testing.T, c *Count) {
+				require.Equal(t, Alive, c.DecBiased(thB)) // default word: not Dead yet
+				require.Equal(t, sn(Unowned, dflt, 0, 0), snap(c))
+			},
+			want:  Dead,
+			after: sn(Unowned, merged, 0, 0),
+		},
+		{
+			name: "the same on a maybe-weakref word",
+			prepare: func(c *Count) {
+				c.MarkMaybeWeakref()
+				c.IncBiased(thB)
+			},
+			window: func(t *testing.T, c *Count) {
+				require.Equal(t, Alive, c.DecBiased(thB))
+				require.Equal(t, sn(Unowned, weak, 0, 0), snap(c))
+			},
+			want:  Dead,
+			after: sn(Unowned, merged, 0, 0),
+		},
+		{
+			name:    "a non-owner's decrement leaves a reference",
+			prepare: func(c *Count) { c.IncBiased(thB); c.IncBiased(thC) },
+			window: func(t *testing.T, c *Count) {
+				require.Equal(t, Alive, c.DecBiased(thB))
+			},
+			want:  Alive,
+			after: sn(Unowned, merged, 1, 0),
+		},
+		{
+			name:    "a reader's try-incref lands",
+			prepare: func(c *Count) { c.IncBiased(thB) },
+			window: func(t *testing.T, c *Count) {
+				require.True(t, c.TryIncBiased(thC))
+			},
+			want:  Alive,
+			after: sn(Unowned, merged, 2, 0),
+		},
+		{
+			name: "a queued word",
+			prepare: func(c *Count) {
+				c.IncBiased(thA) // for B
+				require.Equal(t, MustQueue, c.DecBiased(thB))
+				c.IncBiased(thC)
+				c.IncBiased(thC) // C hands this one to A, which drops it
+			},
+			window: func(t *testing.T, c *Count) {
+				require.Equal(t, Alive, c.DecBiased(thC))
+				require.Equal(t, sn(Unowned, queued, 1, 0), snap(c))
+			},
+			// The queue's reference: the merge keeps the object for the drain.
+			want:  Alive,
+			after: sn(Unowned, merged, 1, 0),
+		},
+	}
+	// Regression: the non-owner that queued sees Unowned and calls
+	// Enqueue(Unowned) in the window. Enqueue used to Merge(-1) there,
+	// publishing merged-zero and reporting Dead; the owner's
+	// compare-and-swap then succeeded on that word and reported Dead again.
+	reg := NewRegistry(func(c *Count) *Count { return c })
+	cases = append(cases, struct {
+		name    string
+		prepare func(c *Count)
+		window  func(t *testing.T, c *Count)
+		want    Outcome
+		after   snapshot
+	}{
+		name: "the non-owner that queued enqueues to Unowned",
+		prepare: func(c *Count) {
+			c.IncBiased(thA) // for B
+			require.Equal(t, MustQueue, c.DecBiased(thB))
+			c.IncBiased(thC) // C hands this one to A, which drops it
+		},
+		window: func(t *testing.T, c *Count) {
+			require.Equal(t, Unowned, c.Owner())
+			require.Equal(t, Alive, reg.Enqueue(c.Owner(), c), "only the owner's merge may report Dead")
+			require.Equal(t, sn(Unowned, queued, 0, 0), snap(c))
+		},
+		want:  Dead,
+		after: sn(Unowned, merged, 0, 0),
+	})
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var c Count
+			c.Init(Biased, thA)
+			tc.prepare(&c)
+			// mergeZeroLocal by hand: the owner's last local reference.
+			for c.local > 1 {
+				require.Equal(t, Alive, c.DecBiased(thA))
+			}
+			c.local--
+			stale := c.shared.Load()
+			require.NotZero(t, stale)
+			c.owner.Store(uint64(Unowned))
+			tc.window(t, &c)
+			require.Equal(t, tc.want, c.publishMerged(stale))
+			require.Equal(t, tc.after, snap(&c))
+		})
+	}
+}
+
 // TestStatesOnlyMoveUp checks, for every pair of states, that each
 // operation leaves the state bits at or above where they were.
 func TestStatesOnlyMoveUp(t *testing.T) {

@@ -273,7 +273,7 @@ func (w *stressWorld) check(round int, final bool) {
 
 func runStress(t *testing.T, s Strategy, seed uint64) {
 	const threads, rounds = 6, 5
-	ops := invariants.Scale(4000, 8)
+	ops := invariants.Scale(20000, 8)
 	w := &stressWorld{t: t, s: s}
 	if s == Biased {
 		w.reg = NewRegistry(countOf)
