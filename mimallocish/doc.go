@@ -1,6 +1,277 @@
-// Package mimallocish will hold the allocators of the two modes: per-thread
-// mimalloc-style heaps with sharded free lists (free, local_free and an atomic
-// thread_free per page) for free-threaded mode, and global pymalloc-style
-// arenas and pools for GIL mode. Memory stays Go-managed: a block is a slot in
-// a typed page.
+// Package mimallocish holds the object allocators of the two modes:
+// per-thread mimalloc-style heaps with sharded free lists for free-threaded
+// mode (Class, Heap), and global pymalloc-style arenas and pools for GIL
+// mode (Arenas, Pools).
+//
+// # Memory is Go-managed
+//
+// Nothing here allocates raw memory. A "block" is a slot in a typed page:
+// a page (or pool) is a Go slice []T of fixed length, allocated with make,
+// and an object is &page.slots[i]. The allocator decides which slot is
+// handed out next and reuses slots that the runtime freed; it never returns
+// memory to the operating system itself. When it no longer needs a page it
+// drops every reference to it, and Go's garbage collector reclaims the
+// slice like any other. Freed slots are zeroed at once, so a free slot never
+// keeps other Go objects alive. Pointers inside objects are ordinary Go
+// pointers, seen and traced by Go's GC; no uintptr copy of an address is kept
+// anywhere, and the package does not import unsafe.
+//
+// Each size class is one Go type T (the runtime's intObject, listObject,
+// ...), so a page only ever holds Ts: pages are type-stable.
+//
+// # Slot ids
+//
+// Alloc returns the slot's address and its SlotID, which the runtime keeps
+// in the object header (4 bytes) so that a free finds the page in O(1)
+// without address arithmetic:
+//
+//	 31                 12 11          0
+//	+---------------------+-------------+
+//	|  page (or pool) id  |  slot index |
+//	+---------------------+-------------+
+//
+// Limits: at most MaxSlotsPerPage = 4096 slots per page (a 64 KiB page of
+// 16-byte objects) and MaxPages = 2^20-1 live pages per class (64 GiB of
+// 64 KiB pages); ids of released pages are reused (LIFO, so the directory
+// stays dense). Page id 0 is never used, so the zero SlotID names no slot.
+//
+// The id indexes the class's page directory, a two-level table (a fixed
+// array of 1024 pointers to leaves of 1024 page pointers) whose entries never
+// move. It is written under the class's lock (or the GIL) when a page is
+// created or released and read without any lock: whoever frees a slot got
+// the object, directly or not, from the thread that allocated it, after the
+// page was entered, so the write happens before the read.
+//
+// # Free-threaded mode: heaps (mimalloc)
+//
+// A Class[T] is one size class of one runtime: the page directory, the
+// abandoned pages, the statistics. Every thread that allocates objects of the
+// class has its own Heap[T] (mimalloc's mi_heap_t reduced to one size class,
+// or CPython's per-thread mimalloc heaps). A heap owns pages; a page has
+// slotsPerPage slots (default: about 64 KiB) and three free lists, linked
+// through a parallel []uint16 (2 bytes per slot; mimalloc links blocks
+// through their first word, which a typed Go slot cannot do):
+//
+//   - free: the list Alloc pops. Owned by the heap's thread.
+//   - local_free: slots freed by the owner. Owned by the heap's thread. Kept
+//     apart from free so that the allocation list is drained before the
+//     recently freed slots come back, and so that Alloc has a periodic slow
+//     path where the other lists are collected (mimalloc's design).
+//   - thread_free: slots freed by other threads: a lock-free stack whose head
+//     lives in one atomic 32-bit word together with the page's delayed-free
+//     state (below). Atomic. The owner takes the whole list with one atomic
+//     read-modify-write.
+//
+// The heap keeps its pages in a used queue (pages that may have free slots;
+// the first one is the allocation page), a full queue (pages that had none
+// when last looked at) and a retired list (empty pages kept for reuse).
+//
+// Allocation (Heap.Alloc, owner only):
+//
+//  1. Fast path: pop the allocation page's free list. Plain loads and
+//     stores, no lock, no atomic. A heap without a usable page points at a
+//     sentinel page whose list is empty, so there is no nil check.
+//  2. Slow path (mimalloc _mi_malloc_generic): first settle the pages on the
+//     heap's delayed stack (full pages that got a remote free, below); then,
+//     for the first page of the used queue: if its thread_free list is not
+//     empty, move it to local_free (an atomic Or takes the list and keeps the
+//     state bits; an atomic load checks first); take local_free as the new free
+//     list; if there is none, extend the page into slots never used (about
+//     4 KiB at a time, mimalloc mi_page_extend_free); if the page has nothing
+//     at all, move it to the full queue and try the next page.
+//  3. With the used queue exhausted: reuse a retired page, else adopt an
+//     abandoned page with a free slot (under Class.mu), else make a fresh
+//     page (Go allocation; id and directory entry under Class.mu).
+//
+// Every returned slot is zero: slots start zero and are zeroed when freed.
+//
+// Free (Heap.Free by the heap's thread, Class.FreeRemote by any thread):
+//
+//  4. Look the page up in the directory. If the heap owns it (a bit in a
+//     bitmap private to the heap; no shared field is read), push the slot on
+//     local_free: plain stores, no lock, no atomic. If the page was in the
+//     full queue it goes back to the end of the used queue (mimalloc
+//     _mi_page_unfull); if it became empty and is not the allocation page it
+//     is retired: kept (at most 2 per heap) or released (mimalloc
+//     _mi_page_retire).
+//  5. Otherwise (mimalloc _mi_free_block_mt) push the slot on the page's
+//     thread_free with a compare-and-swap. This is the only atomic in the
+//     allocator's steady state.
+//  6. A page in the full queue must be found again when another thread frees
+//     into it, or it would never be allocated from (mimalloc's
+//     MI_USE_DELAYED_FREE / MI_DELAYED_FREEING protocol, with pages instead of
+//     blocks on the delayed list). The state bits of the thread_free word:
+//     normal → full (set by the owner with the move to the full queue) →
+//     notifying (set by the one remote free whose push finds full) → notified
+//     (set by that freer once it has pushed the page on the owner's delayed
+//     stack, an atomic Treiber stack in the Heap) → normal or full again (set
+//     by the owner when it takes the page off the stack, collects it and
+//     moves it back to the used queue, or re-arms it if it is still full).
+//     While a page is notifying or notified it is on (or being put on) the
+//     delayed stack, so further frees only push. The notifying freer reads
+//     the page's owner; the owner cannot abandon the page until the state
+//     leaves notifying, so that owner is still alive.
+//  7. abandoned is the fifth state: a free that finds it takes Class.mu and
+//     frees straight into the ownerless page (mimalloc's reclaim-on-free,
+//     simplified); the free of an abandoned page's last slot releases it.
+//
+// Thread exit (Heap.Abandon, mimalloc _mi_heap_collect_abandon):
+//
+//  8. Under Class.mu, every page of the heap gets the abandoned state (after
+//     waiting out a notifying freer), its thread_free list is collected, and
+//     it is released if empty, else put on the class's abandoned lists (with
+//     and without free slots). Later frees of its slots keep working (7).
+//     Adoption (3) makes the page an ordinary page of the adopting heap.
+//
+// Heap.Collect (mimalloc mi_heap_collect(force)) collects every list of a
+// heap's pages and releases every empty page, retired ones included.
+//
+// Heap walking (Class.Walk, like CPython's gc_free_threading visiting the
+// mimalloc heaps with mi_heap_visit_blocks): for every page in the
+// directory, mark the slots on free, local_free and thread_free and those
+// beyond the extended capacity; every other slot is allocated. Only with the
+// world stopped: no Alloc, Free, FreeRemote, Abandon or Collect may run, and
+// fn must not call them. Class.Stats reads the heaps' owner-written fields
+// too, so it has the same rule (or: after the heaps' threads were joined).
+// Heap.Stats is for the owner.
+//
+// Who writes what:
+//
+//   - Page.slots, next, id, base, class: immutable after creation (a slot
+//     and its link are written by whoever holds the slot: its allocator,
+//     then its freer before the free is published).
+//   - Page.free, local_free, capacity, used, queue links, where: owned by the
+//     heap's thread; protected by Class.mu while the page is abandoned.
+//   - Page.owner: written by the creating heap and by adopters (under
+//     Class.mu); read by the notifying freer (6), ordered by the state word.
+//   - Page thread_free word: atomic.
+//   - Heap queues, owned bitmap, counters: owned by the heap's thread.
+//   - Heap delayed stack: atomic (pushed by notifying freers, taken by the
+//     owner).
+//   - Class directory, id allocator, abandoned lists, heap set, counters of
+//     dead heaps: protected by Class.mu (the directory is read without it).
+//
+// Invariants:
+//
+//   - A slot is on at most one list: free, local_free, thread_free, or none
+//     (handed out); a handed-out slot is on none, so no slot is handed out
+//     twice.
+//   - A page has exactly one owner heap, or is abandoned, or is released;
+//     the owner's bitmap has the page's bit iff the heap owns it; an owned
+//     page is in exactly one of its queues.
+//   - used = capacity − len(free) − len(local_free): slots handed out, those
+//     waiting on thread_free included.
+//   - While a page is abandoned its thread_free list is empty (frees go
+//     straight in under Class.mu).
+//   - A page is on its owner's delayed stack iff its state is notifying or
+//     notified (released pages aside, which the owner skips).
+//   - With every heap collected: the remote frees made equal the remote
+//     frees received (HeapStats.RemoteFreesOut == RemoteFreesIn).
+//
+// Page memory: a 48-byte object costs 48 bytes plus its 2-byte link, plus
+// the page header (about 400 bytes, padded so that the thread_free word has a
+// cache line of its own) over 1365 slots: about 50 bytes. Debug builds add 4
+// bytes per slot for the slot states. The Heap pads its owner state and its
+// delayed stack to separate cache lines.
+//
+// # GIL mode: arenas and pools (pymalloc)
+//
+// An Arenas is pymalloc's arena space, shared by the Pools of every class of
+// a runtime: arenas of N pools (default 64), carved lazily. A Pools[T] is one
+// size class (pymalloc's usedpools[size] and the pools it owns); a pool has
+// slotsPerPool slots (default: about 16 KiB, pymalloc's POOL_SIZE) with one
+// free list (pymalloc's freeblock) and a bump pointer for slots never used
+// (nextoffset). No locks anywhere: the GIL protects all of it. Every field is
+// plain, so the race detector reports any two calls that the caller's
+// exclusion does not order: it checks the GIL protocol.
+//
+//  1. Alloc: pop the free list of the first pool in usedpools; if the list
+//     ran dry, carve the next never-used slot (pymalloc_pool_extend), or, if
+//     there is none, unlink the pool: it is full.
+//  2. No used pool: take a pool from the first usable arena (pymalloc
+//     allocate_from_new_pool): its freepools, else the next never-used pool;
+//     an arena that runs out of free pools leaves usable_arenas; no usable
+//     arena: a new one.
+//  3. Free: push on the pool's free list. A full pool goes back to the front
+//     of usedpools (insert_to_usedpool); an empty pool is unlinked, loses its
+//     id and goes to its arena's freepools (insert_to_freepool).
+//  4. usable_arenas is sorted by number of free pools, fewest first, with
+//     nfp2lasta[k] naming the last arena with k free pools so that an arena
+//     moves to its new place in O(1) (CPython 3.8+). New pools therefore come
+//     from the fullest arenas, and nearly empty arenas drain. An arena whose
+//     pools are all empty is released unless it is the last usable arena
+//     (CPython 3.9's rule against thrashing): at most one wholly free arena is
+//     kept.
+//
+// Pool states: used (some slot free; in usedpools), full (unlinked), empty
+// (on its arena's freepools, or gone with its released arena).
+//
+// Cross-class reuse (pymalloc: "empty pools can be given to any size
+// class"): an empty pool is a slot of its arena that any class sharing the
+// Arenas may take. The slot array cannot be re-typed in place: a []T was
+// allocated with T's pointer layout, and reinterpreting its memory as a []U
+// would hide U's pointers from Go's GC (and needs unsafe). So the class-free
+// part of a pool (its arena, which class used it last) lives in the arena,
+// and the typed part (slots, links) in a pool[T] that the empty pool keeps:
+// if the same class takes the pool again it gets it back as it was, free list
+// and all (pymalloc: "this pool last contained blocks of the same size class,
+// so its header and free list are already initialized"); if another class
+// takes it, the old array is dropped to Go's GC and a new one is made for the
+// new type. The arena is then an accounting and placement unit, not one
+// contiguous block of memory: each pool's array is its own Go allocation.
+//
+// One deviation from pymalloc: when a class's only pool empties, the class
+// keeps it (used, with no slot handed out) instead of giving it back to its
+// arena. Otherwise a class that allocates and frees one object at a time
+// would take a pool and return it on every pair; pymalloc pays that cost,
+// which here would more than triple the cost of an alloc+free pair (24 ns
+// instead of 7 ns measured). The pool goes back to its arena when it
+// empties while the class has another pool.
+//
+// # Reuse safety
+//
+// A slot is reused only after the runtime freed its object, and never handed
+// out twice: it is on at most one free list. The runtime's lock-free readers
+// revalidate what they read (a weak reference's target is cleared under a
+// lock before the target's slot is freed), so type-stable pages suffice:
+// a stale pointer can only ever see a T, never another type's memory, and no
+// QSBR delay is needed for slot reuse (Go's GC already makes page memory
+// safe for as long as any pointer to it exists).
+//
+// # Misuse
+//
+// Freeing a slot twice or a slot never handed out panics with
+// "mimallocish: double free of slot 0x… in class …" or "mimallocish: free of
+// never-allocated slot 0x… in class …". With invariants.Enabled (-race or
+// nogil_debug) every slot has a state (never, live, freed), changed
+// atomically, so every double free and every free of a never-allocated slot
+// is caught at once, by any thread. Normal builds catch: a free of the slot
+// at the head of its list (the common immediate double free); a free beyond
+// the slots the page ever handed out; a free that would make a page's count
+// negative; a free into a released abandoned page; and, when the owner
+// collects a thread_free list, a list longer than the page's live count (a
+// remote double free) or holding a never-used slot. A free whose page was
+// released (and whose id is not reused yet) panics with "mimallocish: free of
+// unknown slot …" in every build. A double free after the page's id was
+// reused by a new page frees a slot of the new page: caught in debug builds
+// only if that slot is not live. Alloc, Free or Collect on an abandoned heap,
+// and abandoning it twice, panic.
+//
+// # Map
+//
+//	mimallocish          mimalloc / CPython
+//	Class                a size class's share of mi_heap_t + the segment map + abandoned segments
+//	Heap                 mi_heap_t (one per thread, tld->heap_backing); CPython's per-thread mimalloc heaps
+//	page                 mi_page_t: free, local_free, xthread_free, capacity, reserved, used
+//	Heap.page            heap->pages_free_direct
+//	Heap.usedQ / fullQ   heap->pages[bin] / heap->pages[MI_BIN_FULL]
+//	Heap.retired         pages kept by _mi_page_retire (retire_expire)
+//	Heap.delayed         heap->thread_delayed_free (pages, not blocks)
+//	stFull … stNotified  MI_USE_DELAYED_FREE, MI_DELAYED_FREEING, MI_NO_DELAYED_FREE
+//	stAbandoned          MI_NEVER_DELAYED_FREE + abandoned segment
+//	Heap.Abandon         mi_heap_collect_abandon / _mi_segment_thread_collect
+//	Class.adopt          _mi_segment_try_reclaim_abandoned
+//	Class.Walk           mi_heap_visit_blocks (gc_free_threading.c gc_visit_heaps)
+//	Arenas / arena       usable_arenas, nfp2lasta, arena_object
+//	Pools / pool         usedpools[size], pool_header (freeblock, nextoffset, ref)
 package mimallocish
