@@ -1,23 +1,214 @@
 package runtime
 
-// The allocation interface. Every object is allocated by one of these
-// functions and given back through freeSlot, so that an allocator (package
-// mimallocish: per-thread heaps in free-threaded mode, global pools in GIL
-// mode) can replace plain Go allocation without touching the types. For
-// now a slot is a fresh Go allocation and freeSlot leaves the memory to
-// Go's collector.
+import "github.com/nogil-lab/nogil/mimallocish"
 
-func (th *Thread) allocInt() *intObject           { return new(intObject) }
-func (th *Thread) allocFloat() *floatObject       { return new(floatObject) }
-func (th *Thread) allocStr() *strObject           { return new(strObject) }
-func (th *Thread) allocTuple() *tupleObject       { return new(tupleObject) }
-func (th *Thread) allocList() *listObject         { return new(listObject) }
-func (th *Thread) allocDict() *dictObject         { return new(dictObject) }
-func (th *Thread) allocInstance() *instanceObject { return new(instanceObject) }
-func (th *Thread) allocWeakref() *weakrefObject   { return new(weakrefObject) }
+// The allocation interface. Every object is allocated by one of the alloc
+// functions below and its slot is given back through freeSlot; the types
+// never allocate themselves. Each object struct is one size class of
+// package mimallocish:
+//
+//   - free-threaded mode: every thread has its own heap per class
+//     (mimalloc's free-list sharding): allocation and frees of the thread's
+//     own objects touch no lock and no atomic; a free of another thread's
+//     object goes to that page's atomic thread_free list. A closing thread
+//     abandons its pages to be adopted by others.
+//   - GIL mode: one set of pymalloc-style pools per class, all classes in
+//     one arena space, protected by the GIL.
+//
+// Memory stays Go-managed: a slot is an element of a typed page, reused by
+// the allocator and dropped to Go's collector with its page. A slot is
+// reused only after its object was freed; the only lock-free reader of a
+// possibly dead object is WeakRefGet, and a dying object's weak references
+// are cleared under their stripe lock before its slot is freed.
+//
+// In Debug mode slots are never reused (freeSlot keeps them), so every use
+// after free keeps finding the poisoned header and panics.
 
-// freeSlot gives a freed object's slot back to the allocator.
-func (th *Thread) freeSlot(o *Object) {}
+// classes are a free-threaded runtime's size classes.
+type classes struct {
+	ints      *mimallocish.Class[intObject]
+	floats    *mimallocish.Class[floatObject]
+	strs      *mimallocish.Class[strObject]
+	tuples    *mimallocish.Class[tupleObject]
+	lists     *mimallocish.Class[listObject]
+	dicts     *mimallocish.Class[dictObject]
+	instances *mimallocish.Class[instanceObject]
+	weakrefs  *mimallocish.Class[weakrefObject]
+}
+
+// heaps are one thread's heaps, one per class. Owned by the thread.
+type heaps struct {
+	ints      *mimallocish.Heap[intObject]
+	floats    *mimallocish.Heap[floatObject]
+	strs      *mimallocish.Heap[strObject]
+	tuples    *mimallocish.Heap[tupleObject]
+	lists     *mimallocish.Heap[listObject]
+	dicts     *mimallocish.Heap[dictObject]
+	instances *mimallocish.Heap[instanceObject]
+	weakrefs  *mimallocish.Heap[weakrefObject]
+}
+
+// pools are a GIL runtime's pymalloc pools. Protected by the GIL.
+type pools struct {
+	arenas    *mimallocish.Arenas
+	ints      *mimallocish.Pools[intObject]
+	floats    *mimallocish.Pools[floatObject]
+	strs      *mimallocish.Pools[strObject]
+	tuples    *mimallocish.Pools[tupleObject]
+	lists     *mimallocish.Pools[listObject]
+	dicts     *mimallocish.Pools[dictObject]
+	instances *mimallocish.Pools[instanceObject]
+	weakrefs  *mimallocish.Pools[weakrefObject]
+}
+
+func (rt *Runtime) initAllocator() {
+	if rt.mode == GIL {
+		a := mimallocish.NewArenas(0)
+		rt.pools = pools{
+			arenas:    a,
+			ints:      mimallocish.NewPoolsIn[intObject](a, "int", 0),
+			floats:    mimallocish.NewPoolsIn[floatObject](a, "float", 0),
+			strs:      mimallocish.NewPoolsIn[strObject](a, "str", 0),
+			tuples:    mimallocish.NewPoolsIn[tupleObject](a, "tuple", 0),
+			lists:     mimallocish.NewPoolsIn[listObject](a, "list", 0),
+			dicts:     mimallocish.NewPoolsIn[dictObject](a, "dict", 0),
+			instances: mimallocish.NewPoolsIn[instanceObject](a, "instance", 0),
+			weakrefs:  mimallocish.NewPoolsIn[weakrefObject](a, "weakref", 0),
+		}
+		return
+	}
+	rt.classes = &classes{
+		ints:      mimallocish.NewClass[intObject]("int", 0),
+		floats:    mimallocish.NewClass[floatObject]("float", 0),
+		strs:      mimallocish.NewClass[strObject]("str", 0),
+		tuples:    mimallocish.NewClass[tupleObject]("tuple", 0),
+		lists:     mimallocish.NewClass[listObject]("list", 0),
+		dicts:     mimallocish.NewClass[dictObject]("dict", 0),
+		instances: mimallocish.NewClass[instanceObject]("instance", 0),
+		weakrefs:  mimallocish.NewClass[weakrefObject]("weakref", 0),
+	}
+}
+
+func (c *classes) newHeaps() heaps {
+	return heaps{
+		ints:      c.ints.NewHeap(),
+		floats:    c.floats.NewHeap(),
+		strs:      c.strs.NewHeap(),
+		tuples:    c.tuples.NewHeap(),
+		lists:     c.lists.NewHeap(),
+		dicts:     c.dicts.NewHeap(),
+		instances: c.instances.NewHeap(),
+		weakrefs:  c.weakrefs.NewHeap(),
+	}
+}
+
+// abandon gives a closing thread's pages to the runtime.
+func (h *heaps) abandon() {
+	h.ints.Abandon()
+	h.floats.Abandon()
+	h.strs.Abandon()
+	h.tuples.Abandon()
+	h.lists.Abandon()
+	h.dicts.Abandon()
+	h.instances.Abandon()
+	h.weakrefs.Abandon()
+}
+
+// allocFrom takes a slot from the thread's heap (free-threaded) or the
+// runtime's pools (GIL). The slot comes zeroed.
+func allocFrom[T any](h *mimallocish.Heap[T], p *mimallocish.Pools[T]) (*T, mimallocish.SlotID) {
+	if h != nil {
+		return h.Alloc()
+	}
+	return p.Alloc()
+}
+
+// freeTo gives a slot back: to the freeing thread's heap, which sends it
+// to its page's owner when the page is another heap's, or to the pools.
+func freeTo[T any](h *mimallocish.Heap[T], p *mimallocish.Pools[T], id mimallocish.SlotID) {
+	if h != nil {
+		h.Free(id)
+	} else {
+		p.Free(id)
+	}
+}
+
+func (th *Thread) allocInt() *intObject {
+	o, id := allocFrom(th.heaps.ints, th.rt.pools.ints)
+	o.slot = id
+	return o
+}
+
+func (th *Thread) allocFloat() *floatObject {
+	o, id := allocFrom(th.heaps.floats, th.rt.pools.floats)
+	o.slot = id
+	return o
+}
+
+func (th *Thread) allocStr() *strObject {
+	o, id := allocFrom(th.heaps.strs, th.rt.pools.strs)
+	o.slot = id
+	return o
+}
+
+func (th *Thread) allocTuple() *tupleObject {
+	o, id := allocFrom(th.heaps.tuples, th.rt.pools.tuples)
+	o.slot = id
+	return o
+}
+
+func (th *Thread) allocList() *listObject {
+	o, id := allocFrom(th.heaps.lists, th.rt.pools.lists)
+	o.slot = id
+	return o
+}
+
+func (th *Thread) allocDict() *dictObject {
+	o, id := allocFrom(th.heaps.dicts, th.rt.pools.dicts)
+	o.slot = id
+	return o
+}
+
+func (th *Thread) allocInstance() *instanceObject {
+	o, id := allocFrom(th.heaps.instances, th.rt.pools.instances)
+	o.slot = id
+	return o
+}
+
+func (th *Thread) allocWeakref() *weakrefObject {
+	o, id := allocFrom(th.heaps.weakrefs, th.rt.pools.weakrefs)
+	o.slot = id
+	return o
+}
+
+// freeSlot gives a freed object's slot back to the allocator. k is the
+// kind the object had (its header is already poisoned).
+func (th *Thread) freeSlot(o *Object, k kind) {
+	if th.rt.cfg.Debug {
+		return // quarantine: a use after free keeps hitting the poison
+	}
+	h, p, id := th.heaps, th.rt.pools, o.slot
+	switch k {
+	case kindInt:
+		freeTo(h.ints, p.ints, id)
+	case kindFloat:
+		freeTo(h.floats, p.floats, id)
+	case kindStr:
+		freeTo(h.strs, p.strs, id)
+	case kindTuple:
+		freeTo(h.tuples, p.tuples, id)
+	case kindList:
+		freeTo(h.lists, p.lists, id)
+	case kindDict:
+		freeTo(h.dicts, p.dicts, id)
+	case kindInstance:
+		freeTo(h.instances, p.instances, id)
+	case kindWeakref:
+		freeTo(h.weakrefs, p.weakrefs, id)
+	default:
+		misuse("free of a slot of kind %d", k)
+	}
+}
 
 // born finishes a new object: its type, its first reference (owned by th),
 // its count in the statistics.

@@ -43,7 +43,7 @@ func apiCloseWithin(t *testing.T, rt *Runtime) error {
 }
 
 func TestAPIMisuseUseAfterFree(t *testing.T) {
-	eachModeThread(t, func(t *testing.T, th *Thread) {
+	eachDebugModeThread(t, func(t *testing.T, th *Thread) {
 		rt := th.Runtime()
 		foo, err := rt.NewType(TypeSpec{Name: "Foo"})
 		require.NoError(t, err)

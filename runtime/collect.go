@@ -156,17 +156,35 @@ func (e *collectEnv) GatherYoung(gen0 *gc.List) {
 	orphans := rt.orphans
 	rt.orphans = nil
 	for _, t := range threads {
-		t.young.drainRemote()
+		t.young.drainRemote(e.th)
+		e.setAsideDying(&t.young.list)
 		gen0.Splice(&t.young.list)
 		if t.queue != nil {
 			t.stats.countMerges(t.queue.DrainWith(e.mergeInPause))
 		}
 	}
 	for _, y := range orphans {
-		y.drainRemote()
+		y.drainRemote(e.th)
+		e.setAsideDying(&y.list)
 		gen0.Splice(&y.list)
 	}
 	rt.worldMu.Unlock()
+}
+
+// setAsideDying moves the young objects with no references — being
+// destroyed right now by a thread that may not unlink them from this list
+// (see Thread.untrack) — to the dying list, out of the collection's way.
+// It costs one pass over the young objects, which a collection of
+// generation 0 makes anyway.
+func (e *collectEnv) setAsideDying(young *gc.List) {
+	rt := e.th.rt
+	for h := young.Front(); h != nil; {
+		next := young.Next(h)
+		if fromGC(h).rc.Value(rt.strategy) == 0 {
+			gc.MoveTo(h, &rt.dyingList)
+		}
+		h = next
+	}
 }
 
 // mergeInPause merges a queued count while the world is stopped; an object

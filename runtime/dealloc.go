@@ -65,15 +65,18 @@ func (th *Thread) dropRef(o *Object) bool {
 // before anything else happens to it (CPython untracks before it deposits
 // an object in the trashcan): a collection that runs meanwhile, from a
 // finalizer or another thread, must never find an object with no
-// references and free it a second time.
+// references and free it a second time. The one exception is an object on
+// another free-threaded thread's young list, whose links only that thread
+// may write: it stays there until destroy is done with it, and the
+// collector's pause sets such objects aside (their count is zero).
 func (th *Thread) dying(o *Object) {
 	if o.typ.kind.container() {
-		th.untrack(asContainer(o))
+		th.untrack(asContainer(o), false)
 	}
 }
 
 // runFinalizer resurrects o for the duration of fn and reports whether o
-// is still referenced afterwards; a resurrected instance is tracked again.
+// is still referenced afterwards.
 func (th *Thread) runFinalizer(o *Object, fn func(*Thread, *Object)) (resurrected bool) {
 	// Under biased counting a weak reference may exist only if the state
 	// bits are set; initCount clears them, so set maybe-weakref again, or
@@ -84,15 +87,15 @@ func (th *Thread) runFinalizer(o *Object, fn func(*Thread, *Object)) (resurrecte
 	if weak {
 		o.rc.MarkMaybeWeakref()
 	}
+	// Track o again before fn can publish it, like CPython's
+	// subtype_dealloc (_PyObject_GC_TRACK before the finalizer): once fn
+	// has run, another thread may hold a reference and drop it at once, so
+	// o must not be touched after dropRef says it lives.
+	th.retrack(asContainer(o))
 	fn(th, o)
 	if th.dropRef(o) {
+		th.dying(o)
 		return false
-	}
-	if c := asContainer(o); !c.gc.IsTracked() {
-		th.track(c)
-		// Tracking it again is not an allocation: the collector's count
-		// rose when o was born and falls once, when it is freed.
-		th.gcDelta--
 	}
 	return true
 }
@@ -140,14 +143,21 @@ func (th *Thread) destroy(o *Object) {
 		th.unlinkWeakref(asWeakref(o))
 	}
 	th.stats.countFree(t)
-	if t.kind.container() {
-		th.gcDelta--
-		if th.gcDelta <= -gcCountBatch {
-			th.flushGCCount()
-		}
+	if !t.kind.container() {
+		o.typ = t.freed
+		th.freeSlot(o, t.kind)
+		return
 	}
+	th.gcDelta--
+	if th.gcDelta <= -gcCountBatch {
+		th.flushGCCount()
+	}
+	c := asContainer(o)
 	o.typ = t.freed
-	th.freeSlot(o)
+	if c.gc.IsTracked() && th.untrack(c, true) {
+		return // the young list's owner unlinks it and frees its slot
+	}
+	th.freeSlot(o, t.kind)
 }
 
 // release drops a reference held by an object being freed; what dies goes
@@ -179,9 +189,18 @@ func (th *Thread) track(c *container) {
 	}
 }
 
-// untrack takes a dying container off the collector list it is on. Who may
-// touch that list decides how (see youngList).
-func (th *Thread) untrack(c *container) {
+// untrack takes a dying container off the collector list it is on; who may
+// touch that list decides how:
+//
+//   - GIL mode, a collection's private list, this thread's young list:
+//     unlink directly;
+//   - a shared list (a generation, the dying list): under its mutex;
+//   - another thread's young list: only its owner may unlink. Before
+//     destroy is done (final false) the object simply stays there; at the
+//     end (final true) it is queued to the owner, which unlinks it and
+//     frees its slot at its next safe point, and untrack reports true. An
+//     orphaned list (its thread closed) is unlinked under its mutex.
+func (th *Thread) untrack(c *container, final bool) (queued bool) {
 	h := &c.gc
 	l := h.List()
 	switch {
@@ -195,17 +214,44 @@ func (th *Thread) untrack(c *container) {
 	default:
 		y := youngOf(l)
 		y.mu.Lock()
-		if y.orphaned {
+		switch {
+		case y.orphaned:
 			gc.Unlink(h)
-		} else {
+		case final:
 			y.remote = append(y.remote, c)
 			y.pending.Store(true)
+			queued = true
 		}
 		y.mu.Unlock()
 	}
+	return queued
+}
+
+// retrack puts a resurrected container back under the collector: onto this
+// thread's generation 0 if a dying untrack took it off, or off the dying
+// list where a pause set it aside. On another thread's young list it is
+// still tracked and stays.
+func (th *Thread) retrack(c *container) {
+	h := &c.gc
+	switch l := h.List(); {
+	case l == nil:
+	case l == &th.rt.dyingList:
+		l.Mu.Lock()
+		gc.Unlink(h)
+		l.Mu.Unlock()
+	default:
+		return
+	}
+	th.track(c)
+	// Tracking it again is not an allocation: the collector's count rose
+	// when it was born and falls once, when it is freed.
+	th.gcDelta--
 }
 
 func (rt *Runtime) isSharedList(l *gc.List) bool {
+	if l == &rt.dyingList {
+		return true
+	}
 	for g := 0; g <= gc.Permanent; g++ {
 		if l == rt.collector.Generation(g) {
 			return true

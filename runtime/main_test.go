@@ -22,19 +22,32 @@ var allModes = []modeCase{
 	{"ft-atomic", Config{Mode: FreeThreaded, RefCounting: Atomic}},
 }
 
-// eachMode runs fn once per mode with a fresh debug runtime, and checks at
-// the end that the runtime closes with nothing leaked.
+// eachMode runs fn once per mode with a fresh runtime, and checks at the end
+// that the runtime closes with nothing leaked. Each mode runs twice: with
+// Debug (freed slots quarantined and poisoned, so misuse is always caught)
+// and without (freed slots reused by the allocator).
 func eachMode(t *testing.T, fn func(t *testing.T, rt *Runtime)) {
 	t.Helper()
+	eachModeDebug(t, []bool{true, false}, fn)
+}
+
+func eachModeDebug(t *testing.T, debug []bool, fn func(t *testing.T, rt *Runtime)) {
+	t.Helper()
 	for _, mc := range allModes {
-		t.Run(mc.name, func(t *testing.T) {
-			cfg := mc.cfg
-			cfg.Debug = true
-			rt, err := New(cfg)
-			require.NoError(t, err)
-			fn(t, rt)
-			require.NoError(t, rt.Close(), "runtime must close without leaks")
-		})
+		for _, d := range debug {
+			name := mc.name + "/reuse"
+			if d {
+				name = mc.name + "/debug"
+			}
+			t.Run(name, func(t *testing.T) {
+				cfg := mc.cfg
+				cfg.Debug = d
+				rt, err := New(cfg)
+				require.NoError(t, err)
+				fn(t, rt)
+				require.NoError(t, rt.Close(), "runtime must close without leaks")
+			})
+		}
 	}
 }
 
@@ -42,6 +55,17 @@ func eachMode(t *testing.T, fn func(t *testing.T, rt *Runtime)) {
 func eachModeThread(t *testing.T, fn func(t *testing.T, th *Thread)) {
 	t.Helper()
 	eachMode(t, func(t *testing.T, rt *Runtime) {
+		th := rt.NewThread()
+		fn(t, th)
+		th.Close()
+	})
+}
+
+// eachDebugModeThread runs fn in Debug mode only: for the misuse that only
+// Debug promises to catch every time (a use after free).
+func eachDebugModeThread(t *testing.T, fn func(t *testing.T, th *Thread)) {
+	t.Helper()
+	eachModeDebug(t, []bool{true}, func(t *testing.T, rt *Runtime) {
 		th := rt.NewThread()
 		fn(t, th)
 		th.Close()

@@ -5,6 +5,7 @@ import (
 
 	"github.com/nogil-lab/nogil/biasedrc"
 	"github.com/nogil-lab/nogil/gc"
+	"github.com/nogil-lab/nogil/mimallocish"
 )
 
 // Object is the header every object begins with; a *Object is the handle the
@@ -20,6 +21,9 @@ type Object struct {
 	// mu is the per-object lock of free-threaded mode (CPython's ob_mutex).
 	// Atomic; never used in GIL mode.
 	mu objectMutex
+	// slot names the allocator slot the object lives in (alloc.go).
+	// Written when the object is allocated, before it is published.
+	slot mimallocish.SlotID
 }
 
 // Type returns the object's type.

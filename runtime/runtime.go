@@ -24,6 +24,15 @@ type Runtime struct {
 	brc       *biasedrc.Registry[*Object]
 	collector *gc.Collector
 	gcAPI     GC
+	// dyingList holds young objects a pause found with no references: they
+	// are being destroyed by a thread other than their young list's owner
+	// and are kept out of every collection. A shared list: Mu.
+	dyingList gc.List
+
+	// The allocator: size classes with per-thread heaps (free-threaded)
+	// or pymalloc pools (GIL; protected by the GIL).
+	classes *classes
+	pools   pools
 
 	t builtins
 	// typesMu protects types (NewType may run on any thread).
@@ -94,6 +103,8 @@ func New(cfg Config) (*Runtime, error) {
 		rt.collector.Disable()
 	}
 	rt.gcAPI.rt = rt
+	rt.dyingList.Init(0)
+	rt.initAllocator()
 	rt.initBuiltins()
 	rt.initImmortals()
 	return rt, nil

@@ -45,6 +45,7 @@ type Thread struct {
 	trash      []*Object
 	freeing    bool
 	collecting bool
+	heaps      heaps // free-threaded: this thread's allocator heaps
 }
 
 // youngList is a free-threaded thread's generation 0: objects it allocated
@@ -74,6 +75,7 @@ func (rt *Runtime) NewThread() *Thread {
 	default:
 		th.young = &youngList{owner: th}
 		th.young.list.Init(0)
+		th.heaps = rt.classes.newHeaps()
 		if rt.brc != nil {
 			th.queue = rt.brc.Register(th.id)
 		}
@@ -155,7 +157,7 @@ func (th *Thread) safePoint() {
 		th.stats.countMerges(th.queue.Drain(th.free))
 	}
 	if th.young != nil && th.young.pending.Load() {
-		th.young.drainRemote()
+		th.young.drainRemote(th)
 	}
 	th.flushGCCount()
 	th.stats.publish()
@@ -179,7 +181,8 @@ func (th *Thread) Close() {
 		th.queue = nil
 	}
 	if th.young != nil {
-		th.young.orphan()
+		th.young.orphan(th)
+		th.heaps.abandon()
 	}
 	th.flushGCCount()
 	th.attached = false
@@ -239,27 +242,27 @@ func (th *Thread) runDueCollection() {
 	}
 }
 
-// drainRemote unlinks the objects other threads freed from the owner's
-// young list.
-func (y *youngList) drainRemote() {
+// drainRemote unlinks the objects other threads freed from the young list
+// and gives their slots back, on behalf of th (the owner at its safe point,
+// or the collector while the world is stopped).
+func (y *youngList) drainRemote(th *Thread) {
 	y.pending.Store(false)
 	y.mu.Lock()
 	remote := y.remote
 	y.remote = nil
+	y.mu.Unlock()
 	for _, c := range remote {
 		gc.Unlink(&c.gc)
+		th.freeSlot(&c.Object, c.typ.original.kind)
 	}
-	y.mu.Unlock()
 }
 
-// orphan hands a closing thread's young list to the runtime.
-func (y *youngList) orphan() {
+// orphan hands a closing thread's young list to the runtime: from now on
+// other threads unlink from it under its mutex, until the next pause moves
+// it into generation 0.
+func (y *youngList) orphan(th *Thread) {
+	y.drainRemote(th)
 	y.mu.Lock()
-	for _, c := range y.remote {
-		gc.Unlink(&c.gc)
-	}
-	y.remote = nil
 	y.orphaned = true
 	y.mu.Unlock()
-	y.pending.Store(false)
 }
