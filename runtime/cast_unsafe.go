@@ -24,11 +24,31 @@ func asInt(o *Object) *intObject {
 	}
 	return (*intObject)(unsafe.Pointer(o))
 }
-func asFloat(o *Object) *floatObject { checkKind(o, kindFloat); return (*floatObject)(unsafe.Pointer(o)) }
-func asStr(o *Object) *strObject     { checkKind(o, kindStr); return (*strObject)(unsafe.Pointer(o)) }
-func asTuple(o *Object) *tupleObject { checkKind(o, kindTuple); return (*tupleObject)(unsafe.Pointer(o)) }
-func asList(o *Object) *listObject   { checkKind(o, kindList); return (*listObject)(unsafe.Pointer(o)) }
-func asDict(o *Object) *dictObject   { checkKind(o, kindDict); return (*dictObject)(unsafe.Pointer(o)) }
+func asFloat(o *Object) *floatObject {
+	checkKind(o, kindFloat)
+	return (*floatObject)(unsafe.Pointer(o))
+}
+
+func asStr(o *Object) *strObject {
+	checkKind(o, kindStr)
+	return (*strObject)(unsafe.Pointer(o))
+}
+
+func asTuple(o *Object) *tupleObject {
+	checkKind(o, kindTuple)
+	return (*tupleObject)(unsafe.Pointer(o))
+}
+
+func asList(o *Object) *listObject {
+	checkKind(o, kindList)
+	return (*listObject)(unsafe.Pointer(o))
+}
+
+func asDict(o *Object) *dictObject {
+	checkKind(o, kindDict)
+	return (*dictObject)(unsafe.Pointer(o))
+}
+
 func asInstance(o *Object) *instanceObject {
 	checkKind(o, kindInstance)
 	return (*instanceObject)(unsafe.Pointer(o))

@@ -34,9 +34,9 @@ type Thread struct {
 	// Owned by the goroutine using the thread.
 	attached bool
 	closed   bool
-	gilh     *gil.Handle             // GIL mode
+	gilh     *gil.Handle              // GIL mode
 	queue    *biasedrc.Queue[*Object] // Biased
-	young    *youngList              // free-threaded: this thread's generation 0
+	young    *youngList               // free-threaded: this thread's generation 0
 	stats    threadCounters
 	gcDelta  int  // net tracked allocations not yet given to the collector
 	gcDue    bool // an automatic collection is due at the next opportunity
