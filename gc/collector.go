@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
+
+	"github.com/nogil-lab/nogil/internal/cacheline"
 )
 
 // Default thresholds, as in CPython's default build (gc.get_threshold()).
@@ -66,7 +68,8 @@ type Env interface {
 	Traverse(h *Header, visit func(*Header))
 	// Untrackable reports that h may be untracked now (a tuple whose items
 	// are all untracked or immortal): the collector unlinks it from its list
-	// (world stopped) and the runtime is told via Untracked(h).
+	// (world stopped) and the runtime is told via Untracked(h). Neither may
+	// link or unlink any object.
 	Untrackable(h *Header) bool
 	Untracked(h *Header)
 	// HasLegacyFinalizer: the object has a LegacyDel (CPython tp_del).
@@ -108,38 +111,45 @@ type Env interface {
 // scratch fields below "collection scratch" belong to the thread that won
 // the collecting flag.
 type Collector struct {
-	gens [NumGenerations + 1]List // 0, 1, 2 and Permanent
-
+	// Read by every thread at its safe points (ShouldCollect), written
+	// rarely: kept off the lines that are written often.
 	enabled    atomic.Bool
 	collecting atomic.Bool
 	threshold  [NumGenerations]atomic.Int64
-	count      [NumGenerations]atomic.Int64
 	// CPython's long_lived_total (survivors of the last full collection) and
 	// long_lived_pending (survivors of generation-1 collections since then).
 	longLivedTotal   atomic.Int64
 	longLivedPending atomic.Int64
+	_                cacheline.Pad
+
+	// count[0] is written by every thread that flushes its allocation count.
+	count [NumGenerations]atomic.Int64
+	_     cacheline.Pad
+
+	gens [NumGenerations + 1]List // 0, 1, 2 and Permanent
 
 	mu        sync.Mutex
 	stats     [NumGenerations]GenStats
 	callbacks []*callback
 
 	// Collection scratch.
-	young       List      // the generations being collected, then the survivors
-	unreachable List      // unreachable, without legacy finalizers
-	finalizers  List      // legacy finalizers and what they reach (pause 1 only)
-	still       List      // still unreachable after the resurrection check
-	cleared     List      // garbage whose references were cleared
-	scan        *List     // the list move_unreachable is scanning
-	held        []*Header // unreachable objects held with a reference
-	fin         []*Header // the legacy-finalizer set, held
-	toFinalize  []*Header // held objects whose PEP 442 finalizer must run
-	cbs         []*Header // weak references whose callbacks must run, held
+	unreachable List                  // the unreachable set
+	finalizers  List                  // legacy finalizers and what they reach (pause 1 only)
+	env         Env                   // the collection's Env, for the visitors
+	members     [NumGenerations]*List // the lists whose members are being counted
+	objs        []*Header             // the set examined, then the unreachable objects held
+	stack       []*Header             // markReachable's work list
+	set         []*Header             // the set of the resurrection check
+	fin         []*Header             // the legacy-finalizer set, held
+	toFinalize  []*Header             // held objects whose PEP 442 finalizer must run
+	cbs         []*Header             // weak references whose callbacks must run, held
 	// Method values bound once, so a collection allocates no closures.
-	visitDecrefFn    func(*Header)
-	visitReachableFn func(*Header)
-	visitMoveFn      func(*Header)
-	isGarbageFn      func(*Header) bool
-	alwaysGarbageFn  func(*Header) bool
+	visitSubtractFn func(*Header)
+	visitDecrefFn   func(*Header)
+	visitMarkFn     func(*Header)
+	visitMoveFn     func(*Header)
+	isGarbageFn     func(*Header) bool
+	alwaysGarbageFn func(*Header) bool
 }
 
 type callback struct {
@@ -167,13 +177,14 @@ func New(thresholds [3]int) *Collector {
 	for g := range c.gens {
 		c.gens[g].Init(g)
 	}
-	for _, l := range []*List{&c.young, &c.unreachable, &c.finalizers, &c.still, &c.cleared} {
+	for _, l := range []*List{&c.unreachable, &c.finalizers} {
 		l.Init(Private)
 	}
+	c.visitSubtractFn = c.visitSubtract
 	c.visitDecrefFn = visitDecref
-	c.visitReachableFn = c.visitReachable
+	c.visitMarkFn = c.visitMark
 	c.visitMoveFn = c.visitMove
-	c.isGarbageFn = isCollecting
+	c.isGarbageFn = isGarbage
 	c.alwaysGarbageFn = func(*Header) bool { return true }
 	c.enabled.Store(true)
 	return c

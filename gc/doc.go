@@ -1,5 +1,228 @@
-// Package gc is nogil's stop-the-world generational cycle collector.
+// Package gc is nogil's cycle collector: stop-the-world, generational, with
+// the semantics of CPython's gc module, shared by the runtime's two modes.
 //
-// The design essay is being written with the collector; see header.go and
-// list.go for the intrusive header and lists the runtime embeds.
+// Reference counting frees most objects the moment they become garbage;
+// what it cannot free are cycles (a list that contains itself, two
+// instances that refer to each other). This package finds them. It knows
+// nothing of the runtime's objects: it sees a Header embedded in each
+// container and reaches the rest of the world through Env, which the
+// runtime implements for each collection (reference counts, traversal,
+// clearing, finalizers, weak references, stopping the world).
+//
+// # What it models
+//
+// The default build's Python/gc.c (3.12/3.13: gc_collect_main and its
+// helpers) for the generations, the counting, the order of the steps and
+// the statistics; the free-threaded build's Python/gc_free_threading.c for
+// how a collection coexists with threads that run without a GIL: two
+// stop-the-world pauses, user code only between them, and a reference held
+// on every unreachable object while user code runs. Lib/test/test_gc.py is
+// the behaviour the tests check.
+//
+// # Data
+//
+// Header is CPython's PyGC_Head: the links of the list the object is on,
+// the list itself, the scratch count refs (gc_refs) and flag bits
+// (finalized, which lives as long as the object, and three scratch bits of a
+// collection). List is a circular doubly linked list with a sentinel and a
+// member count. A tracked object is on exactly one list:
+//
+//   - a free-threaded thread's young list, where the thread tracks the
+//     containers it allocates without any lock (the runtime owns these);
+//   - generation 0, 1 or 2 (Generation(g)); in GIL mode new objects go
+//     straight to generation 0;
+//   - the permanent generation (Freeze), which collections never look at;
+//   - during a collection, one of the collector's private lists.
+//
+// # Counting and thresholds
+//
+// As in CPython, generation 0's count is the number of tracked allocations
+// less tracked frees since generation 0 was last collected (it never goes
+// below zero); generation 1's count is the number of generation-0
+// collections since generation 1 was last collected, and generation 2's the
+// number of generation-1 collections. Threads keep their own net deltas and
+// flush them with AddCount, an atomic add, at safe points. ShouldCollect is
+// the trigger of _PyObject_GC_Link and gc_select_generation: nothing while
+// collection is disabled, threshold 0 is 0 or a collection runs; otherwise,
+// once generation 0's count passes its threshold, the oldest generation
+// whose count passes its threshold, except that generation 2 waits until
+// the objects that survived a generation-1 collection since the last full
+// one (long_lived_pending) are at least a quarter of the objects that
+// survived the last full collection (long_lived_total): full collections
+// then cost amortized linear time in the heap. Collecting generation g
+// zeroes the counts of 0..g and adds one to g+1's.
+//
+// # The collection
+//
+// Collect(env, gen) collects generation gen and every younger one. At most
+// one collection runs at a time on the whole runtime: a second call, from
+// another thread or from user code called by the first (a finalizer, a
+// callback), returns (0, 0) at once (CPython's collecting flag). The
+// callbacks run before (PhaseStart) and after (PhaseStop), with the world
+// running. Then, in two pauses:
+//
+// Pause 1 (StopTheWorld; no user code).
+//
+//  1. Counts. GatherYoung moves every thread's young list onto generation
+//     0 and merges queued reference counts, so that the counts read next are
+//     true; the generation counts are updated.
+//
+//  2. update_refs and subtract_refs. One walk over generation gen and the
+//     younger ones (which also asks HasLegacyFinalizer) records the set in a slice (every later step walks the
+//     slice, several times cheaper than chasing list links), relabels the
+//     younger generations' members into generation gen (their chains are
+//     linked in afterwards, in constant time, like gc_list_merge) and, for
+//     each object, traverses it: each referent in the set has its refs
+//     decremented. An object's refs starts as its reference count the first
+//     time the walk reaches it or an object refers to it: membership is known
+//     from the list an object is on, so one walk does both of CPython's.
+//     Afterwards refs is the number of references from outside the set.
+//
+//  3. Mark. Every object with refs > 0 is reachable from outside, and so is
+//     everything in the set reachable from it: an explicit work list marks
+//     them (the free-threaded collector's mark_reachable; the default
+//     build's move_unreachable computes the same partition by walking its
+//     list). A chain of a million objects costs a million iterations, never
+//     a million Go stack frames.
+//
+//  4. Partition. In the slice's order (oldest first, as untrack_tuples), a
+//     survivor loses its scratch flags and is offered to Untrackable (a
+//     tuple of untracked items is untracked, and Untracked tells the
+//     runtime); the others move to the unreachable list, flagged
+//     unreachable. Step 2 noticed whether any object of the set has a
+//     legacy finalizer; when none has (the common case), steps 7 and 8 are
+//     done for each unreachable object in this same pass.
+//
+//  5. Promotion. The survivors become generation gen+1 (2 stays 2);
+//     long_lived_pending and long_lived_total are updated.
+//
+//  6. Legacy finalizers (move_legacy_finalizers and
+//     move_legacy_finalizer_reachable). Unreachable objects with a legacy
+//     finalizer, and every unreachable object reachable from them, move to
+//     the finalizers list: they are never freed by the collector.
+//
+//  7. Hold. Every unreachable object and every object of the finalizers
+//     list gets a reference from the collector (IncRef): while the world
+//     runs, nothing can free them (in the free-threaded build this is
+//     _Py_ExplicitMergeRefcount(op, 1)). Those with a PEP 442 finalizer that
+//     has not run are noted. The finalizers list joins the old generation.
+//
+//  8. Weak references (handle_weakrefs / clear_weakrefs). Every weak
+//     reference to an unreachable object is cleared, before any finalizer
+//     can see it; weak references that are unreachable themselves are
+//     cleared so that their callbacks never run. A cleared weak reference
+//     with a callback that is not itself garbage is kept, with a reference,
+//     for step 9.
+//
+// World running (StartTheWorld; user code allowed, no lock held).
+//
+//  9. Callbacks of the weak references kept in step 8, then their
+//     references are dropped.
+//
+//  10. Finalizers (finalize_garbage). Each noted object is flagged finalized,
+//     then finalized; a finalizer runs at most once per object, ever. A
+//     finalizer may resurrect objects by storing references to them.
+//
+// Pause 2 (only if step 10 ran a finalizer; nothing else can resurrect).
+//
+//  11. Resurrection (handle_resurrected_objects). Steps 2-3 again on the
+//     unreachable objects still on the list, with refs = reference count
+//     less the collector's hold. What is referenced from outside, and what
+//     it reaches, was resurrected: it moves to the old generation.
+//
+//  12. Weak references again: those the finalizers made to what is still
+//     unreachable are cleared, with no callbacks.
+//
+// World running.
+//
+//  13. Breaking the cycles (delete_garbage). Clear drops every reference each
+//     still-unreachable object holds (which may free objects outside the
+//     set; none of the set, since the collector holds them all). Then they join the old generation (under
+//     its Mu), so that what survives clearing is tracked there, and the
+//     holds are dropped: reference counting frees the garbage, and the
+//     runtime unlinks what it frees.
+//
+//  14. Uncollectable objects (handle_legacy_finalizers). Each object of the
+//     finalizers list with a legacy finalizer is appended to gc.garbage;
+//     the holds are dropped.
+//
+// Collect returns, and Info and the statistics count, collected = the
+// objects still unreachable at step 13 and uncollectable = the objects of
+// the finalizers list, like gc_collect_main's m and n. The weak references
+// freed after their callbacks are not counted (as in the free-threaded
+// build; the default build adds them to m), and because the collector
+// holds the unreachable set, objects that a finalizer's effects would have
+// freed early in the default build are freed at step 13 and counted, and
+// the whole finalizers list is counted and kept (as in the free-threaded
+// build).
+//
+// # Why user code never runs in a pause
+//
+// In free-threaded mode a pause is the runtime's stop-the-world: every other
+// thread is parked at a safe point. User code run inside one could block on
+// a lock a parked thread holds, or need another thread to make progress,
+// and the world would never restart (CPython runs weakref callbacks and
+// finalizers "after unpausing other threads to avoid potential deadlocks").
+// So the pauses only read counts, traverse, move list links, set flags,
+// take references and clear weak references, and everything that can run a
+// finalizer, a callback, a LegacyDel or a free (Finalize,
+// RunWeakrefCallback, Clear, DecRef, AppendGarbage) is called with the
+// world running. In GIL mode StopTheWorld and StartTheWorld do nothing: the
+// thread holding the GIL is the stopped world, and the same order of steps
+// gives CPython's semantics. The collector never holds a lock while it
+// calls Env; it takes a generation's Mu only to link objects into it while
+// the world runs (step 13), where a free-threaded thread freeing an object
+// of that generation takes it too.
+//
+// The hold is what makes the world-running steps safe without the default
+// build's care about lists changing under its feet: no object of the
+// unreachable or finalizers sets can be freed, so the collector's lists and
+// slices stay valid; an object that a finalizer or Clear untracked leaves
+// the unreachable list and is skipped. Every object is moved to its final
+// list (resurrected ones in pause 2, the finalizers list in pause 1, the
+// garbage at step 13) before its hold is dropped, so the collector never
+// touches an object that another thread could be freeing.
+//
+// # Invariants
+//
+//   - Between collections every tracked object is on exactly one list
+//     (young, generation 0-2, permanent), every object's list field names
+//     that list, every list's count equals its members, and no object has a
+//     scratch flag (collecting, unreachable, reachable) set.
+//   - refs is meaningful only for members of the set being examined during
+//     a collection.
+//   - The collection's private lists (the unreachable set, the finalizers
+//     list) are empty between collections and hold, during one, only
+//     objects the collector holds a reference to once the world runs.
+//   - The finalized flag is set before Finalize runs and never cleared.
+//
+// Who writes what: Header's links and list field, whoever may write the
+// list the object is on (see Header and List); refs and the scratch flags,
+// the collector only, with the world stopped or on objects only it can
+// reach; the finalized flag, the thread finalizing the object. The
+// Collector's thresholds, counts and flags are atomics any thread reads;
+// its statistics and callbacks are behind a mutex; its scratch state
+// belongs to the thread that won the collecting flag.
+//
+// # Beyond CPython's free-threaded collector
+//
+// The free-threaded build's collector is not generational: it walks every
+// mimalloc heap at each collection, so a collection costs in proportion to
+// the whole heap. nogil keeps the default build's generations in both
+// modes: threads track new containers on their own young lists without
+// synchronization, the first pause gathers them, and a collection of
+// generation g walks only generations 0..g (plus the objects they refer
+// to, whose flags a traversal reads). A generation-0 collection costs in
+// proportion to generation 0, however many long-lived objects there are.
+//
+// # Costs
+//
+// A collection walks the linked lists once (step 2); every other step
+// walks slices, which lets the processor fetch objects in parallel instead
+// of one pointer after another. Traverse is called twice per examined object
+// (steps 2 and 3), RefCount, Untrackable and the hold once. The scratch
+// slices are kept between collections while they stay at least a quarter
+// used, so that repeated collections of a big heap do not allocate (and do
+// not make Go's own collector run during ours). The Header is four words:
+// refs is 32 bits, as in the free-threaded build.
 package gc

@@ -25,27 +25,36 @@ const fobjMagic = 0x6f626a21
 
 type fobj struct {
 	Header // first: obj converts a *Header back
-	magic  uint32
-	id     int
 	rc     int64
 	refs   []*fobj
+	magic  uint32
+	id     int32
 
-	legacy bool                    // has a LegacyDel (tp_del)
+	legacy bool // has a LegacyDel (tp_del)
+	isWeak bool // a weak reference object
+	tuple  bool // untrackable once it refers only to untracked objects
+	atom   bool // never tracked
+	freed  bool
+
+	*fext // nil for the benchmarks' plain objects
+}
+
+// fext is the part of a fake object that plain objects do without, so that
+// the benchmarks' objects are as small as the runtime's (96 bytes).
+type fext struct {
 	fin    func(g *graph, o *fobj) // PEP 442 finalizer
 	weak   []*fobj                 // weak references to this object
-
-	isWeak bool // a weak reference object
-	target *fobj
+	target *fobj                   // of a weak reference
 	cb     func(g *graph, wr *fobj)
 
-	tuple bool // untrackable once it refers only to untracked objects
-	atom  bool // never tracked
+	noClear bool // Clear drops nothing (a type without tp_clear)
 
-	freed      bool
 	finRuns    int
 	legacyRuns int
 	clears     int
 }
+
+func (o *fobj) hasFin() bool { return o.fext != nil && o.fin != nil }
 
 type mode struct {
 	name     string
@@ -76,6 +85,9 @@ type graph struct {
 	refCountCalls, traverseCalls, untracked, cbRuns int
 	// mutated is set when user code changes the graph during a collection.
 	mutated bool
+	// garbageAnswers records, for each weak reference with a callback met
+	// by ClearWeakrefs, what isGarbage said of it.
+	garbageAnswers map[*fobj]bool
 	// hook, if set, runs at the start of every Env call with its name.
 	hook func(name string)
 }
@@ -92,7 +104,7 @@ func newGraph(t testing.TB, m mode, c *Collector) *graph {
 // --- building the graph (what a program does) ---
 
 func (g *graph) alloc(track bool) *fobj {
-	o := &fobj{magic: fobjMagic, id: len(g.all), rc: 1}
+	o := &fobj{magic: fobjMagic, id: int32(len(g.all)), rc: 1, fext: &fext{}}
 	g.all = append(g.all, o)
 	g.live++
 	if track {
@@ -230,7 +242,7 @@ func (g *graph) dealloc(o *fobj) {
 	if o.freed || o.rc != 0 {
 		return // resurrected after it was queued, or already freed
 	}
-	if o.fin != nil && !o.Finalized() {
+	if o.hasFin() && !o.Finalized() {
 		o.SetFinalized()
 		o.rc = 1
 		o.finRuns++
@@ -239,6 +251,10 @@ func (g *graph) dealloc(o *fobj) {
 		if o.rc > 0 {
 			return // resurrected
 		}
+	}
+	if o.fext == nil {
+		g.free(o)
+		return
 	}
 	if o.legacy {
 		o.legacyRuns++
@@ -260,6 +276,11 @@ func (g *graph) dealloc(o *fobj) {
 		o.target.weak = removeOne(o.target.weak, o)
 		o.target = nil
 	}
+	g.free(o)
+}
+
+// free untracks o and drops its references.
+func (g *graph) free(o *fobj) {
 	if o.IsTracked() {
 		l := o.List()
 		if g.threaded {
@@ -378,17 +399,26 @@ func (g *graph) HasLegacyFinalizer(h *Header) bool {
 
 func (g *graph) HasFinalizer(h *Header) bool {
 	g.enter("HasFinalizer", false, false)
-	return obj(h).fin != nil
+	return obj(h).hasFin()
 }
 
 func (g *graph) ClearWeakrefs(h *Header, isGarbage func(*Header) bool, cbs []*Header) []*Header {
 	g.enter("ClearWeakrefs", true, false)
 	o := obj(h)
+	if o.fext == nil {
+		return cbs
+	}
 	for _, wr := range o.weak {
 		wr.target = nil
-		if wr.cb != nil && !isGarbage(&wr.Header) {
-			wr.rc++
-			cbs = append(cbs, &wr.Header)
+		if wr.cb != nil {
+			garbage := isGarbage(&wr.Header)
+			if g.garbageAnswers != nil {
+				g.garbageAnswers[wr] = garbage
+			}
+			if !garbage {
+				wr.rc++
+				cbs = append(cbs, &wr.Header)
+			}
 		}
 	}
 	o.weak = nil
@@ -426,7 +456,12 @@ func (g *graph) Finalize(h *Header) {
 func (g *graph) Clear(h *Header) {
 	g.enter("Clear", false, true)
 	o := obj(h)
-	o.clears++
+	if o.fext != nil {
+		o.clears++
+		if o.noClear {
+			return
+		}
+	}
 	refs := o.refs
 	o.refs = nil
 	for _, r := range refs {
@@ -455,13 +490,14 @@ func (g *graph) AppendGarbage(h *Header) {
 
 // --- checks ---
 
-// reachable returns the live objects reachable from the roots and gc.garbage.
-func (g *graph) reachable() map[*fobj]bool {
-	seen := map[*fobj]bool{}
+// reachable marks, by id, the objects reachable from the roots and
+// gc.garbage.
+func (g *graph) reachable() []bool {
+	seen := make([]bool, len(g.all))
 	var stack []*fobj
 	push := func(o *fobj) {
-		if !seen[o] {
-			seen[o] = true
+		if !seen[o.id] {
+			seen[o.id] = true
 			stack = append(stack, o)
 		}
 	}
@@ -481,16 +517,6 @@ func (g *graph) reachable() map[*fobj]bool {
 	return seen
 }
 
-func (g *graph) liveSet() map[*fobj]bool {
-	s := map[*fobj]bool{}
-	for _, o := range g.all {
-		if !o.freed {
-			s[o] = true
-		}
-	}
-	return s
-}
-
 // checkInvariants checks, between collections: reference counts equal the
 // references the model holds; every live tracked object is on exactly one
 // list (a generation, or the young list) and those lists hold nothing else;
@@ -501,14 +527,14 @@ func (g *graph) checkInvariants() {
 	if g.c.Collecting() {
 		t.Fatalf("checkInvariants during a collection")
 	}
-	want := map[*fobj]int64{}
+	want := make([]int64, len(g.all))
 	for o, n := range g.roots {
-		want[o] += int64(n)
+		want[o.id] += int64(n)
 	}
 	for _, o := range g.garbage {
-		want[o]++
+		want[o.id]++
 	}
-	tracked := 0
+	tracked, live := 0, 0
 	for _, o := range g.all {
 		if o.freed {
 			if o.IsTracked() {
@@ -516,22 +542,25 @@ func (g *graph) checkInvariants() {
 			}
 			continue
 		}
+		live++
 		for _, r := range o.refs {
 			if r.freed {
 				t.Fatalf("live object %d refers to freed object %d", o.id, r.id)
 			}
-			want[r]++
+			want[r.id]++
 		}
 		if o.flags&(flagCollecting|flagUnreachable|flagReachable) != 0 {
 			t.Fatalf("object %d keeps collection flags %#x", o.id, o.flags)
 		}
 		if o.IsTracked() {
 			tracked++
+		} else if !o.atom && !o.tuple {
+			t.Fatalf("live container %d is not tracked", o.id)
 		}
 	}
 	for _, o := range g.all {
-		if !o.freed && o.rc != want[o] {
-			t.Fatalf("object %d: reference count %d, model says %d", o.id, o.rc, want[o])
+		if !o.freed && o.rc != want[o.id] {
+			t.Fatalf("object %d: reference count %d, model says %d", o.id, o.rc, want[o.id])
 		}
 	}
 	onLists := 0
@@ -556,34 +585,31 @@ func (g *graph) checkInvariants() {
 	if onLists != tracked {
 		t.Fatalf("%d objects on lists, %d tracked", onLists, tracked)
 	}
-	for o := range g.reachable() {
-		if o.freed {
-			t.Fatalf("reachable object %d was freed", o.id)
+	for id, r := range g.reachable() {
+		if r && g.all[id].freed {
+			t.Fatalf("reachable object %d was freed", id)
 		}
 	}
-	if g.live != len(g.liveSet()) {
-		t.Fatalf("live count %d, want %d", g.live, len(g.liveSet()))
+	if g.live != live {
+		t.Fatalf("live count %d, want %d", g.live, live)
 	}
 }
 
 // checkExact checks that the live objects are exactly the reachable ones.
 func (g *graph) checkExact() {
 	g.t.Helper()
-	live, reach := g.liveSet(), g.reachable()
-	for o := range live {
-		if !reach[o] {
+	reach := g.reachable()
+	for _, o := range g.all {
+		if !o.freed && !reach[o.id] {
 			g.t.Fatalf("object %d is alive but unreachable (%s)", o.id, g.describe(o))
 		}
-	}
-	if len(live) != len(reach) {
-		g.t.Fatalf("%d live objects, %d reachable", len(live), len(reach))
 	}
 }
 
 func (g *graph) describe(o *fobj) string {
-	ids := make([]int, len(o.refs))
+	ids := make([]int32, len(o.refs))
 	for i, r := range o.refs {
 		ids[i] = r.id
 	}
-	return fmt.Sprintf("rc=%d gen=%d refs=%v fin=%v legacy=%v weak=%v", o.rc, o.Generation(), ids, o.fin != nil, o.legacy, o.isWeak)
+	return fmt.Sprintf("rc=%d gen=%d refs=%v fin=%v legacy=%v weak=%v", o.rc, o.Generation(), ids, o.hasFin(), o.legacy, o.isWeak)
 }

@@ -277,6 +277,7 @@ func TestStatsAndCallbacks(t *testing.T) {
 		g.drop(l)
 		m, n := g.collect(1)
 		require.Equal(t, [2]int{2, 1}, [2]int{m, n})
+		require.Equal(t, 2, l.Generation(), "the legacy set joins the survivors' generation")
 		require.Equal(t, []string{"1start", "2start", "1stop", "2stop"}, log)
 		require.Equal(t, []Info{{Generation: 1}, {Generation: 1, Collected: 2, Uncollectable: 1}}, infos)
 		require.Equal(t, []bool{false, false}, stopped, "callbacks run with the world running")
@@ -304,6 +305,7 @@ func TestStatsAndCallbacks(t *testing.T) {
 		r3()
 		r4()
 		r5()
+		require.Empty(t, c.callbacks, "removed callbacks are dropped, not just skipped")
 		log = nil
 		g.collect(0)
 		require.Empty(t, log)
@@ -416,7 +418,7 @@ func TestResurrection(t *testing.T) {
 		g.link(c, a)
 		g.link(d, e)
 		g.link(e, d)
-		var order []int
+		var order []int32
 		for _, o := range []*fobj{b, c, d} {
 			o.fin = func(g *graph, o *fobj) { order = append(order, o.id) }
 		}
@@ -426,7 +428,7 @@ func TestResurrection(t *testing.T) {
 		}
 		m, n := g.collect(0)
 		require.Equal(t, [2]int{2, 0}, [2]int{m, n})
-		require.ElementsMatch(t, []int{a.id, b.id, c.id, d.id}, order)
+		require.ElementsMatch(t, []int32{a.id, b.id, c.id, d.id}, order)
 		require.False(t, a.freed || b.freed || c.freed)
 		require.True(t, d.freed && e.freed)
 		for _, o := range []*fobj{a, b, c} {
@@ -550,13 +552,38 @@ func TestWeakrefs(t *testing.T) {
 		}
 		g.drop(a)
 		g.drop(b)
+		g.garbageAnswers = map[*fobj]bool{}
 		m, _ := g.collect(0)
+		require.Equal(t, map[*fobj]bool{wLive: false, wDead: true}, g.garbageAnswers)
 		require.Equal(t, 3, m, "a, b and the garbage weakref")
 		require.Equal(t, []string{"callback", "finalizer"}, events)
 		require.True(t, a.freed && b.freed && wDead.freed)
 		require.False(t, wLive.freed || wPlain.freed)
 		require.Equal(t, int64(1), wLive.rc, "the collector's reference to the weakref is released")
 		require.Equal(t, 1, wLive.Generation(), "the weakref stays where it was (a gen-0 survivor)")
+	})
+}
+
+func TestSurvivesClear(t *testing.T) {
+	forModes(t, func(t *testing.T, g *graph) {
+		// a refers to itself and its Clear drops nothing: it is counted as
+		// collected (as in CPython) but survives, tracked, in the survivors'
+		// generation, with no collection flag left; b, garbage that a
+		// still refers to, survives with it.
+		a, b := g.obj(), g.obj()
+		a.noClear = true
+		g.link(a, a)
+		g.link(a, b)
+		g.drop(a)
+		g.drop(b)
+		m, _ := g.collect(0)
+		require.Equal(t, 2, m)
+		require.False(t, a.freed)
+		require.Equal(t, 1, a.Generation())
+		require.Equal(t, 1, a.clears)
+		require.False(t, b.freed)
+		require.Equal(t, 1, b.Generation())
+		require.Equal(t, 1, b.clears)
 	})
 }
 

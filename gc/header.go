@@ -1,30 +1,50 @@
 package gc
 
+import "math"
+
 // Header is the collector's part of every object that can be tracked: the
 // links of the list the object is on (CPython's PyGC_Head), the list itself
 // (so an unlink knows whose list it touches), the scratch count of a
 // collection (gc_refs) and flag bits. The runtime embeds it in containers.
 //
 // Ownership: the links and list are written by whoever may write the list
-// the object is on (its owning thread for a thread's young list; the
-// collector while the world is stopped; a holder of List.mu for a shared
-// list in free-threaded mode; the GIL holder in GIL mode). refs and the
-// collection bits are written only by the collector during a collection.
-// The finalized bit is written by the thread that finalizes the object,
-// which holds a reference to it.
+// the object is on: its owning thread for a thread's young list; the
+// collector while the world is stopped; a holder of List.Mu for a shared
+// list (a generation) in free-threaded mode while the world runs; the GIL
+// holder in GIL mode. A collection's private lists (generation Private) are
+// written by the collecting thread only, and hold only objects it holds a
+// reference to, so no other thread has a reason to unlink them. refs and
+// the scratch flags are written only by the collector during a collection
+// (with the world stopped, or on objects no other thread can reach); they
+// are meaningless between collections and the flags are clear then. The
+// finalized bit is written by the thread that finalizes the object, which
+// holds a reference to it.
+//
+// refs is 32 bits, like the free-threaded build's ob_ref_local that its
+// collector borrows for gc_refs, so that a Header is four words: a count
+// too big for it is saturated (see setRefs), which keeps an object that
+// has that many references reachable, as it must be.
 type Header struct {
 	prev, next *Header
 	list       *List
-	refs       int64
+	refs       int32
 	flags      uint32
 }
 
 const (
 	flagFinalized   uint32 = 1 << iota // PEP 442: Finalize has run
-	flagCollecting                     // in the set being collected
-	flagUnreachable                    // found unreachable by the current collection
-	flagReachable                      // scratch mark of a traversal
+	flagCollecting                     // in the set being examined; refs is its count
+	flagUnreachable                    // found unreachable: in the collection's unreachable set
+	flagReachable                      // marked reachable from outside the set
+
+	// scratchFlags are the bits a collection sets and clears again.
+	scratchFlags = flagCollecting | flagUnreachable | flagReachable
 )
+
+// setRefs stores a reference count into refs, saturating.
+func (h *Header) setRefs(rc int64) {
+	h.refs = int32(min(rc, math.MaxInt32))
+}
 
 // IsTracked reports whether the object is on a collector list.
 func (h *Header) IsTracked() bool { return h.list != nil }

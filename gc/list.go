@@ -15,9 +15,11 @@ const (
 //
 // A list is either owned by one thread (a free-threaded thread's young list:
 // only that thread, or the collector while the world is stopped, touches
-// it) or shared (the generations; in free-threaded mode anyone who unlinks
-// from it outside a stopped world holds mu). In GIL mode the GIL protects
-// every list and mu is never taken.
+// it; a collection's private lists: only the collecting thread), or shared
+// (the generations; in free-threaded mode anyone who links or unlinks on it
+// outside a stopped world holds Mu). In GIL mode the GIL protects every
+// list and the runtime never takes Mu (the collector takes it where a
+// free-threaded world may run: harmless under the GIL).
 type List struct {
 	head Header
 	n    int
@@ -106,6 +108,18 @@ func (l *List) Splice(src *List) {
 	}
 	for h := src.head.next; h != &src.head; h = h.next {
 		h.list = l
+	}
+	l.adopt(src)
+}
+
+// adopt moves every member of src to the end of l, in order, in constant
+// time: the caller has already set each member's list to l (it does so
+// while walking the members through a slice, which is much cheaper than
+// the pointer chase Splice makes). Between the relabeling and adopt, the
+// members must not be unlinked.
+func (l *List) adopt(src *List) {
+	if src == l || src.n == 0 {
+		return
 	}
 	first, last := src.head.next, src.head.prev
 	tail := l.head.prev
