@@ -1,0 +1,60 @@
+package runtime
+
+import "github.com/nogil-lab/nogil/mimallocish"
+
+// AllocatorStats describes the allocator of a runtime: per size class and in
+// total. In free-threaded mode Classes is filled (one mimalloc-style class
+// per object struct, every thread's heap and the abandoned pages included);
+// in GIL mode Pools and Arenas are.
+type AllocatorStats struct {
+	Classes map[string]mimallocish.HeapStats
+	Pools   map[string]mimallocish.PoolStats
+	Arenas  mimallocish.ArenaStats
+
+	SlotsInUse    int   // slots handed out and not freed (quarantined ones in Debug mode included)
+	BytesReserved int64 // memory held in pages or pools, free-list links included
+	BytesInUse    int64 // memory of the slots in use
+	RemoteFrees   int64 // frees of another thread's slot (free-threaded)
+	Abandoned     int64 // pages abandoned by closing threads (free-threaded)
+	Adopted       int64 // abandoned pages taken over by other threads
+}
+
+// AllocatorStats returns the allocator's statistics. In free-threaded mode
+// it reads every thread's heap, so it briefly stops the world.
+func (th *Thread) AllocatorStats() AllocatorStats {
+	th.mustBeAttached()
+	var s AllocatorStats
+	rt := th.rt
+	if rt.mode == GIL {
+		p := &rt.pools
+		s.Pools = map[string]mimallocish.PoolStats{
+			"int": p.ints.Stats(), "float": p.floats.Stats(), "str": p.strs.Stats(),
+			"tuple": p.tuples.Stats(), "list": p.lists.Stats(), "dict": p.dicts.Stats(),
+			"instance": p.instances.Stats(), "weakref": p.weakrefs.Stats(),
+		}
+		s.Arenas = p.arenas.Stats()
+		for _, ps := range s.Pools {
+			s.SlotsInUse += ps.SlotsInUse
+			s.BytesReserved += ps.BytesReserved
+			s.BytesInUse += ps.BytesInUse
+		}
+		return s
+	}
+	restart := th.StopTheWorld()
+	c := rt.classes
+	s.Classes = map[string]mimallocish.HeapStats{
+		"int": c.ints.Stats(), "float": c.floats.Stats(), "str": c.strs.Stats(),
+		"tuple": c.tuples.Stats(), "list": c.lists.Stats(), "dict": c.dicts.Stats(),
+		"instance": c.instances.Stats(), "weakref": c.weakrefs.Stats(),
+	}
+	restart()
+	for _, hs := range s.Classes {
+		s.SlotsInUse += hs.SlotsInUse
+		s.BytesReserved += hs.BytesReserved
+		s.BytesInUse += hs.BytesInUse
+		s.RemoteFrees += hs.RemoteFreesOut
+		s.Abandoned += hs.PagesAbandoned
+		s.Adopted += hs.PagesAdopted
+	}
+	return s
+}
