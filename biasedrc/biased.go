@@ -219,19 +219,25 @@ func (c *Count) Merge(extra int64) (int64, Outcome) {
 	// An object merged before has no local part left, and other threads
 	// may be reading it (they saw the owner word cleared, which orders
 	// them after the merge's write): neither read nor write it again.
-	owned := ThreadID(c.owner.Load()) != Unowned
-	var local int64
-	if owned {
-		local = int64(c.local)
+	//
+	// Nothing may be written once the merged state is published: from then
+	// on another thread's decrement may free the object (and its slot be
+	// reused). So the owner's part moves into the shared part and the word
+	// is disowned first, while it is not merged and nobody can free it
+	// (CPython's _Py_ExplicitMergeRefcount clears ob_ref_local and ob_tid
+	// after its compare-and-swap instead). Meanwhile the true count stays
+	// local + shared, and the reference extra drops is still in it.
+	if ThreadID(c.owner.Load()) != Unowned {
+		if local := int64(c.local); local != 0 {
+			c.shared.Add(local << stateBits)
+			c.local = 0
+		}
+		c.owner.Store(uint64(Unowned))
 	}
 	for {
 		shared := c.shared.Load()
-		n := shared>>stateBits + local + extra
+		n := shared>>stateBits + extra
 		if c.shared.CompareAndSwap(shared, n<<stateBits|int64(StateMerged)) {
-			if owned {
-				c.local = 0
-				c.owner.Store(uint64(Unowned))
-			}
 			switch {
 			case n == 0:
 				return n, Dead

@@ -104,6 +104,14 @@ func (th *Thread) collectGeneration(g int) int {
 	th.safePoint()
 	env := &collectEnv{th: th}
 	collected, uncollectable := th.rt.collector.Collect(env, g)
+	th.rt.gcDoneMu.Lock()
+	th.rt.gcDone.Broadcast()
+	th.rt.gcDoneMu.Unlock()
+	// The collection's frees were counted on this thread; give them to the
+	// collector now, where they fall on the count the collection zeroed
+	// (CPython decrements only while it is positive), not later, where
+	// they would cancel the allocations made after the collection.
+	th.flushGCCount()
 	return collected + uncollectable
 }
 
@@ -127,6 +135,14 @@ type collectEnv struct {
 	// deadInPause are objects whose queued counts merged to zero while the
 	// world was stopped; they are freed once it runs again.
 	deadInPause []*Object
+	// pauseHeld are the tracked containers among them: they stay tracked,
+	// with a reference of ours that RefCount does not count, so that the
+	// collection sees them as the garbage they are (count 0) and their
+	// references as internal — CPython's free-threaded merge_queued_objects
+	// leaves them to the collector "as if they were cyclic trash". Our
+	// reference is dropped when the world runs again (after the collector
+	// took its hold on the garbage).
+	pauseHeld map[*Object]struct{}
 }
 
 func (e *collectEnv) StopTheWorld() { e.th.stopTheWorld() }
@@ -135,7 +151,13 @@ func (e *collectEnv) StartTheWorld() {
 	e.th.startTheWorld()
 	dead := e.deadInPause
 	e.deadInPause = nil
+	held := e.pauseHeld
+	e.pauseHeld = nil
 	for _, o := range dead {
+		if _, ok := held[o]; ok {
+			e.th.decref(o) // frees it unless the collector holds it
+			continue
+		}
 		e.th.trash = append(e.th.trash, o)
 	}
 	if len(dead) > 0 && !e.th.freeing {
@@ -196,6 +218,18 @@ func (e *collectEnv) mergeInPause(o *Object) {
 	case biasedrc.Dead:
 		if o.typ.kind.container() {
 			if h := &asContainer(o).gc; h.IsTracked() {
+				if o.typ.legacyDel == nil {
+					// Garbage for the collection (see pauseHeld); an object
+					// with a LegacyDel dies by reference count instead,
+					// running it, as the API promises.
+					o.rc.Merge(1)
+					if e.pauseHeld == nil {
+						e.pauseHeld = make(map[*Object]struct{})
+					}
+					e.pauseHeld[o] = struct{}{}
+					e.deadInPause = append(e.deadInPause, o)
+					return
+				}
 				gc.Unlink(h)
 			}
 		}
@@ -206,7 +240,14 @@ func (e *collectEnv) mergeInPause(o *Object) {
 }
 
 func (e *collectEnv) RefCount(h *gc.Header) int64 {
-	return fromGC(h).rc.Value(e.th.rt.strategy)
+	o := fromGC(h)
+	rc := o.rc.Value(e.th.rt.strategy)
+	if e.pauseHeld != nil {
+		if _, ok := e.pauseHeld[o]; ok {
+			rc-- // our reference is not one (see pauseHeld)
+		}
+	}
+	return rc
 }
 
 // Traverse visits the tracked objects h references (CPython's tp_traverse).
@@ -334,7 +375,19 @@ func (e *collectEnv) Clear(h *gc.Header) {
 	}
 }
 
-func (e *collectEnv) IncRef(h *gc.Header) { e.th.incref(fromGC(h)) }
+// IncRef is the collector's hold, taken with the world stopped. Under
+// biased counting it merges the owner's part first and takes the hold in
+// the shared part (CPython's _Py_ExplicitMergeRefcount(op, 1)): the object
+// is then unowned, so the collector's last DecRef frees it at once instead
+// of queuing it to an owner that may stay detached indefinitely.
+func (e *collectEnv) IncRef(h *gc.Header) {
+	o := fromGC(h)
+	if e.th.rt.strategy == biasedrc.Biased {
+		o.rc.Merge(1)
+		return
+	}
+	e.th.incref(o)
+}
 func (e *collectEnv) DecRef(h *gc.Header) { e.th.decref(fromGC(h)) }
 
 // AppendGarbage puts an uncollectable object into gc.garbage.

@@ -34,6 +34,11 @@ type Runtime struct {
 	classes *classes
 	pools   pools
 
+	// gcDone is broadcast, under gcDoneMu, after every collection, for the
+	// threads that wait for one to end (Thread.mustAssist).
+	gcDoneMu sync.Mutex
+	gcDone   sync.Cond
+
 	t builtins
 	// typesMu protects types (NewType may run on any thread).
 	typesMu sync.Mutex
@@ -88,6 +93,7 @@ func New(cfg Config) (*Runtime, error) {
 	}
 	rt := &Runtime{cfg: cfg, mode: cfg.Mode, interned: make(map[string]*Object)}
 	rt.worldCond.L = &rt.worldMu
+	rt.gcDone.L = &rt.gcDoneMu
 	switch {
 	case cfg.Mode == GIL:
 		rt.strategy = biasedrc.Plain

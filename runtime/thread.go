@@ -216,11 +216,46 @@ func (th *Thread) flushGCCount() {
 	if th.gcDelta == 0 {
 		return
 	}
-	th.rt.collector.AddCount(th.gcDelta)
+	c := th.rt.collector
+	c.AddCount(th.gcDelta)
 	th.gcDelta = 0
-	if th.rt.collector.ShouldCollect() >= 0 {
+	if c.ShouldCollect() >= 0 || th.mustAssist() {
 		th.gcDue = true
 	}
+}
+
+// gcAssistFactor bounds how far generation 0 may outgrow its threshold
+// while another thread's collection runs.
+const gcAssistFactor = 4
+
+// mustAssist reports, in free-threaded mode, that another thread is
+// collecting while generation 0 has grown past gcAssistFactor times its
+// threshold. Without the GIL nothing else holds allocating threads back
+// while one thread collects, and a collector that frees more slowly than
+// several threads allocate falls further behind with every collection
+// (each one larger and longer than the last); so such a thread waits for
+// the collection to end and then collects itself: backpressure, like Go's
+// GC assists.
+func (th *Thread) mustAssist() bool {
+	c := th.rt.collector
+	if th.rt.mode != FreeThreaded || th.collecting || !c.IsEnabled() || !c.Collecting() {
+		return false
+	}
+	t0, _, _ := c.Threshold()
+	c0, _, _ := c.Count()
+	return t0 > 0 && c0 > gcAssistFactor*t0
+}
+
+// waitForCollection waits, detached, until no collection is running.
+func (th *Thread) waitForCollection() {
+	rt := th.rt
+	th.detachFT()
+	rt.gcDoneMu.Lock()
+	for rt.collector.Collecting() {
+		rt.gcDone.Wait()
+	}
+	rt.gcDoneMu.Unlock()
+	th.attachFT()
 }
 
 // gcCountBatch is how many net tracked allocations a thread counts before it
@@ -236,6 +271,9 @@ func (th *Thread) runDueCollection() {
 	if th.collecting || th.freeing {
 		th.gcDue = true // run it once the current work is done
 		return
+	}
+	if th.mustAssist() {
+		th.waitForCollection()
 	}
 	if g := th.rt.collector.ShouldCollect(); g >= 0 {
 		th.collectGeneration(g)

@@ -46,11 +46,6 @@ func (th *Thread) NewWeakRef(target *Object, callback func(th *Thread, ref *Obje
 	wr.callback = callback
 	wr.target.Store(target)
 	th.bornContainer(&wr.container, th.rt.t.weakref)
-	// The weak reference itself is try-incref'd by whichever thread clears
-	// it (detachWeakrefs, to run the callback): mark it too, or a
-	// non-owner's TryIncBiased fails while its shared part is zero and the
-	// callback is lost (CPython's init_weakref marks both).
-	wr.rc.MarkMaybeWeakref()
 	// Both counts must refuse a free without a compare-and-swap: the
 	// target's for WeakRefGet's try-incref, the weakref's own for the
 	// try-incref that keeps it alive for its callback when the target dies

@@ -1,4 +1,38 @@
-// Package stress will hold the named workloads, the runner that executes
-// them in either mode on any number of runtime threads, the invariant checks
-// every run ends with, and the side-by-side comparison behind `nogil compare`.
+// Package stress runs named workloads against a nogil runtime in either mode
+// (GIL, or free-threaded with biased or atomic reference counting) on any
+// number of runtime threads, checks the invariants every run must end with
+// (nothing leaked, no violated invariant, no worker panic), and compares the
+// modes side by side: the engine behind `nogil compare` and `nogil stress`.
+//
+// # Workloads
+//
+// Each workload has a setup (shared state, made on a setup thread), a
+// per-thread step (one op: one iteration of its loop body, like one
+// iteration of a benchmark in CPython's Tools/ftscalingbench/ftscalingbench.py)
+// and a final check run after every worker has stopped. See [Workloads] for
+// the list and what an op is in each.
+//
+// # Runner
+//
+// [Run] creates a fresh runtime for each run. Every worker is a runtime
+// thread driven by its own goroutine under an errgroup; workers are released
+// together, run until the duration is up (or a fixed op count per thread,
+// like ftscalingbench), and call Checkpoint every few ops. A worker that
+// blocks (a channel in producer-consumer) detaches around it. A panic in a
+// worker becomes an error (with the stack) in [Result].Err, never a crash.
+// After the workers stop, the workload's check runs on the setup thread, the
+// runtime runs a full collection, and every object allocated since setup
+// must have been freed: [Result].Leaked is Stats().Live minus its starting
+// value.
+//
+// # Speedup
+//
+// ftscalingbench runs the same fixed work once on one thread (time t1) and
+// once on each of n threads in parallel (time tn), and prints
+// speedup = t1 * n / tn: total throughput at n threads over throughput at
+// one thread. [Compare] computes exactly that ratio from measured throughput:
+// Speedup = OpsPerSec(n threads) / OpsPerSec(1 thread), same workload, same
+// mode. With [Config].Ops (a fixed number of ops per thread) a run is the
+// ftscalingbench measurement itself; with [Config].Duration it is the same
+// ratio measured over a fixed time instead of a fixed amount of work.
 package stress

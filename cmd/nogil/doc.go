@@ -1,7 +1,21 @@
-//go:build ignore
-
-// Command nogil will run the workloads of package stress in both modes and
-// compare them (`nogil compare`), and run the race-detector stress harness
-// (`nogil stress`). The build tag keeps this folder out of the build until
-// the command exists.
+// Command nogil runs the workloads of package stress against both of the
+// runtime's modes.
+//
+//	nogil compare [-workloads a,b] [-modes gil,ft,ft-atomic] [-threads 1,2]
+//	              [-duration 750ms | -ops N] [-seed N] [-json | -csv] [-svg FILE]
+//	nogil stress  [-workloads a,b] [-modes gil,ft,ft-atomic] [-threads 8]
+//	              [-duration 30s] [-seed N]
+//
+// compare runs every workload in every mode at every thread count and prints
+// a table: ops/s per mode, each free-threaded mode's ratio to GIL mode, and
+// each mode's speedup against one thread (ftscalingbench's definition:
+// throughput at n threads over throughput at one thread). -json and -csv
+// print the rows instead; -svg also draws throughput against threads.
+//
+// stress runs the mixed workload and the contention workloads in every mode
+// with a live status line, prints a summary, and exits 1 on any leak,
+// violated invariant or worker panic. Build it with -race to have the race
+// detector judge both modes: go run -race ./cmd/nogil stress.
+//
+// Bad flags or values exit with status 2.
 package main

@@ -1,0 +1,129 @@
+package main
+
+import (
+	"bytes"
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/nogil-lab/nogil/internal/leaktest"
+	"github.com/nogil-lab/nogil/stress"
+)
+
+func TestMain(m *testing.M) { leaktest.Main(m) }
+
+func runArgs(args ...string) (code int, stdout, stderr string) {
+	var out, errb bytes.Buffer
+	code = run(args, &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func TestUsageErrors(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{nil, "usage: nogil"},
+		{[]string{"frobnicate"}, `unknown command "frobnicate"`},
+		{[]string{"compare", "-nope"}, "flag provided but not defined: -nope"},
+		{[]string{"compare", "-threads", "0"}, `-threads: "0" is not a thread count`},
+		{[]string{"compare", "-threads", "1,x"}, `-threads: "x" is not a thread count`},
+		{[]string{"compare", "-threads", ""}, "-threads: empty list"},
+		{[]string{"compare", "-modes", "gil,turbo"}, `-modes: unknown mode "turbo"`},
+		{[]string{"compare", "-workloads", "create-dict,nope"}, `-workloads: unknown workload "nope"`},
+		{[]string{"compare", "-duration", "-1s"}, "-duration: must be positive"},
+		{[]string{"compare", "-duration", "soon"}, `invalid value "soon" for flag -duration`},
+		{[]string{"compare", "-ops", "-3"}, "-ops: must not be negative"},
+		{[]string{"compare", "-json", "-csv"}, "-json and -csv are exclusive"},
+		{[]string{"compare", "-seed", "x"}, `invalid value "x" for flag -seed`},
+		{[]string{"compare", "extra"}, `unexpected argument "extra"`},
+		{[]string{"compare", "-svg", filepath.Join(t.TempDir(), "no", "such", "dir.svg")}, "-svg:"},
+		{[]string{"stress", "-threads", "0"}, "-threads: 0 is not a thread count"},
+		{[]string{"stress", "-duration", "0s"}, "-duration: must be positive"},
+		{[]string{"stress", "-modes", ""}, "-modes: empty list"},
+		{[]string{"stress", "-bogus"}, "flag provided but not defined: -bogus"},
+		{[]string{"stress", "-stall", "0s"}, "-stall: must be positive"},
+	} {
+		code, stdout, stderr := runArgs(tc.args...)
+		require.Equal(t, 2, code, "args %q: stderr %s", tc.args, stderr)
+		require.Contains(t, stderr, tc.want, "args %q", tc.args)
+		require.Empty(t, stdout, "args %q", tc.args)
+	}
+}
+
+func TestHelp(t *testing.T) {
+	code, stdout, _ := runArgs("help")
+	require.Equal(t, 0, code)
+	require.Contains(t, stdout, "compare")
+	code, _, stderr := runArgs("compare", "-h")
+	require.Equal(t, 0, code)
+	require.Contains(t, stderr, "-workloads")
+}
+
+func TestCompareJSON(t *testing.T) {
+	code, stdout, stderr := runArgs("compare", "-workloads", "create-objects,list-contention",
+		"-threads", "1,2", "-ops", "300", "-json")
+	require.Equal(t, 0, code, stderr)
+	var rows []map[string]any
+	require.NoError(t, json.Unmarshal([]byte(stdout), &rows), stdout)
+	require.Len(t, rows, 2*3*2)
+	modes := map[string]int{}
+	for _, r := range rows {
+		for _, k := range []string{"workload", "mode", "threads", "ops", "seconds", "ops_per_sec", "speedup",
+			"gc_collections", "gc_pause_p99_us", "gil_switches", "queued_merges", "peak_live", "leaked"} {
+			require.Contains(t, r, k)
+		}
+		modes[r["mode"].(string)]++
+		require.Zero(t, r["leaked"])
+		require.Positive(t, r["ops_per_sec"])
+		if r["threads"].(float64) == 1 {
+			require.Equal(t, 1.0, r["speedup"])
+		}
+	}
+	require.Equal(t, map[string]int{"gil": 4, "ft": 4, "ft-atomic": 4}, modes)
+}
+
+func TestCompareCSVAndSVG(t *testing.T) {
+	svg := filepath.Join(t.TempDir(), "out.svg")
+	code, stdout, stderr := runArgs("compare", "-workloads", "create-dict,cycles", "-modes", "gil,ft",
+		"-threads", "2", "-ops", "200", "-csv", "-svg", svg)
+	require.Equal(t, 0, code, stderr)
+	recs, err := csv.NewReader(strings.NewReader(stdout)).ReadAll()
+	require.NoError(t, err)
+	require.Equal(t, stress.CSVHeader, recs[0])
+	require.Equal(t, "workload", recs[0][0])
+	require.Len(t, recs, 1+2*2*2) // 1 thread is added to 2
+	data, err := os.ReadFile(svg)
+	require.NoError(t, err)
+	s := strings.TrimSpace(string(data))
+	require.True(t, strings.HasPrefix(s, "<?xml") || strings.HasPrefix(s, "<svg"), s[:min(len(s), 80)])
+	require.Contains(t, s, "</svg>")
+	require.Contains(t, s, "create-dict")
+}
+
+func TestCompareTable(t *testing.T) {
+	code, stdout, stderr := runArgs("compare", "-workloads", "shared-read-immortal", "-threads", "1,2", "-duration", "20ms")
+	require.Equal(t, 0, code, stderr)
+	require.Contains(t, stdout, "gil ops/s")
+	require.Contains(t, stdout, "ft/gil")
+	require.Contains(t, stdout, "speedup ft-atomic")
+	require.Contains(t, stdout, "shared-read-immortal")
+	require.Contains(t, stdout, "runs: 6, leaked objects: 0, violations: 0, errors: 0")
+	require.NotContains(t, stderr, "\r", "no progress line when stderr is not a terminal")
+}
+
+func TestStressShort(t *testing.T) {
+	code, stdout, stderr := runArgs("stress", "-threads", "3", "-duration", "600ms", "-seed", "5", "-stall", "10s")
+	require.Equal(t, 0, code, "stdout:\n%s\nstderr:\n%s", stdout, stderr)
+	require.Contains(t, stdout, "seed 5")
+	for _, wl := range stress.StressWorkloads() {
+		require.Contains(t, stdout, wl)
+	}
+	require.Contains(t, stdout, fmt.Sprintf("all %d runs clean", 3*len(stress.StressWorkloads())))
+}

@@ -1,0 +1,471 @@
+package stress
+
+import (
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+// CompareConfig is a side-by-side comparison: every workload in every mode
+// at every thread count.
+type CompareConfig struct {
+	Workloads []string // default: every workload
+	Modes     []string // "gil", "ft", "ft-atomic"; default: all three
+	// Threads are the thread counts; 1 is always run (added if missing)
+	// since speedup is measured against it.
+	Threads  []int
+	Duration time.Duration // per run; used when Ops is 0
+	Ops      int           // ops per thread per run (fixed work, as ftscalingbench)
+	Seed     int64
+	// StallTimeout is each run's Config.StallTimeout.
+	StallTimeout time.Duration
+	// Progress, when set, is called before each run (done runs so far,
+	// total runs, the run about to start) and, with Run.Progress, during it.
+	Progress    func(done, total int, next Config)
+	RunProgress func(Progress)
+}
+
+// Row is one run of a comparison. Its JSON and CSV field names are part of
+// the command line's output format.
+type Row struct {
+	Workload      string   `json:"workload"`
+	Mode          string   `json:"mode"`
+	Threads       int      `json:"threads"`
+	Ops           uint64   `json:"ops"`
+	Seconds       float64  `json:"seconds"`
+	OpsPerSec     float64  `json:"ops_per_sec"`
+	Speedup       float64  `json:"speedup"` // ops/s over the same mode's 1-thread ops/s; 0 if unknown
+	VsGIL         float64  `json:"vs_gil"`  // ops/s over GIL mode's at the same thread count; 0 if unknown
+	PerThreadOps  []uint64 `json:"per_thread_ops"`
+	GCCollections int      `json:"gc_collections"`
+	GCPauseP50us  float64  `json:"gc_pause_p50_us"`
+	GCPauseP99us  float64  `json:"gc_pause_p99_us"`
+	GCPauseMaxus  float64  `json:"gc_pause_max_us"`
+	GILSwitches   uint64   `json:"gil_switches"`
+	ForcedSwitch  uint64   `json:"forced_switches"`
+	QueuedMerges  uint64   `json:"queued_merges"`
+	Allocated     uint64   `json:"allocated"`
+	PeakLive      int      `json:"peak_live"`
+	HeapReserved  int64    `json:"heap_bytes_reserved"`
+	RemoteFrees   int64    `json:"remote_frees"`
+	Leaked        int      `json:"leaked"`
+	Violations    int      `json:"violations"`
+	Restarts      int      `json:"restarts"`
+	Error         string   `json:"error,omitempty"`
+}
+
+// Comparison is the outcome of Compare.
+type Comparison struct {
+	Workloads []string
+	Modes     []string
+	Threads   []int
+	Rows      []Row
+	Results   []*Result // Rows[i] summarizes Results[i]
+}
+
+// Compare runs cfg's workloads × modes × thread counts and fills in speedup
+// (throughput at n threads over throughput at one thread, same workload and
+// mode: ftscalingbench's t1*n/tn) and the ratio to GIL mode. It stops early
+// if ctx is cancelled; an invalid configuration gives an error.
+func Compare(ctx context.Context, cfg CompareConfig) (*Comparison, error) {
+	c := &Comparison{Workloads: cfg.Workloads, Modes: cfg.Modes, Threads: slices.Clone(cfg.Threads)}
+	if len(c.Workloads) == 0 {
+		c.Workloads = Workloads()
+	}
+	if len(c.Modes) == 0 {
+		c.Modes = ModeNames
+	}
+	if len(c.Threads) == 0 {
+		c.Threads = []int{1, 2}
+	}
+	for _, n := range c.Threads {
+		if n < 1 {
+			return nil, fmt.Errorf("stress: thread count %d is not positive", n)
+		}
+	}
+	if !slices.Contains(c.Threads, 1) {
+		c.Threads = append(c.Threads, 1)
+	}
+	slices.Sort(c.Threads)
+	c.Threads = slices.Compact(c.Threads)
+	for _, w := range c.Workloads {
+		if lookup(w) == nil {
+			return nil, fmt.Errorf("stress: unknown workload %q (known: %s)", w, strings.Join(Workloads(), ", "))
+		}
+	}
+	type variant struct {
+		name string
+		cfg  Config
+	}
+	var variants []variant
+	for _, m := range c.Modes {
+		mode, rc, err := ParseMode(m)
+		if err != nil {
+			return nil, fmt.Errorf("stress: %w", err)
+		}
+		name := ModeName(mode, rc)
+		if slices.ContainsFunc(variants, func(v variant) bool { return v.name == name }) {
+			continue
+		}
+		variants = append(variants, variant{name, Config{Mode: mode, RefCounting: rc}})
+	}
+	c.Modes = c.Modes[:0:0]
+	for _, v := range variants {
+		c.Modes = append(c.Modes, v.name)
+	}
+	if cfg.Ops < 0 || (cfg.Ops == 0 && cfg.Duration <= 0) {
+		return nil, fmt.Errorf("stress: need a positive Duration or Ops")
+	}
+
+	total := len(c.Workloads) * len(c.Threads) * len(variants)
+	for _, w := range c.Workloads {
+		// Modes interleaved at each thread count, so that slow drifts of a
+		// noisy machine hit every mode alike.
+		for _, n := range c.Threads {
+			for _, v := range variants {
+				if err := ctx.Err(); err != nil {
+					c.fillRatios()
+					return c, err
+				}
+				rc := v.cfg
+				rc.Workload, rc.Threads, rc.Duration, rc.Ops, rc.Seed = w, n, cfg.Duration, cfg.Ops, cfg.Seed
+				rc.Progress = cfg.RunProgress
+				rc.StallTimeout = cfg.StallTimeout
+				if cfg.Progress != nil {
+					cfg.Progress(len(c.Rows), total, rc)
+				}
+				res, err := Run(ctx, rc)
+				if err != nil {
+					c.fillRatios()
+					return c, err
+				}
+				c.Results = append(c.Results, res)
+				c.Rows = append(c.Rows, rowOf(res))
+			}
+		}
+	}
+	if cfg.Progress != nil {
+		cfg.Progress(total, total, Config{})
+	}
+	c.fillRatios()
+	return c, nil
+}
+
+func us(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1e3 }
+
+func rowOf(r *Result) Row {
+	row := Row{
+		Workload: r.Workload, Mode: r.Mode, Threads: r.Threads,
+		Ops: r.Ops, Seconds: r.Elapsed.Seconds(), OpsPerSec: r.OpsPerSec,
+		PerThreadOps:  r.PerThreadOps,
+		GCCollections: r.GCCollections,
+		GCPauseP50us:  us(r.GCPauseP50), GCPauseP99us: us(r.GCPauseP99), GCPauseMaxus: us(r.GCPauseMax),
+		GILSwitches: r.GILSwitches, ForcedSwitch: r.ForcedSwitches,
+		QueuedMerges: r.QueuedMerges, Allocated: r.Allocated,
+		PeakLive: r.PeakLive, HeapReserved: r.HeapBytesReserved, RemoteFrees: r.RemoteFrees,
+		Leaked: r.Leaked, Violations: r.Violations, Restarts: r.Restarts,
+	}
+	if r.Err != nil {
+		row.Error = r.Err.Error()
+	}
+	return row
+}
+
+// fillRatios sets Speedup and VsGIL, and the Results' Speedup.
+func (c *Comparison) fillRatios() {
+	find := func(w, m string, n int) *Row {
+		for i := range c.Rows {
+			if r := &c.Rows[i]; r.Workload == w && r.Mode == m && r.Threads == n {
+				return r
+			}
+		}
+		return nil
+	}
+	for i := range c.Rows {
+		r := &c.Rows[i]
+		if one := find(r.Workload, r.Mode, 1); one != nil && one.OpsPerSec > 0 && one.Error == "" && r.Error == "" {
+			r.Speedup = r.OpsPerSec / one.OpsPerSec
+		}
+		if g := find(r.Workload, ModeGIL, r.Threads); g != nil && g.OpsPerSec > 0 && g.Error == "" && r.Error == "" {
+			r.VsGIL = r.OpsPerSec / g.OpsPerSec
+		}
+		if i < len(c.Results) {
+			c.Results[i].Speedup = r.Speedup
+		}
+	}
+}
+
+// Failures counts the runs with an error, a leak or a violation.
+func (c *Comparison) Failures() int {
+	n := 0
+	for _, r := range c.Rows {
+		if r.Error != "" || r.Leaked != 0 || r.Violations != 0 {
+			n++
+		}
+	}
+	return n
+}
+
+// Err returns the runs' errors, leaks and violations as one error (nil if
+// every run was clean).
+func (c *Comparison) Err() error {
+	var errs []error
+	for _, r := range c.Results {
+		if r.OK() {
+			continue
+		}
+		if r.Err != nil {
+			errs = append(errs, fmt.Errorf("%s %s %d threads: %w", r.Workload, r.Mode, r.Threads, r.Err))
+		}
+		if r.Leaked != 0 {
+			errs = append(errs, fmt.Errorf("%s %s %d threads: %d objects leaked %v", r.Workload, r.Mode, r.Threads, r.Leaked, r.LeakedByType))
+		}
+		if r.Violations != 0 {
+			errs = append(errs, fmt.Errorf("%s %s %d threads: %d violations: %s", r.Workload, r.Mode, r.Threads, r.Violations, strings.Join(r.ViolationSamples, "; ")))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// WriteJSON writes the rows as a JSON array.
+func (c *Comparison) WriteJSON(w io.Writer) error {
+	rows := c.Rows
+	if rows == nil {
+		rows = []Row{}
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(rows)
+}
+
+// CSVHeader is the header line WriteCSV writes: Row's JSON names.
+var CSVHeader = []string{
+	"workload", "mode", "threads", "ops", "seconds", "ops_per_sec", "speedup", "vs_gil",
+	"per_thread_ops", "gc_collections", "gc_pause_p50_us", "gc_pause_p99_us", "gc_pause_max_us",
+	"gil_switches", "forced_switches", "queued_merges", "allocated", "peak_live",
+	"heap_bytes_reserved", "remote_frees", "leaked",
+	"violations", "restarts", "error",
+}
+
+// WriteCSV writes the rows as CSV with a header line (per_thread_ops is
+// written as numbers separated by ';').
+func (c *Comparison) WriteCSV(w io.Writer) error {
+	cw := csv.NewWriter(w)
+	if err := cw.Write(CSVHeader); err != nil {
+		return err
+	}
+	f := func(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
+	u := func(v uint64) string { return strconv.FormatUint(v, 10) }
+	for _, r := range c.Rows {
+		per := make([]string, len(r.PerThreadOps))
+		for i, n := range r.PerThreadOps {
+			per[i] = u(n)
+		}
+		rec := []string{
+			r.Workload, r.Mode, strconv.Itoa(r.Threads), u(r.Ops), f(r.Seconds), f(r.OpsPerSec),
+			f(r.Speedup), f(r.VsGIL), strings.Join(per, ";"), strconv.Itoa(r.GCCollections),
+			f(r.GCPauseP50us), f(r.GCPauseP99us), f(r.GCPauseMaxus),
+			u(r.GILSwitches), u(r.ForcedSwitch), u(r.QueuedMerges), u(r.Allocated),
+			strconv.Itoa(r.PeakLive), strconv.FormatInt(r.HeapReserved, 10), strconv.FormatInt(r.RemoteFrees, 10),
+			strconv.Itoa(r.Leaked), strconv.Itoa(r.Violations),
+			strconv.Itoa(r.Restarts), r.Error,
+		}
+		if err := cw.Write(rec); err != nil {
+			return err
+		}
+	}
+	cw.Flush()
+	return cw.Error()
+}
+
+// FormatRate formats ops/s with a unit: 1.23M, 456k.
+func FormatRate(v float64) string {
+	switch {
+	case v <= 0:
+		return "-"
+	case v >= 1e6:
+		return fmt.Sprintf("%.2fM", v/1e6)
+	case v >= 1e3:
+		return fmt.Sprintf("%.1fk", v/1e3)
+	}
+	return fmt.Sprintf("%.0f", v)
+}
+
+func ratio(v float64) string {
+	if v <= 0 || math.IsNaN(v) || math.IsInf(v, 0) {
+		return "-"
+	}
+	return fmt.Sprintf("%.2fx", v)
+}
+
+// geomean returns the geometric mean of the positive values, 0 if none.
+func geomean(vs []float64) float64 {
+	s, n := 0.0, 0
+	for _, v := range vs {
+		if v > 0 {
+			s += math.Log(v)
+			n++
+		}
+	}
+	if n == 0 {
+		return 0
+	}
+	return math.Exp(s / float64(n))
+}
+
+// WriteTable writes the comparison as an aligned table: for each workload
+// and thread count, ops/s per mode, each mode's ratio to GIL mode, and each
+// mode's speedup against one thread. A summary follows: the geometric means
+// behind targets B5 (1-thread ratio to GIL mode) and B4 (speedup of the
+// thread-private workloads), and the runs that failed.
+func (c *Comparison) WriteTable(w io.Writer) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	hasGIL := slices.Contains(c.Modes, ModeGIL)
+	var others []string
+	for _, m := range c.Modes {
+		if m != ModeGIL {
+			others = append(others, m)
+		}
+	}
+	width := len("workload")
+	for _, wl := range c.Workloads {
+		width = max(width, len(wl))
+	}
+	left := func(s string) string { return fmt.Sprintf("%-*s", width, s) }
+	head := []string{left("workload"), "threads"}
+	for _, m := range c.Modes {
+		head = append(head, m+" ops/s")
+	}
+	if hasGIL {
+		for _, m := range others {
+			head = append(head, m+"/gil")
+		}
+	}
+	for _, m := range c.Modes {
+		head = append(head, "speedup "+m)
+	}
+	head = append(head, "  status") // not a column: left-aligned
+	fmt.Fprintln(tw, strings.Join(head, "\t"))
+
+	get := func(wl, m string, n int) *Row {
+		for i := range c.Rows {
+			if r := &c.Rows[i]; r.Workload == wl && r.Mode == m && r.Threads == n {
+				return r
+			}
+		}
+		return nil
+	}
+	for _, wl := range c.Workloads {
+		for ti, n := range c.Threads {
+			name := left(wl)
+			if ti > 0 {
+				name = left("")
+			}
+			cells := []string{name, strconv.Itoa(n)}
+			var problems []string
+			any := false
+			for _, m := range c.Modes {
+				r := get(wl, m, n)
+				if r == nil {
+					cells = append(cells, "")
+					continue
+				}
+				any = true
+				cells = append(cells, FormatRate(r.OpsPerSec))
+				switch {
+				case r.Error != "":
+					problems = append(problems, m+" ERROR")
+				case r.Leaked != 0:
+					problems = append(problems, fmt.Sprintf("%s LEAK %d", m, r.Leaked))
+				case r.Violations != 0:
+					problems = append(problems, fmt.Sprintf("%s VIOLATION %d", m, r.Violations))
+				}
+			}
+			status := "ok"
+			if len(problems) > 0 {
+				status = strings.Join(problems, ", ")
+			}
+			if !any {
+				continue
+			}
+			if hasGIL {
+				for _, m := range others {
+					if r := get(wl, m, n); r != nil {
+						cells = append(cells, ratio(r.VsGIL))
+					} else {
+						cells = append(cells, "")
+					}
+				}
+			}
+			for _, m := range c.Modes {
+				if r := get(wl, m, n); r != nil {
+					cells = append(cells, ratio(r.Speedup))
+				} else {
+					cells = append(cells, "")
+				}
+			}
+			cells = append(cells, "  "+status)
+			fmt.Fprintln(tw, strings.Join(cells, "\t"))
+		}
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	return c.writeSummary(w, hasGIL, others)
+}
+
+func (c *Comparison) writeSummary(w io.Writer, hasGIL bool, others []string) error {
+	var b strings.Builder
+	b.WriteString("\n")
+	if hasGIL {
+		for _, m := range others {
+			var vs []float64
+			for _, r := range c.Rows {
+				if r.Mode == m && r.Threads == 1 {
+					vs = append(vs, r.VsGIL)
+				}
+			}
+			fmt.Fprintf(&b, "geomean %s/gil at 1 thread, all workloads (B5): %s\n", m, ratio(geomean(vs)))
+		}
+	}
+	for _, n := range c.Threads {
+		if n == 1 {
+			continue
+		}
+		var parts []string
+		for _, m := range c.Modes {
+			var vs []float64
+			for _, r := range c.Rows {
+				if info, ok := Describe(r.Workload); ok && info.Private && r.Mode == m && r.Threads == n {
+					vs = append(vs, r.Speedup)
+				}
+			}
+			if len(vs) > 0 {
+				parts = append(parts, fmt.Sprintf("%s %s", m, ratio(geomean(vs))))
+			}
+		}
+		if len(parts) > 0 {
+			fmt.Fprintf(&b, "geomean speedup at %d threads, thread-private workloads (B4): %s\n", n, strings.Join(parts, ", "))
+		}
+	}
+	var leaked, violations, errs int
+	for _, r := range c.Rows {
+		leaked += r.Leaked
+		violations += r.Violations
+		if r.Error != "" {
+			errs++
+		}
+	}
+	fmt.Fprintf(&b, "runs: %d, leaked objects: %d, violations: %d, errors: %d\n", len(c.Rows), leaked, violations, errs)
+	_, err := io.WriteString(w, b.String())
+	return err
+}

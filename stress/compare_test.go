@@ -1,0 +1,110 @@
+package stress
+
+import (
+	"bytes"
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/nogil-lab/nogil/internal/invariants"
+)
+
+func TestCompare(t *testing.T) {
+	var progress []int
+	c, err := Compare(context.Background(), CompareConfig{
+		Workloads:    []string{"create-dict", "shared-read"},
+		Modes:        []string{"gil", "ft", "ft-atomic"},
+		Threads:      []int{2}, // 1 is added
+		Ops:          invariants.Scale(2000, 10),
+		Seed:         3,
+		StallTimeout: testStall,
+		Progress:     func(done, total int, _ Config) { progress = append(progress, done); require.Equal(t, 12, total) },
+	})
+	require.NoError(t, err)
+	require.NoError(t, c.Err())
+	require.Zero(t, c.Failures())
+	require.Equal(t, []int{1, 2}, c.Threads)
+	require.Len(t, c.Rows, 2*2*3)
+	require.Equal(t, []int{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12}, progress)
+	seen := map[string]bool{}
+	for _, r := range c.Rows {
+		key := r.Workload + "/" + r.Mode + "/" + string(rune('0'+r.Threads))
+		require.False(t, seen[key], "duplicate row %s", key)
+		seen[key] = true
+		require.Positive(t, r.OpsPerSec)
+		require.Positive(t, r.Speedup)
+		require.Positive(t, r.VsGIL)
+		if r.Threads == 1 {
+			require.InDelta(t, 1.0, r.Speedup, 1e-9)
+		}
+		if r.Mode == ModeGIL {
+			require.InDelta(t, 1.0, r.VsGIL, 1e-9)
+		} else {
+			require.Zero(t, r.GILSwitches)
+		}
+		if r.Mode != ModeFT {
+			require.Zero(t, r.QueuedMerges)
+		}
+	}
+
+	// JSON: an array of objects with the documented fields.
+	var buf bytes.Buffer
+	require.NoError(t, c.WriteJSON(&buf))
+	var rows []map[string]any
+	require.NoError(t, json.Unmarshal(buf.Bytes(), &rows))
+	require.Len(t, rows, len(c.Rows))
+	for _, r := range rows {
+		for _, k := range []string{"workload", "mode", "threads", "ops", "seconds", "ops_per_sec", "speedup",
+			"gc_collections", "gc_pause_p99_us", "gil_switches", "queued_merges", "peak_live", "leaked"} {
+			require.Contains(t, r, k)
+		}
+		require.Contains(t, []string{"gil", "ft", "ft-atomic"}, r["mode"])
+	}
+
+	// CSV: the header and one record per row, all of the same width.
+	buf.Reset()
+	require.NoError(t, c.WriteCSV(&buf))
+	recs, err := csv.NewReader(&buf).ReadAll()
+	require.NoError(t, err)
+	require.Len(t, recs, 1+len(c.Rows))
+	require.Equal(t, CSVHeader, recs[0])
+	for _, rec := range recs[1:] {
+		require.Len(t, rec, len(CSVHeader))
+	}
+
+	// Table: a header with a column per mode, ratio and speedup, a line
+	// per workload and thread count, and the summary.
+	buf.Reset()
+	require.NoError(t, c.WriteTable(&buf))
+	out := buf.String()
+	lines := strings.Split(out, "\n")
+	for _, h := range []string{"workload", "threads", "gil ops/s", "ft ops/s", "ft-atomic ops/s", "ft/gil", "ft-atomic/gil", "speedup gil", "speedup ft", "speedup ft-atomic", "status"} {
+		require.Contains(t, lines[0], h)
+	}
+	require.Equal(t, 1, strings.Count(out, "create-dict "))
+	require.Contains(t, out, "geomean ft/gil at 1 thread")
+	require.Contains(t, out, "geomean speedup at 2 threads")
+	require.Contains(t, out, "runs: 12, leaked objects: 0, violations: 0, errors: 0")
+	require.Equal(t, 2*2, strings.Count(out, " ok\n"))
+}
+
+func TestCompareErrors(t *testing.T) {
+	_, err := Compare(context.Background(), CompareConfig{Workloads: []string{"nope"}, Ops: 1})
+	require.ErrorContains(t, err, "unknown workload")
+	_, err = Compare(context.Background(), CompareConfig{Modes: []string{"x"}, Ops: 1})
+	require.ErrorContains(t, err, "unknown mode")
+	_, err = Compare(context.Background(), CompareConfig{Threads: []int{0}, Ops: 1})
+	require.ErrorContains(t, err, "not positive")
+	_, err = Compare(context.Background(), CompareConfig{})
+	require.ErrorContains(t, err, "Duration or Ops")
+}
+
+func TestGeomean(t *testing.T) {
+	require.InDelta(t, 2.0, geomean([]float64{1, 4}), 1e-12)
+	require.Zero(t, geomean(nil))
+	require.InDelta(t, 3.0, geomean([]float64{3, 0}), 1e-12)
+}
