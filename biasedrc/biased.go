@@ -60,31 +60,39 @@ func (c *Count) decBiasedSlow(me ThreadID) Outcome {
 		// the add's result says Dead.
 		return mergedOutcome(c.shared.Add(-sharedUnit))
 	}
-	// A non-owner's decrement of an owned word (CPython's _Py_DecRefShared).
-	shared := c.shared.Load()
-	for {
-		// At zero (default or maybe-weakref) the shared part would go below
-		// zero, and only the owner's local part knows whether the true
-		// count did. Queue the object to its owner instead; the queue keeps
-		// the reference being dropped.
-		queue := shared == 0 || shared == int64(StateMaybeWeakref)
-		next := shared - sharedUnit
-		if queue {
-			next = int64(StateQueued)
-		}
-		if c.shared.CompareAndSwap(shared, next) {
-			if queue {
+	// A non-owner's decrement of an owned word: one atomic add, where
+	// CPython's _Py_DecRefShared loads and compares-and-swaps. At zero
+	// (default or maybe-weakref) the shared part must not go below zero,
+	// since only the owner's local part knows whether the true count did;
+	// the thread whose add crossed zero takes its unit back and marks the
+	// word queued in one compare-and-swap, and the queue keeps the
+	// reference being dropped. In between the word is briefly negative in
+	// the default state; that is harmless: the dropped reference is still
+	// in the owner's local part, so the owner cannot reach zero meanwhile,
+	// and the crossing thread's compare-and-swap folds in whatever other
+	// threads added or dropped. (Two threads can both cross if another
+	// adds in between; each then queues the object once with its own
+	// reference, and merging twice is exact.)
+	next := c.shared.Add(-sharedUnit)
+	if prev := next + sharedUnit; prev == 0 || prev == int64(StateMaybeWeakref) {
+		for {
+			s := c.shared.Load()
+			if State(s&stateMask) == StateMerged {
+				// Not reachable (the owner cannot merge while our reference
+				// is in its local part), but a merged word would simply
+				// keep our decrement.
+				return mergedOutcome(s)
+			}
+			queued := (s+sharedUnit)&^stateMask | int64(StateQueued)
+			if c.shared.CompareAndSwap(s, queued) {
 				return MustQueue
 			}
-			// In the queued state the shared part may be negative: the
-			// owner's local part makes up the difference, and the queued
-			// entry guarantees the two are merged. (In the default and
-			// maybe-weakref states it never is: a decrement from zero
-			// queues instead.)
-			return mergedOutcome(next)
 		}
-		shared = c.shared.Load()
 	}
+	// In the queued state the shared part may be negative: the owner's
+	// local part makes up the difference, and the queued entry guarantees
+	// the two are merged.
+	return mergedOutcome(next)
 }
 
 // mergedOutcome tells a non-owner what its decrement, which left the word

@@ -22,9 +22,6 @@ type obj struct {
 	truth atomic.Int64
 	// deaths counts Dead reports (from any path).
 	deaths atomic.Int32
-	// queued counts the merge-queue entries that hold a reference to the
-	// object (Enqueue pushed, Drain not yet merged).
-	queued atomic.Int32
 }
 
 func countOf(o *obj) *Count { return &o.rc }

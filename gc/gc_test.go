@@ -593,8 +593,7 @@ func TestWeakrefCallbackFreesWeakref(t *testing.T) {
 		// collector's release frees it.
 		a := g.obj()
 		g.link(a, a)
-		var wr *fobj
-		wr = g.weakref(a, func(g *graph, w *fobj) { g.drop(w) })
+		wr := g.weakref(a, func(g *graph, w *fobj) { g.drop(w) })
 		g.drop(a)
 		m, _ := g.collect(2)
 		require.Equal(t, 1, m)

@@ -10,12 +10,12 @@ import (
 // Objects the size of the runtime's intObject (48 B) and listObject (96 B),
 // with a pointer so that Go's GC has to scan them (as it scans real objects).
 type bench48 struct {
-	p *int
+	_ *int
 	a [5]int64
 }
 
 type bench96 struct {
-	p *int
+	_ *int
 	a [11]int64
 }
 

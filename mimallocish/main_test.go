@@ -17,13 +17,13 @@ type obj struct {
 	id  SlotID
 	_   uint32
 	ptr *int64
-	pad [3]int64
+	_   [3]int64
 }
 
 // big is a 96-byte object.
 type big struct {
 	tag int64
-	pad [11]int64
+	_   [11]int64
 }
 
 // checkHeap verifies a heap's internal invariants (owner, or a stopped

@@ -120,7 +120,7 @@ func TestPoolsStates(t *testing.T) {
 	checkPools(t, p)
 
 	// The same class takes the pool back as it was.
-	ids = allocPoolsN(p, 3) // fills pl2
+	allocPoolsN(p, 3) // fills pl2
 	require.Equal(t, poolFull, pl2.state)
 	_, id = p.Alloc()
 	require.Same(t, pl, poolOf(p, id))

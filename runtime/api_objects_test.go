@@ -310,7 +310,7 @@ func TestAPIIntConversion(t *testing.T) {
 			{rt.False(), 0},
 			{th.NewFloat(3.9), 3},
 			{th.NewFloat(-3.9), -3},
-			{th.NewFloat(-0.0), 0},
+			{th.NewFloat(math.Copysign(0, -1)), 0},
 			{th.NewFloat(1e18), 1000000000000000000},
 			{th.NewStr("42"), 42},
 			{th.NewStr("  -17\n"), -17},

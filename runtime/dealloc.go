@@ -41,19 +41,28 @@ func (th *Thread) free(o *Object) {
 }
 
 // dropRef drops a reference without freeing: it reports whether the count
-// reached zero.
+// reached zero. The common outcome (still alive) returns from the inlined
+// part.
 func (th *Thread) dropRef(o *Object) bool {
 	var out biasedrc.Outcome
-	switch th.rt.strategy {
-	case biasedrc.Plain:
-		out = o.rc.DecPlain()
+	switch th.strategy {
 	case biasedrc.Biased:
 		out = o.rc.DecBiased(th.id)
-		if out == biasedrc.MustQueue {
-			out = th.rt.brc.Enqueue(o.rc.Owner(), o)
-		}
+	case biasedrc.Plain:
+		out = o.rc.DecPlain()
 	default:
 		out = o.rc.DecAtomic()
+	}
+	if out == biasedrc.Alive {
+		return false
+	}
+	return th.dropRefSlow(o, out)
+}
+
+// dropRefSlow handles the outcomes other than Alive.
+func (th *Thread) dropRefSlow(o *Object, out biasedrc.Outcome) bool {
+	if out == biasedrc.MustQueue {
+		out = th.rt.brc.Enqueue(o.rc.Owner(), o)
 	}
 	if out == biasedrc.Underflow {
 		misuse("reference count of a %s object went below zero", o.typ.name)

@@ -8,14 +8,24 @@ import (
 func (th *Thread) IncRef(o *Object) {
 	th.mustBeAttached()
 	th.check(o)
-	th.incref(o)
+	// incref's body, written out: this is the hottest entry of the API.
+	switch th.strategy {
+	case biasedrc.Biased:
+		o.rc.IncBiased(th.id)
+	case biasedrc.Plain:
+		o.rc.IncPlain()
+	default:
+		o.rc.IncAtomic()
+	}
 }
 
 // DecRef drops a reference to o, freeing it when the count reaches zero.
 func (th *Thread) DecRef(o *Object) {
 	th.mustBeAttached()
 	th.check(o)
-	th.decref(o)
+	if th.dropRef(o) {
+		th.free(o)
+	}
 }
 
 // NewRef adds a reference to o and returns o.
@@ -43,13 +53,13 @@ func (th *Thread) RefCount(o *Object) int {
 	return int(c.Value(th.rt.strategy))
 }
 
-// incref is IncRef without the entry checks.
+// incref is IncRef without the entry checks. It inlines into callers.
 func (th *Thread) incref(o *Object) {
-	switch th.rt.strategy {
-	case biasedrc.Plain:
-		o.rc.IncPlain()
+	switch th.strategy {
 	case biasedrc.Biased:
 		o.rc.IncBiased(th.id)
+	case biasedrc.Plain:
+		o.rc.IncPlain()
 	default:
 		o.rc.IncAtomic()
 	}
@@ -57,31 +67,15 @@ func (th *Thread) incref(o *Object) {
 
 // decref drops a reference and frees o if it was the last.
 func (th *Thread) decref(o *Object) {
-	var out biasedrc.Outcome
-	switch th.rt.strategy {
-	case biasedrc.Plain:
-		out = o.rc.DecPlain()
-	case biasedrc.Biased:
-		out = o.rc.DecBiased(th.id)
-		if out == biasedrc.MustQueue {
-			out = th.rt.brc.Enqueue(o.rc.Owner(), o)
-		}
-	default:
-		out = o.rc.DecAtomic()
-	}
-	switch out {
-	case biasedrc.Alive:
-	case biasedrc.Dead:
+	if th.dropRef(o) {
 		th.free(o)
-	case biasedrc.Underflow:
-		misuse("reference count of a %s object went below zero", o.typ.name)
 	}
 }
 
 // tryIncref takes a reference to an object reached without one (through a
 // weak reference), unless it is already dying.
 func (th *Thread) tryIncref(o *Object) bool {
-	switch th.rt.strategy {
+	switch th.strategy {
 	case biasedrc.Plain:
 		if o.rc.IsImmortal() {
 			return true
@@ -100,5 +94,5 @@ func (th *Thread) tryIncref(o *Object) bool {
 
 // initCount gives a new object its first reference, owned by th.
 func (th *Thread) initCount(o *Object) {
-	o.rc.Init(th.rt.strategy, th.id)
+	o.rc.Init(th.strategy, th.id)
 }

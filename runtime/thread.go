@@ -25,6 +25,8 @@ const (
 type Thread struct {
 	rt *Runtime
 	id biasedrc.ThreadID
+	// strategy is the runtime's, copied here for the hot paths.
+	strategy biasedrc.Strategy
 
 	// state is the free-threaded thread state. Atomic: the thread and a
 	// thread stopping the world both write it.
@@ -68,7 +70,7 @@ type youngList struct {
 // NewThread returns a new, attached thread.
 func (rt *Runtime) NewThread() *Thread {
 	rt.checkOpen()
-	th := &Thread{rt: rt, id: biasedrc.ThreadID(nextThreadID.Add(1))}
+	th := &Thread{rt: rt, id: biasedrc.ThreadID(nextThreadID.Add(1)), strategy: rt.strategy}
 	switch {
 	case rt.mode == GIL:
 		th.gilh = rt.gil.NewHandle()
@@ -94,13 +96,20 @@ func (th *Thread) Runtime() *Runtime { return th.rt }
 // ID returns the thread's id (the owner id of biased counting).
 func (th *Thread) ID() uint64 { return uint64(th.id) }
 
+// mustBeAttached is the entry check of every Thread method. It must inline:
+// the panic is formatted out of line.
 func (th *Thread) mustBeAttached() {
 	if !th.attached {
-		if th.closed {
-			misuse("use of a closed thread")
-		}
-		misuse("use of a detached thread (call Attach first)")
+		th.notAttached()
 	}
+}
+
+//go:noinline
+func (th *Thread) notAttached() {
+	if th.closed {
+		misuse("use of a closed thread")
+	}
+	misuse("use of a detached thread (call Attach first)")
 }
 
 // Attach takes the GIL (GIL mode) or becomes attached (free-threaded mode),

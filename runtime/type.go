@@ -1,7 +1,6 @@
 package runtime
 
 import (
-	"fmt"
 	"strings"
 )
 
@@ -116,6 +115,13 @@ func (rt *Runtime) initBuiltins() {
 // check panics unless o is a live object of th's runtime: the misuse
 // checks every API entry makes. They cost a load and two compares.
 func (th *Thread) check(o *Object) {
+	if o == nil || o.typ.rt != th.rt || o.typ.kind == kindFreed {
+		th.badObject(o)
+	}
+}
+
+//go:noinline
+func (th *Thread) badObject(o *Object) {
 	if o == nil {
 		misuse("nil *Object passed to the API")
 	}
@@ -123,16 +129,7 @@ func (th *Thread) check(o *Object) {
 	if t.rt != th.rt {
 		misuse("%s object of another runtime used in this one", t.name)
 	}
-	if t.kind == kindFreed {
-		misuse("use after free of a %s object", t.name)
-	}
+	misuse("use after free of a %s object", t.name)
 }
 
 func typeError(format string, args ...any) error { return errorf(ErrType, format, args...) }
-
-func wrongType(op string, o *Object) error {
-	return typeError("%s: '%s' object %s", op, o.typ.name, "is not supported")
-}
-
-// descr formats "'list' object" for messages.
-func descr(o *Object) string { return fmt.Sprintf("'%s' object", o.typ.name) }
