@@ -586,3 +586,20 @@ func TestMarkMaybeWeakrefOtherStrategies(t *testing.T) {
 	require.Equal(t, int64(0), p.shared.Load())
 	require.Equal(t, Dead, p.DecPlain())
 }
+
+// TestInitFreshMatchesInit checks that InitFresh on a zeroed word leaves it
+// exactly as Init does, for every strategy.
+func TestInitFreshMatchesInit(t *testing.T) {
+	for _, s := range []Strategy{Plain, Atomic, Biased} {
+		var a, b Count
+		a.Init(s, 7)
+		b.InitFresh(s, 7)
+		require.Equal(t, a.owner.Load(), b.owner.Load(), s.String())
+		require.Equal(t, a.shared.Load(), b.shared.Load(), s.String())
+		require.Equal(t, a.local, b.local, s.String())
+	}
+	require.PanicsWithValue(t, "biasedrc: Init with an invalid owner id", func() {
+		var c Count
+		c.InitFresh(Biased, Unowned)
+	})
+}

@@ -214,7 +214,7 @@ func (th *Thread) freeSlot(o *Object, k kind) {
 // its count in the statistics.
 func (th *Thread) born(o *Object, t *Type) {
 	o.typ = t
-	th.initCount(o)
+	o.rc.InitFresh(th.strategy, th.id) // the allocator hands out zeroed slots
 	th.stats.countAlloc(t)
 }
 

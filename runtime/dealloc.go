@@ -23,14 +23,20 @@ import (
 // free frees o, whose count just reached zero.
 // A nil o only drains objects already on the work list.
 func (th *Thread) free(o *Object) {
-	if o != nil {
-		th.dying(o)
-		th.trash = append(th.trash, o)
-	}
 	if th.freeing {
+		if o != nil {
+			th.dying(o)
+			th.trash = append(th.trash, o)
+		}
 		return
 	}
 	th.freeing = true
+	if o != nil {
+		// The outermost free destroys its object directly; only what that
+		// releases goes through the work list.
+		th.dying(o)
+		th.destroy(o)
+	}
 	for n := len(th.trash); n > 0; n = len(th.trash) {
 		o := th.trash[n-1]
 		th.trash[n-1] = nil
