@@ -328,7 +328,10 @@ func (c *Collector) hold(env Env, h *Header, toFinalize, cbs *[]*Header) {
 // initRefs starts h's count: refs = its reference count, flagCollecting.
 func (c *Collector) initRefs(h *Header) {
 	rc := c.env.RefCount(h)
-	if invariants.Enabled && rc <= 0 {
+	// Zero is allowed: an object whose last reference the runtime's pause
+	// dropped (a merged queued count) is left to the collection as
+	// garbage (see Env.RefCount).
+	if invariants.Enabled && rc < 0 {
 		panic(fmt.Sprintf("gc: tracked object with reference count %d seen by the collector", rc))
 	}
 	h.setRefs(rc)

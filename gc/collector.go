@@ -60,7 +60,11 @@ type Env interface {
 	// objects: the runtime moves every thread's young list onto gen0
 	// (List.Splice) and merges queued reference counts.
 	GatherYoung(gen0 *List)
-	// RefCount returns the true reference count (world stopped).
+	// RefCount returns the true reference count (world stopped). It may be
+	// zero in the first pause for an object whose last reference GatherYoung
+	// dropped (merging a queued count): the runtime keeps such an object
+	// alive and tracked until StartTheWorld, and the collection treats it
+	// as garbage, like CPython's free-threaded merge_queued_objects.
 	RefCount(h *Header) int64
 	// Traverse calls visit for every object h references that has a Header
 	// and is tracked (CPython's tp_traverse); one call per reference (a list

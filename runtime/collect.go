@@ -376,13 +376,15 @@ func (e *collectEnv) Clear(h *gc.Header) {
 }
 
 // IncRef is the collector's hold, taken with the world stopped. Under
-// biased counting it merges the owner's part first and takes the hold in
-// the shared part (CPython's _Py_ExplicitMergeRefcount(op, 1)): the object
-// is then unowned, so the collector's last DecRef frees it at once instead
-// of queuing it to an owner that may stay detached indefinitely.
+// biased counting, on an object another thread owns, it merges the owner's
+// part first and takes the hold in the shared part (CPython's
+// _Py_ExplicitMergeRefcount(op, 1)): the object is then unowned, so the
+// collector's last DecRef frees it at once instead of queuing it to an
+// owner that may stay detached indefinitely. The collecting thread's own
+// objects keep the plain owner path.
 func (e *collectEnv) IncRef(h *gc.Header) {
 	o := fromGC(h)
-	if e.th.rt.strategy == biasedrc.Biased {
+	if e.th.rt.strategy == biasedrc.Biased && o.rc.Owner() != e.th.id {
 		o.rc.Merge(1)
 		return
 	}

@@ -235,7 +235,7 @@ func (th *Thread) flushGCCount() {
 
 // gcAssistFactor bounds how far generation 0 may outgrow its threshold
 // while another thread's collection runs.
-const gcAssistFactor = 4
+const gcAssistFactor = 2
 
 // mustAssist reports, in free-threaded mode, that another thread is
 // collecting while generation 0 has grown past gcAssistFactor times its
