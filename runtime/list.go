@@ -3,17 +3,9 @@ package runtime
 // NewList returns a list of items (each gets a new reference).
 func (th *Thread) NewList(items ...*Object) *Object {
 	th.mustBeAttached()
-	for _, it := range items {
-		th.check(it)
-	}
+	owned := th.ownItems(items)
 	l := th.allocList()
-	if len(items) > 0 {
-		l.items = make([]*Object, len(items))
-		for i, it := range items {
-			th.incref(it)
-			l.items[i] = it
-		}
-	}
+	l.items = owned
 	th.bornContainer(&l.container, th.rt.t.list)
 	th.afterAlloc()
 	return &l.Object
