@@ -93,22 +93,34 @@ func (th *Thread) dying(o *Object) {
 // runFinalizer resurrects o for the duration of fn and reports whether o
 // is still referenced afterwards.
 func (th *Thread) runFinalizer(o *Object, fn func(*Thread, *Object)) (resurrected bool) {
+	// While fn runs, o is owned by this thread with a zero shared part, so
+	// another thread's WeakRefGet (a try-incref) cannot take a reference to
+	// a dying object (CPython's _PyObject_ResurrectStart does the same).
 	// Under biased counting a weak reference may exist only if the state
-	// bits are set; initCount clears them, so set maybe-weakref again, or
-	// clearWeakrefs would skip the weak references (no callback, a
-	// dangling target) and WeakRefGet would lose its protocol.
-	weak := th.rt.strategy == biasedrc.Biased && o.rc.SharedState() != biasedrc.StateDefault
+	// bits were set; remember that for afterwards.
+	weak := th.strategy == biasedrc.Biased && o.rc.SharedState() != biasedrc.StateDefault
 	th.initCount(o)
-	if weak {
-		o.rc.MarkMaybeWeakref()
-	}
 	// Track o again before fn can publish it, like CPython's
 	// subtype_dealloc (_PyObject_GC_TRACK before the finalizer): once fn
 	// has run, another thread may hold a reference and drop it at once, so
 	// o must not be touched after dropRef says it lives.
 	th.retrack(asContainer(o))
 	fn(th, o)
-	if th.dropRef(o) {
+	var dead bool
+	if weak {
+		// Mark maybe-weakref again (clearWeakrefs relies on it, and a
+		// survivor must be reachable through its weak references) and drop
+		// the finalizer's reference under the weak references' lock, so
+		// that no WeakRefGet slips in between.
+		mu := th.rt.weakLock(o)
+		lockIf(mu)
+		o.rc.MarkMaybeWeakref()
+		dead = th.dropRef(o)
+		unlockIf(mu)
+	} else {
+		dead = th.dropRef(o)
+	}
+	if dead {
 		th.dying(o)
 		return false
 	}

@@ -109,7 +109,23 @@
 // references are cleared and their callbacks run; the references it holds
 // are dropped; the header is poisoned (its type becomes the type's "freed"
 // twin, so any later use panics naming the type) and the slot goes back to
-// the allocator (alloc.go).
+// the allocator (alloc.go). While a finalizer runs, the object's count is
+// owned by the finalizing thread with a zero shared part, so under biased
+// counting no other thread's WeakRefGet can revive a dying object.
+//
+// # Allocation
+//
+// Every object comes from package mimallocish (alloc.go): in free-threaded
+// mode from the allocating thread's own heap, one per object struct, with
+// no lock or atomic on the owner's paths, frees of another thread's slots
+// going to that page's atomic thread_free list, and a closing thread's
+// pages abandoned to others; in GIL mode from pymalloc-style pools in one
+// arena space, protected by the GIL. The slot id sits in the header's
+// padding. A slot is reused as soon as its object is freed, except in
+// Debug mode, which quarantines freed slots so that every use after free
+// keeps finding the poisoned header. A container on another thread's young
+// list is freed through that thread (see "The collector's lists"), so its
+// slot is never reused while it is still linked.
 //
 // # Lock order
 //
