@@ -18,27 +18,7 @@ import (
 // (adjust may be nil).
 func gctEachModeThread(t *testing.T, adjust func(*Config), fn func(t *testing.T, th *Thread)) {
 	t.Helper()
-	for _, mc := range allModes {
-		for _, d := range []bool{true, false} {
-			name := mc.name + "/reuse"
-			if d {
-				name = mc.name + "/debug"
-			}
-			t.Run(name, func(t *testing.T) {
-				cfg := mc.cfg
-				cfg.Debug = d
-				if adjust != nil {
-					adjust(&cfg)
-				}
-				rt, err := New(cfg)
-				require.NoError(t, err)
-				th := rt.NewThread()
-				fn(t, th)
-				th.Close()
-				require.NoError(t, rt.Close(), "runtime must close without leaks")
-			})
-		}
-	}
+	eachModeWith(t, allModes, []bool{true, false}, adjust, withThread(fn))
 }
 
 // gctCollect runs Collect(g) and fails the test on an error.

@@ -33,7 +33,15 @@ func eachMode(t *testing.T, fn func(t *testing.T, rt *Runtime)) {
 
 func eachModeDebug(t *testing.T, debug []bool, fn func(t *testing.T, rt *Runtime)) {
 	t.Helper()
-	for _, mc := range allModes {
+	eachModeWith(t, allModes, debug, nil, fn)
+}
+
+// eachModeWith runs fn for every mode of modes and Debug setting of debug,
+// with the configuration changed by adjust (may be nil), and requires the
+// runtime to close without leaks.
+func eachModeWith(t *testing.T, modes []modeCase, debug []bool, adjust func(*Config), fn func(t *testing.T, rt *Runtime)) {
+	t.Helper()
+	for _, mc := range modes {
 		for _, d := range debug {
 			name := mc.name + "/reuse"
 			if d {
@@ -42,6 +50,9 @@ func eachModeDebug(t *testing.T, debug []bool, fn func(t *testing.T, rt *Runtime
 			t.Run(name, func(t *testing.T) {
 				cfg := mc.cfg
 				cfg.Debug = d
+				if adjust != nil {
+					adjust(&cfg)
+				}
 				rt, err := New(cfg)
 				require.NoError(t, err)
 				fn(t, rt)
@@ -51,23 +62,24 @@ func eachModeDebug(t *testing.T, debug []bool, fn func(t *testing.T, rt *Runtime
 	}
 }
 
-// eachModeThread is eachMode with one attached thread, closed at the end.
-func eachModeThread(t *testing.T, fn func(t *testing.T, th *Thread)) {
-	t.Helper()
-	eachMode(t, func(t *testing.T, rt *Runtime) {
+// withThread adapts fn to get one attached thread, closed at the end.
+func withThread(fn func(t *testing.T, th *Thread)) func(t *testing.T, rt *Runtime) {
+	return func(t *testing.T, rt *Runtime) {
 		th := rt.NewThread()
 		fn(t, th)
 		th.Close()
-	})
+	}
+}
+
+// eachModeThread is eachMode with one attached thread, closed at the end.
+func eachModeThread(t *testing.T, fn func(t *testing.T, th *Thread)) {
+	t.Helper()
+	eachMode(t, withThread(fn))
 }
 
 // eachDebugModeThread runs fn in Debug mode only: for the misuse that only
 // Debug promises to catch every time (a use after free).
 func eachDebugModeThread(t *testing.T, fn func(t *testing.T, th *Thread)) {
 	t.Helper()
-	eachModeDebug(t, []bool{true}, func(t *testing.T, rt *Runtime) {
-		th := rt.NewThread()
-		fn(t, th)
-		th.Close()
-	})
+	eachModeDebug(t, []bool{true}, withThread(fn))
 }

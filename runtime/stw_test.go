@@ -42,27 +42,7 @@ func stwFastModes() []modeCase {
 // (may be nil).
 func stwEachModeThread(t *testing.T, adjust func(*Config), fn func(t *testing.T, th *Thread)) {
 	t.Helper()
-	for _, mc := range stwFastModes() {
-		for _, debug := range []bool{true, false} {
-			name := mc.name + "/reuse"
-			if debug {
-				name = mc.name + "/debug"
-			}
-			t.Run(name, func(t *testing.T) {
-				cfg := mc.cfg
-				cfg.Debug = debug
-				if adjust != nil {
-					adjust(&cfg)
-				}
-				rt, err := New(cfg)
-				require.NoError(t, err)
-				th := rt.NewThread()
-				fn(t, th)
-				th.Close()
-				require.NoError(t, rt.Close(), "runtime must close without leaks")
-			})
-		}
-	}
+	eachModeWith(t, stwFastModes(), []bool{true, false}, adjust, withThread(fn))
 }
 
 // stwWatchdog fails loudly, with every goroutine's stack, if the test has
