@@ -317,20 +317,9 @@ func (e *collectEnv) ClearWeakrefs(h *gc.Header, isGarbage func(*gc.Header) bool
 		// A weak reference that is garbage itself never calls back.
 		e.th.unlinkWeakref(asWeakref(o))
 	case kindInstance:
-		inst := asInstance(o)
-		mu := e.th.rt.weakLock(o)
-		lockIf(mu)
-		for wr := inst.weakrefs; wr != nil; {
-			next := wr.next
-			wr.target.Store(nil)
-			wr.prev, wr.next = nil, nil
-			if wr.callback != nil && !isGarbage(&wr.gc) && e.th.tryIncref(&wr.Object) {
-				cbs = append(cbs, &wr.gc)
-			}
-			wr = next
-		}
-		inst.weakrefs = nil
-		unlockIf(mu)
+		e.th.detachWeakrefs(o,
+			func(wr *weakrefObject) bool { return isGarbage(&wr.gc) },
+			func(wr *weakrefObject) { cbs = append(cbs, &wr.gc) })
 	}
 	return cbs
 }

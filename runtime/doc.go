@@ -131,6 +131,7 @@
 //
 // Runtime.worldMu, then a thread's stats mutex or a young list's mutex;
 // biasedrc's registry lock, then a queue's lock; a weak-reference stripe
-// lock, then nothing; an object lock, then (lockTwo only) a second object
+// lock, then (when a finalizer's reference is dropped under it) the
+// registry and queue locks; gcDoneMu, then nothing; an object lock, then (lockTwo only) a second object
 // lock at a higher address. No user code runs under any of them.
 package runtime

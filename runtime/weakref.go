@@ -100,14 +100,16 @@ func (th *Thread) clearWeakrefs(inst *instanceObject) {
 		// can be now (nobody holds a reference), so skip the stripe lock.
 		return
 	}
-	callbacks := th.detachWeakrefs(&inst.Object, nil)
+	var callbacks []*weakrefObject
+	th.detachWeakrefs(&inst.Object, nil, func(wr *weakrefObject) { callbacks = append(callbacks, wr) })
 	th.runWeakrefCallbacks(callbacks)
 }
 
-// detachWeakrefs clears and unlinks every weak reference to target and
-// appends to cbs those that have a callback and could be given a new
-// reference (a weakref that is dying itself gets no callback).
-func (th *Thread) detachWeakrefs(target *Object, cbs []*weakrefObject) []*weakrefObject {
+// detachWeakrefs clears and unlinks every weak reference to target (under
+// its stripe lock; no user code runs) and passes to keep, with a new
+// reference, each one that has a callback, is not excluded by skip (may be
+// nil) and is not dying itself.
+func (th *Thread) detachWeakrefs(target *Object, skip func(*weakrefObject) bool, keep func(*weakrefObject)) {
 	inst := asInstance(target)
 	mu := th.rt.weakLock(target)
 	lockIf(mu)
@@ -115,14 +117,13 @@ func (th *Thread) detachWeakrefs(target *Object, cbs []*weakrefObject) []*weakre
 		next := wr.next
 		wr.target.Store(nil)
 		wr.prev, wr.next = nil, nil
-		if wr.callback != nil && th.tryIncref(&wr.Object) {
-			cbs = append(cbs, wr)
+		if wr.callback != nil && (skip == nil || !skip(wr)) && th.tryIncref(&wr.Object) {
+			keep(wr)
 		}
 		wr = next
 	}
 	inst.weakrefs = nil
 	unlockIf(mu)
-	return cbs
 }
 
 func (th *Thread) runWeakrefCallbacks(cbs []*weakrefObject) {
