@@ -30,19 +30,25 @@ func (th *Thread) DictLen(o *Object) (int, error) {
 	return n, nil
 }
 
-func (th *Thread) keyHash(key *Object) (uint64, error) {
+// dictKeyArgs checks a dict and a key and hashes the key (ErrType for an
+// unhashable one).
+func (th *Thread) dictKeyArgs(o, key *Object) (*dictObject, uint64, error) {
+	d, err := th.dictArg(o)
+	if err != nil {
+		return nil, 0, err
+	}
 	th.check(key)
-	return hashOf(key)
+	h, err := hashOf(key)
+	if err != nil {
+		return nil, 0, err
+	}
+	return d, h, nil
 }
 
 // DictGet returns a new reference to the value of key; a missing key gives
 // ErrKey, an unhashable one ErrType.
 func (th *Thread) DictGet(o, key *Object) (*Object, error) {
-	d, err := th.dictArg(o)
-	if err != nil {
-		return nil, err
-	}
-	h, err := th.keyHash(key)
+	d, h, err := th.dictKeyArgs(o, key)
 	if err != nil {
 		return nil, err
 	}
@@ -60,11 +66,7 @@ func (th *Thread) DictGet(o, key *Object) (*Object, error) {
 
 // DictSet stores v under key; an unhashable key gives ErrType.
 func (th *Thread) DictSet(o, key, v *Object) error {
-	d, err := th.dictArg(o)
-	if err != nil {
-		return err
-	}
-	h, err := th.keyHash(key)
+	d, h, err := th.dictKeyArgs(o, key)
 	if err != nil {
 		return err
 	}
@@ -86,11 +88,7 @@ func (th *Thread) DictSet(o, key, v *Object) error {
 
 // DictDel removes key; a missing key gives ErrKey.
 func (th *Thread) DictDel(o, key *Object) error {
-	d, err := th.dictArg(o)
-	if err != nil {
-		return err
-	}
-	h, err := th.keyHash(key)
+	d, h, err := th.dictKeyArgs(o, key)
 	if err != nil {
 		return err
 	}
