@@ -64,7 +64,7 @@ type pools struct {
 func (rt *Runtime) initAllocator() {
 	if rt.mode == GIL {
 		a := mimallocish.NewArenas(0)
-		rt.pools = pools{
+		rt.pools = &pools{
 			arenas:    a,
 			ints:      mimallocish.NewPoolsIn[intObject](a, "int", 0),
 			floats:    mimallocish.NewPoolsIn[floatObject](a, "float", 0),
@@ -114,97 +114,162 @@ func (h *heaps) abandon() {
 	h.weakrefs.Abandon()
 }
 
-// allocFrom takes a slot from the thread's heap (free-threaded) or the
-// runtime's pools (GIL). The slot comes zeroed.
-func allocFrom[T any](h *mimallocish.Heap[T], p *mimallocish.Pools[T]) (*T, mimallocish.SlotID) {
-	if h != nil {
-		return h.Alloc()
-	}
-	return p.Alloc()
-}
-
-// freeTo gives a slot back: to the freeing thread's heap, which sends it
-// to its page's owner when the page is another heap's, or to the pools.
-func freeTo[T any](h *mimallocish.Heap[T], p *mimallocish.Pools[T], id mimallocish.SlotID) {
-	if h != nil {
-		h.Free(id)
-	} else {
-		p.Free(id)
-	}
-}
+// The alloc functions take a zeroed slot from the runtime's pools (GIL
+// mode) or the thread's heap (free-threaded). They are written out per
+// class, without a generic helper, so that the allocator's fast path
+// inlines into each.
 
 func (th *Thread) allocInt() *intObject {
-	o, id := allocFrom(th.heaps.ints, th.rt.pools.ints)
+	var o *intObject
+	var id mimallocish.SlotID
+	if p := th.pools; p != nil {
+		o, id = p.ints.Alloc()
+	} else {
+		o, id = th.heaps.ints.Alloc()
+	}
 	o.slot = id
 	return o
 }
 
 func (th *Thread) allocFloat() *floatObject {
-	o, id := allocFrom(th.heaps.floats, th.rt.pools.floats)
+	var o *floatObject
+	var id mimallocish.SlotID
+	if p := th.pools; p != nil {
+		o, id = p.floats.Alloc()
+	} else {
+		o, id = th.heaps.floats.Alloc()
+	}
 	o.slot = id
 	return o
 }
 
 func (th *Thread) allocStr() *strObject {
-	o, id := allocFrom(th.heaps.strs, th.rt.pools.strs)
+	var o *strObject
+	var id mimallocish.SlotID
+	if p := th.pools; p != nil {
+		o, id = p.strs.Alloc()
+	} else {
+		o, id = th.heaps.strs.Alloc()
+	}
 	o.slot = id
 	return o
 }
 
 func (th *Thread) allocTuple() *tupleObject {
-	o, id := allocFrom(th.heaps.tuples, th.rt.pools.tuples)
+	var o *tupleObject
+	var id mimallocish.SlotID
+	if p := th.pools; p != nil {
+		o, id = p.tuples.Alloc()
+	} else {
+		o, id = th.heaps.tuples.Alloc()
+	}
 	o.slot = id
 	return o
 }
 
 func (th *Thread) allocList() *listObject {
-	o, id := allocFrom(th.heaps.lists, th.rt.pools.lists)
+	var o *listObject
+	var id mimallocish.SlotID
+	if p := th.pools; p != nil {
+		o, id = p.lists.Alloc()
+	} else {
+		o, id = th.heaps.lists.Alloc()
+	}
 	o.slot = id
 	return o
 }
 
 func (th *Thread) allocDict() *dictObject {
-	o, id := allocFrom(th.heaps.dicts, th.rt.pools.dicts)
+	var o *dictObject
+	var id mimallocish.SlotID
+	if p := th.pools; p != nil {
+		o, id = p.dicts.Alloc()
+	} else {
+		o, id = th.heaps.dicts.Alloc()
+	}
 	o.slot = id
 	return o
 }
 
 func (th *Thread) allocInstance() *instanceObject {
-	o, id := allocFrom(th.heaps.instances, th.rt.pools.instances)
+	var o *instanceObject
+	var id mimallocish.SlotID
+	if p := th.pools; p != nil {
+		o, id = p.instances.Alloc()
+	} else {
+		o, id = th.heaps.instances.Alloc()
+	}
 	o.slot = id
 	return o
 }
 
 func (th *Thread) allocWeakref() *weakrefObject {
-	o, id := allocFrom(th.heaps.weakrefs, th.rt.pools.weakrefs)
+	var o *weakrefObject
+	var id mimallocish.SlotID
+	if p := th.pools; p != nil {
+		o, id = p.weakrefs.Alloc()
+	} else {
+		o, id = th.heaps.weakrefs.Alloc()
+	}
 	o.slot = id
 	return o
 }
 
 // freeSlot gives a freed object's slot back to the allocator. k is the
-// kind the object had (its header is already poisoned).
+// kind the object had (its header is already poisoned). A free-threaded
+// free goes to the freeing thread's heap, which passes it on to the page's
+// owner when the page is another heap's.
 func (th *Thread) freeSlot(o *Object, k kind) {
-	if th.rt.cfg.Debug {
-		return // quarantine: a use after free keeps hitting the poison
+	if th.quarantine {
+		return // Debug: a use after free keeps hitting the poison
 	}
-	h, p, id := th.heaps, th.rt.pools, o.slot
+	id := o.slot
+	if p := th.pools; p != nil {
+		p.free(k, id)
+		return
+	}
+	h := &th.heaps
 	switch k {
 	case kindInt:
-		freeTo(h.ints, p.ints, id)
+		h.ints.Free(id)
 	case kindFloat:
-		freeTo(h.floats, p.floats, id)
+		h.floats.Free(id)
 	case kindStr:
-		freeTo(h.strs, p.strs, id)
+		h.strs.Free(id)
 	case kindTuple:
-		freeTo(h.tuples, p.tuples, id)
+		h.tuples.Free(id)
 	case kindList:
-		freeTo(h.lists, p.lists, id)
+		h.lists.Free(id)
 	case kindDict:
-		freeTo(h.dicts, p.dicts, id)
+		h.dicts.Free(id)
 	case kindInstance:
-		freeTo(h.instances, p.instances, id)
+		h.instances.Free(id)
 	case kindWeakref:
-		freeTo(h.weakrefs, p.weakrefs, id)
+		h.weakrefs.Free(id)
+	default:
+		misuse("free of a slot of kind %d", k)
+	}
+}
+
+// free gives a slot back to its pool.
+func (p *pools) free(k kind, id mimallocish.SlotID) {
+	switch k {
+	case kindInt:
+		p.ints.Free(id)
+	case kindFloat:
+		p.floats.Free(id)
+	case kindStr:
+		p.strs.Free(id)
+	case kindTuple:
+		p.tuples.Free(id)
+	case kindList:
+		p.lists.Free(id)
+	case kindDict:
+		p.dicts.Free(id)
+	case kindInstance:
+		p.instances.Free(id)
+	case kindWeakref:
+		p.weakrefs.Free(id)
 	default:
 		misuse("free of a slot of kind %d", k)
 	}

@@ -26,7 +26,7 @@ func (th *Thread) AllocatorStats() AllocatorStats {
 	var s AllocatorStats
 	rt := th.rt
 	if rt.mode == GIL {
-		p := &rt.pools
+		p := rt.pools
 		s.Pools = map[string]mimallocish.PoolStats{
 			"int": p.ints.Stats(), "float": p.floats.Stats(), "str": p.strs.Stats(),
 			"tuple": p.tuples.Stats(), "list": p.lists.Stats(), "dict": p.dicts.Stats(),

@@ -23,6 +23,12 @@ import (
 // free frees o, whose count just reached zero.
 // A nil o only drains objects already on the work list.
 func (th *Thread) free(o *Object) {
+	if o != nil && !th.freeing && !o.typ.kind.container() {
+		// A scalar holds no references, has no finalizer and is never
+		// tracked: nothing can run or die because of its free.
+		th.freeObject(o, o.typ)
+		return
+	}
 	if th.freeing {
 		if o != nil {
 			th.dying(o)
@@ -169,12 +175,11 @@ func (th *Thread) destroy(o *Object) {
 	case kindWeakref:
 		th.unlinkWeakref(asWeakref(o))
 	}
-	th.stats.countFree(t)
 	if !t.kind.container() {
-		o.typ = t.freed
-		th.freeSlot(o, t.kind)
+		th.freeObject(o, t)
 		return
 	}
+	th.stats.countFree(t)
 	th.gcDelta--
 	if th.gcDelta <= -gcCountBatch {
 		th.flushGCCount()
@@ -184,6 +189,15 @@ func (th *Thread) destroy(o *Object) {
 	if c.gc.IsTracked() && th.untrack(c, true) {
 		return // the young list's owner unlinks it and frees its slot
 	}
+	th.freeSlot(o, t.kind)
+}
+
+// freeObject counts the free of an object that is done with (a scalar, or
+// a container already off every collector list), poisons its header and
+// gives its slot back.
+func (th *Thread) freeObject(o *Object, t *Type) {
+	th.stats.countFree(t)
+	o.typ = t.freed
 	th.freeSlot(o, t.kind)
 }
 

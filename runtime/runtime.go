@@ -32,7 +32,7 @@ type Runtime struct {
 	// The allocator: size classes with per-thread heaps (free-threaded)
 	// or pymalloc pools (GIL; protected by the GIL).
 	classes *classes
-	pools   pools
+	pools   *pools
 
 	// gcDone is broadcast, under gcDoneMu, after every collection, for the
 	// threads that wait for one to end (Thread.mustAssist).

@@ -47,7 +47,9 @@ type Thread struct {
 	trash      []*Object
 	freeing    bool
 	collecting bool
-	heaps      heaps // free-threaded: this thread's allocator heaps
+	heaps      heaps  // free-threaded: this thread's allocator heaps
+	pools      *pools // GIL mode: the runtime's pools (nil when free-threaded)
+	quarantine bool   // Debug: freed slots are never given back
 }
 
 // youngList is a free-threaded thread's generation 0: objects it allocated
@@ -70,7 +72,8 @@ type youngList struct {
 // NewThread returns a new, attached thread.
 func (rt *Runtime) NewThread() *Thread {
 	rt.checkOpen()
-	th := &Thread{rt: rt, id: biasedrc.ThreadID(nextThreadID.Add(1)), strategy: rt.strategy}
+	th := &Thread{rt: rt, id: biasedrc.ThreadID(nextThreadID.Add(1)), strategy: rt.strategy,
+		pools: rt.pools, quarantine: rt.cfg.Debug}
 	switch {
 	case rt.mode == GIL:
 		th.gilh = rt.gil.NewHandle()
