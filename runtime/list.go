@@ -151,3 +151,18 @@ func (th *Thread) ListExtend(dst, src *Object) error {
 	}
 	return nil
 }
+
+// ownItems checks the items given to a constructor and returns a copy
+// holding a new reference to each (nil for none).
+func (th *Thread) ownItems(items []*Object) []*Object {
+	if len(items) == 0 {
+		return nil
+	}
+	th.checkAll(items)
+	owned := make([]*Object, len(items))
+	for i, it := range items {
+		th.incref(it)
+		owned[i] = it
+	}
+	return owned
+}

@@ -54,8 +54,12 @@ type strObject struct {
 type tupleObject struct {
 	container
 	// items never change after construction, except that Clear (the
-	// collector breaking a cycle) empties them.
-	items []*Object
+	// collector breaking a cycle) empties them. A tuple of up to
+	// len(inline) items keeps them in inline (CPython's tuples hold their
+	// items in the object): pairs, the commonest tuples, cost no
+	// allocation from Go's heap.
+	items  []*Object
+	inline [2]*Object
 }
 
 type listObject struct {

@@ -16,6 +16,6 @@ func TestObjectSizes(t *testing.T) {
 	require.Equal(t, uintptr(48), unsafe.Sizeof(intObject{}))
 	require.Equal(t, uintptr(48), unsafe.Sizeof(floatObject{}))
 	require.Equal(t, uintptr(96), unsafe.Sizeof(listObject{}))
-	require.Equal(t, uintptr(96), unsafe.Sizeof(tupleObject{}))
+	require.Equal(t, uintptr(112), unsafe.Sizeof(tupleObject{})) // two items inline
 	require.LessOrEqual(t, unsafe.Sizeof(intObject{})+2, uintptr(64))
 }

@@ -3,29 +3,27 @@ package runtime
 // NewTuple returns a tuple of items (each gets a new reference).
 func (th *Thread) NewTuple(items ...*Object) *Object {
 	th.mustBeAttached()
-	owned := th.ownItems(items)
+	th.checkAll(items)
 	t := th.allocTuple()
-	t.items = owned
+	n := len(items)
+	if n <= len(t.inline) {
+		t.items = t.inline[:n:n]
+	} else {
+		t.items = make([]*Object, n)
+	}
+	for i, it := range items {
+		th.incref(it)
+		t.items[i] = it
+	}
 	th.bornContainer(&t.container, th.rt.t.tuple)
 	th.afterAlloc()
 	return &t.Object
 }
 
-// ownItems checks the items given to a constructor and returns a copy
-// holding a new reference to each (nil for none).
-func (th *Thread) ownItems(items []*Object) []*Object {
-	if len(items) == 0 {
-		return nil
-	}
+func (th *Thread) checkAll(items []*Object) {
 	for _, it := range items {
 		th.check(it)
 	}
-	owned := make([]*Object, len(items))
-	for i, it := range items {
-		th.incref(it)
-		owned[i] = it
-	}
-	return owned
 }
 
 func (th *Thread) tupleArg(o *Object) (*tupleObject, error) {
