@@ -34,6 +34,9 @@ type classes struct {
 	dicts     *mimallocish.Class[dictObject]
 	instances *mimallocish.Class[instanceObject]
 	weakrefs  *mimallocish.Class[weakrefObject]
+	items4    *mimallocish.Class[items4]
+	items8    *mimallocish.Class[items8]
+	items16   *mimallocish.Class[items16]
 }
 
 // heaps are one thread's heaps, one per class. Owned by the thread.
@@ -46,6 +49,9 @@ type heaps struct {
 	dicts     *mimallocish.Heap[dictObject]
 	instances *mimallocish.Heap[instanceObject]
 	weakrefs  *mimallocish.Heap[weakrefObject]
+	items4    *mimallocish.Heap[items4]
+	items8    *mimallocish.Heap[items8]
+	items16   *mimallocish.Heap[items16]
 }
 
 // pools are a GIL runtime's pymalloc pools. Protected by the GIL.
@@ -59,6 +65,9 @@ type pools struct {
 	dicts     *mimallocish.Pools[dictObject]
 	instances *mimallocish.Pools[instanceObject]
 	weakrefs  *mimallocish.Pools[weakrefObject]
+	items4    *mimallocish.Pools[items4]
+	items8    *mimallocish.Pools[items8]
+	items16   *mimallocish.Pools[items16]
 }
 
 func (rt *Runtime) initAllocator() {
@@ -74,6 +83,9 @@ func (rt *Runtime) initAllocator() {
 			dicts:     mimallocish.NewPoolsIn[dictObject](a, "dict", 0),
 			instances: mimallocish.NewPoolsIn[instanceObject](a, "instance", 0),
 			weakrefs:  mimallocish.NewPoolsIn[weakrefObject](a, "weakref", 0),
+			items4:    mimallocish.NewPoolsIn[items4](a, "list-items-4", 0),
+			items8:    mimallocish.NewPoolsIn[items8](a, "list-items-8", 0),
+			items16:   mimallocish.NewPoolsIn[items16](a, "list-items-16", 0),
 		}
 		return
 	}
@@ -86,6 +98,9 @@ func (rt *Runtime) initAllocator() {
 		dicts:     mimallocish.NewClass[dictObject]("dict", 0),
 		instances: mimallocish.NewClass[instanceObject]("instance", 0),
 		weakrefs:  mimallocish.NewClass[weakrefObject]("weakref", 0),
+		items4:    mimallocish.NewClass[items4]("list-items-4", 0),
+		items8:    mimallocish.NewClass[items8]("list-items-8", 0),
+		items16:   mimallocish.NewClass[items16]("list-items-16", 0),
 	}
 }
 
@@ -99,6 +114,9 @@ func (c *classes) newHeaps() heaps {
 		dicts:     c.dicts.NewHeap(),
 		instances: c.instances.NewHeap(),
 		weakrefs:  c.weakrefs.NewHeap(),
+		items4:    c.items4.NewHeap(),
+		items8:    c.items8.NewHeap(),
+		items16:   c.items16.NewHeap(),
 	}
 }
 
@@ -112,6 +130,9 @@ func (h *heaps) abandon() {
 	h.dicts.Abandon()
 	h.instances.Abandon()
 	h.weakrefs.Abandon()
+	h.items4.Abandon()
+	h.items8.Abandon()
+	h.items16.Abandon()
 }
 
 // The alloc functions take a zeroed slot from the runtime's pools (GIL

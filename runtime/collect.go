@@ -345,8 +345,8 @@ func (e *collectEnv) Clear(h *gc.Header) {
 		t := asTuple(o)
 		drop, t.items = t.items, nil
 	case kindList:
-		l := asList(o)
-		drop, l.items = l.items, nil
+		drop = takeItems(asList(o))
+		defer th.freeItems(drop) // after the items are dropped
 	case kindDict:
 		d := asDict(o)
 		d.table.each(func(k, v *Object) { drop = append(drop, k, v) })

@@ -155,9 +155,9 @@ func (th *Thread) destroy(o *Object) {
 		th.releaseAll(asTuple(o).items)
 		asTuple(o).items = nil
 	case kindList:
-		l := asList(o)
-		th.releaseAll(l.items)
-		l.items = nil
+		items := takeItems(asList(o))
+		th.releaseAll(items)
+		th.freeItems(items)
 	case kindDict:
 		d := asDict(o)
 		d.table.each(func(k, v *Object) {

@@ -14,11 +14,19 @@ func TestSteadyStateMakesNoGoAllocations(t *testing.T) {
 		th.rt.GC().Disable() // a collection may allocate its work lists
 		a, b := th.NewInt(1000), th.NewStr("x")
 		cases := map[string]func(){
-			"int":   func() { th.DecRef(th.NewInt(123456)) },
-			"float": func() { th.DecRef(th.NewFloat(1.5)) },
-			"pair":  func() { th.DecRef(th.NewTuple(a, b)) },
-			"empty": func() { th.DecRef(th.NewTuple()) },
-			"list":  func() { th.DecRef(th.NewList()) },
+			"int":         func() { th.DecRef(th.NewInt(123456)) },
+			"float":       func() { th.DecRef(th.NewFloat(1.5)) },
+			"pair":        func() { th.DecRef(th.NewTuple(a, b)) },
+			"empty":       func() { th.DecRef(th.NewTuple()) },
+			"list":        func() { th.DecRef(th.NewList()) },
+			"list of two": func() { th.DecRef(th.NewList(a, b)) },
+			"grown list": func() {
+				l := th.NewList()
+				for range maxSmallItems {
+					require.NoError(t, th.ListAppend(l, a))
+				}
+				th.DecRef(l)
+			},
 		}
 		for name, fn := range cases {
 			fn() // the first call may need a page

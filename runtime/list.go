@@ -3,9 +3,13 @@ package runtime
 // NewList returns a list of items (each gets a new reference).
 func (th *Thread) NewList(items ...*Object) *Object {
 	th.mustBeAttached()
-	owned := th.ownItems(items)
+	th.checkAll(items)
 	l := th.allocList()
-	l.items = owned
+	l.items = th.newItems(len(items))
+	for _, it := range items {
+		th.incref(it)
+		l.items = append(l.items, it)
+	}
 	th.bornContainer(&l.container, th.rt.t.list)
 	th.afterAlloc()
 	return &l.Object
@@ -91,7 +95,7 @@ func (th *Thread) ListAppend(o *Object, v *Object) error {
 	th.check(v)
 	th.incref(v)
 	th.lockObject(o)
-	l.items = append(l.items, v)
+	th.listAppend(l, v)
 	th.unlockObject(o)
 	return nil
 }
@@ -133,15 +137,21 @@ func (th *Thread) ListExtend(dst, src *Object) error {
 	switch src.typ.kind {
 	case kindTuple:
 		th.lockObject(dst)
-		for _, it := range asTuple(src).items {
+		items := asTuple(src).items
+		th.listReserve(l, len(items))
+		for _, it := range items {
 			th.incref(it)
 			l.items = append(l.items, it)
 		}
 		th.unlockObject(dst)
 	case kindList:
 		th.lockTwo(dst, src)
-		items := asList(src).items
-		for _, it := range items[:len(items):len(items)] {
+		// Reserve first: when dst is src, the old items move, and only
+		// they are read.
+		n := len(asList(src).items)
+		th.listReserve(l, n)
+		items := asList(src).items[:n:n]
+		for _, it := range items {
 			th.incref(it)
 			l.items = append(l.items, it)
 		}
@@ -150,19 +160,4 @@ func (th *Thread) ListExtend(dst, src *Object) error {
 		return typeError("'%s' object is not iterable", src.typ.name)
 	}
 	return nil
-}
-
-// ownItems checks the items given to a constructor and returns a copy
-// holding a new reference to each (nil for none).
-func (th *Thread) ownItems(items []*Object) []*Object {
-	if len(items) == 0 {
-		return nil
-	}
-	th.checkAll(items)
-	owned := make([]*Object, len(items))
-	for i, it := range items {
-		th.incref(it)
-		owned[i] = it
-	}
-	return owned
 }
