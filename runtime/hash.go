@@ -7,7 +7,10 @@ import (
 
 // Hashing and equality of dict keys, like Python's: equal numbers hash
 // equal (1 == 1.0 == True), strs by value, tuples by their items,
-// instances by identity; lists and dicts are unhashable.
+// instances by identity; lists and dicts are unhashable. A weak reference
+// hashes and compares like its referent while that lives (CPython's
+// weakref.__hash__ and __eq__); its hash, once taken, is kept, and a weak
+// reference first hashed after its referent died is unhashable.
 
 var strSeed = maphash.MakeSeed()
 
@@ -61,6 +64,8 @@ func hashOf(o *Object) (uint64, error) {
 		return h ^ uint64(len(asTuple(o).items)), nil
 	case kindList, kindDict:
 		return 0, typeError("unhashable type: '%s'", o.typ.name)
+	case kindWeakref:
+		return weakrefHash(asWeakref(o))
 	}
 	return identityHash(o), nil
 }
@@ -84,6 +89,11 @@ func equal(a, b *Object) bool {
 		return asFloat(a).v == asFloat(b).v
 	case ka == kindStr && kb == kindStr:
 		return asStr(a).s == asStr(b).s
+	case ka == kindWeakref && kb == kindWeakref:
+		// Referents are instances, equal only to themselves; reading the
+		// pointers needs no reference.
+		x, y := asWeakref(a).target.Load(), asWeakref(b).target.Load()
+		return x != nil && x == y
 	case ka == kindTuple && kb == kindTuple:
 		x, y := asTuple(a).items, asTuple(b).items
 		if len(x) != len(y) {
@@ -100,3 +110,20 @@ func equal(a, b *Object) bool {
 }
 
 func isIntKind(k kind) bool { return k == kindInt || k == kindBool }
+
+func weakrefHash(w *weakrefObject) (uint64, error) {
+	if w.hashKnown.Load() {
+		return w.hash.Load(), nil
+	}
+	target := w.target.Load()
+	if target == nil {
+		return 0, typeError("weak object has gone away")
+	}
+	h, err := hashOf(target)
+	if err != nil {
+		return 0, err
+	}
+	w.hash.Store(h)
+	w.hashKnown.Store(true)
+	return h, nil
+}

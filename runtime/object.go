@@ -100,4 +100,10 @@ type weakrefObject struct {
 	// prev, next link the referent's weak references. Protected by the
 	// stripe lock of the referent.
 	prev, next *weakrefObject
+	// hash is the referent's hash, kept from the first time the weak
+	// reference was hashed while the referent lived (CPython's
+	// weakref.hash), with hashKnown set after it. Atomic: threads hashing
+	// the same weak reference store the same value.
+	hash      atomic.Uint64
+	hashKnown atomic.Bool
 }
