@@ -37,6 +37,10 @@ func (th *Thread) free(o *Object) {
 		return
 	}
 	th.freeing = true
+	// A finalizer that panics (or a misuse found on the way) unwinds
+	// through here: the thread must stay usable, and what is left on the
+	// work list is freed by its next free.
+	defer th.endFreeing()
 	if o != nil {
 		// The outermost free destroys its object directly; only what that
 		// releases goes through the work list.
@@ -49,8 +53,9 @@ func (th *Thread) free(o *Object) {
 		th.trash = th.trash[:n-1]
 		th.destroy(o)
 	}
-	th.freeing = false
 }
+
+func (th *Thread) endFreeing() { th.freeing = false }
 
 // dropRef drops a reference without freeing: it reports whether the count
 // reached zero. The common outcome (still alive) returns from the inlined

@@ -59,3 +59,26 @@ func TestWeakRefGetDuringFinalizer(t *testing.T) {
 		a.Close()
 	})
 }
+
+// TestPanickingFinalizerLeavesThreadUsable: a Finalize that panics unwinds
+// through DecRef, and the thread goes on freeing normally afterwards,
+// including what the interrupted free had left to do.
+func TestPanickingFinalizerLeavesThreadUsable(t *testing.T) {
+	eachModeThread(t, func(t *testing.T, th *Thread) {
+		boom, err := th.rt.NewType(TypeSpec{Name: "Boom", Finalize: func(*Thread, *Object) { panic("finalizer failed") }})
+		require.NoError(t, err)
+		o := th.NewInstance(boom)
+		holder := th.NewList(o) // dies first; o's free panics during it
+		th.DecRef(o)
+		require.PanicsWithValue(t, "finalizer failed", func() { th.DecRef(holder) })
+		// The finalizer ran (once); o holds the reference it got for it.
+		require.Equal(t, 1, th.RefCount(o))
+		th.DecRef(o) // finalized already: freed at once
+
+		inner := th.NewList()
+		l := th.NewList(inner)
+		th.DecRef(inner)
+		th.DecRef(l)
+		apiRequireLive(t, th, map[string]int{})
+	})
+}
