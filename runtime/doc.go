@@ -26,7 +26,16 @@
 // (cast_unsafe.go, checked under -race and nogil_debug builds).
 //
 // Sizes (amd64): int and float 48 bytes, an empty list 96 (header 40, gc
-// header 32, slice 24), an empty dict 128.
+// header 32, slice 24), a tuple 112 (its first two items inline), an empty
+// dict 128.
+//
+// Every object is a slot of package mimallocish (alloc.go), and so are the
+// item arrays of lists up to 16 items (listitems.go: capacity classes of 4,
+// 8 and 16); tuples of up to two items hold them in the object. Creating
+// and dropping such objects therefore allocates nothing from Go's heap
+// (goalloc_test.go), and Go's own collector has little to do while
+// short-lived objects churn. Larger item arrays, dict tables and instance
+// attributes still come from Go's heap.
 //
 // Immortal objects — None, True, False, the ints -5..256, interned strs and
 // gc.garbage — have their owner word set to "immortal" before they are
