@@ -26,97 +26,103 @@ import "github.com/nogil-lab/nogil/mimallocish"
 
 // classes are a free-threaded runtime's size classes.
 type classes struct {
-	ints      *mimallocish.Class[intObject]
-	floats    *mimallocish.Class[floatObject]
-	strs      *mimallocish.Class[strObject]
-	tuples    *mimallocish.Class[tupleObject]
-	lists     *mimallocish.Class[listObject]
-	dicts     *mimallocish.Class[dictObject]
-	instances *mimallocish.Class[instanceObject]
-	weakrefs  *mimallocish.Class[weakrefObject]
-	items4    *mimallocish.Class[items4]
-	items8    *mimallocish.Class[items8]
-	items16   *mimallocish.Class[items16]
+	ints        *mimallocish.Class[intObject]
+	floats      *mimallocish.Class[floatObject]
+	strs        *mimallocish.Class[strObject]
+	tuples      *mimallocish.Class[tupleObject]
+	lists       *mimallocish.Class[listObject]
+	dicts       *mimallocish.Class[dictObject]
+	instances   *mimallocish.Class[instanceObject]
+	weakrefs    *mimallocish.Class[weakrefObject]
+	items4      *mimallocish.Class[items4]
+	items8      *mimallocish.Class[items8]
+	items16     *mimallocish.Class[items16]
+	smallTables *mimallocish.Class[smallTable]
 }
 
 // heaps are one thread's heaps, one per class. Owned by the thread.
 type heaps struct {
-	ints      *mimallocish.Heap[intObject]
-	floats    *mimallocish.Heap[floatObject]
-	strs      *mimallocish.Heap[strObject]
-	tuples    *mimallocish.Heap[tupleObject]
-	lists     *mimallocish.Heap[listObject]
-	dicts     *mimallocish.Heap[dictObject]
-	instances *mimallocish.Heap[instanceObject]
-	weakrefs  *mimallocish.Heap[weakrefObject]
-	items4    *mimallocish.Heap[items4]
-	items8    *mimallocish.Heap[items8]
-	items16   *mimallocish.Heap[items16]
+	ints        *mimallocish.Heap[intObject]
+	floats      *mimallocish.Heap[floatObject]
+	strs        *mimallocish.Heap[strObject]
+	tuples      *mimallocish.Heap[tupleObject]
+	lists       *mimallocish.Heap[listObject]
+	dicts       *mimallocish.Heap[dictObject]
+	instances   *mimallocish.Heap[instanceObject]
+	weakrefs    *mimallocish.Heap[weakrefObject]
+	items4      *mimallocish.Heap[items4]
+	items8      *mimallocish.Heap[items8]
+	items16     *mimallocish.Heap[items16]
+	smallTables *mimallocish.Heap[smallTable]
 }
 
 // pools are a GIL runtime's pymalloc pools. Protected by the GIL.
 type pools struct {
-	arenas    *mimallocish.Arenas
-	ints      *mimallocish.Pools[intObject]
-	floats    *mimallocish.Pools[floatObject]
-	strs      *mimallocish.Pools[strObject]
-	tuples    *mimallocish.Pools[tupleObject]
-	lists     *mimallocish.Pools[listObject]
-	dicts     *mimallocish.Pools[dictObject]
-	instances *mimallocish.Pools[instanceObject]
-	weakrefs  *mimallocish.Pools[weakrefObject]
-	items4    *mimallocish.Pools[items4]
-	items8    *mimallocish.Pools[items8]
-	items16   *mimallocish.Pools[items16]
+	arenas      *mimallocish.Arenas
+	ints        *mimallocish.Pools[intObject]
+	floats      *mimallocish.Pools[floatObject]
+	strs        *mimallocish.Pools[strObject]
+	tuples      *mimallocish.Pools[tupleObject]
+	lists       *mimallocish.Pools[listObject]
+	dicts       *mimallocish.Pools[dictObject]
+	instances   *mimallocish.Pools[instanceObject]
+	weakrefs    *mimallocish.Pools[weakrefObject]
+	items4      *mimallocish.Pools[items4]
+	items8      *mimallocish.Pools[items8]
+	items16     *mimallocish.Pools[items16]
+	smallTables *mimallocish.Pools[smallTable]
 }
 
 func (rt *Runtime) initAllocator() {
 	if rt.mode == GIL {
 		a := mimallocish.NewArenas(0)
 		rt.pools = &pools{
-			arenas:    a,
-			ints:      mimallocish.NewPoolsIn[intObject](a, "int", 0),
-			floats:    mimallocish.NewPoolsIn[floatObject](a, "float", 0),
-			strs:      mimallocish.NewPoolsIn[strObject](a, "str", 0),
-			tuples:    mimallocish.NewPoolsIn[tupleObject](a, "tuple", 0),
-			lists:     mimallocish.NewPoolsIn[listObject](a, "list", 0),
-			dicts:     mimallocish.NewPoolsIn[dictObject](a, "dict", 0),
-			instances: mimallocish.NewPoolsIn[instanceObject](a, "instance", 0),
-			weakrefs:  mimallocish.NewPoolsIn[weakrefObject](a, "weakref", 0),
-			items4:    mimallocish.NewPoolsIn[items4](a, "list-items-4", 0),
-			items8:    mimallocish.NewPoolsIn[items8](a, "list-items-8", 0),
-			items16:   mimallocish.NewPoolsIn[items16](a, "list-items-16", 0),
+			arenas:      a,
+			ints:        mimallocish.NewPoolsIn[intObject](a, "int", 0),
+			floats:      mimallocish.NewPoolsIn[floatObject](a, "float", 0),
+			strs:        mimallocish.NewPoolsIn[strObject](a, "str", 0),
+			tuples:      mimallocish.NewPoolsIn[tupleObject](a, "tuple", 0),
+			lists:       mimallocish.NewPoolsIn[listObject](a, "list", 0),
+			dicts:       mimallocish.NewPoolsIn[dictObject](a, "dict", 0),
+			instances:   mimallocish.NewPoolsIn[instanceObject](a, "instance", 0),
+			weakrefs:    mimallocish.NewPoolsIn[weakrefObject](a, "weakref", 0),
+			items4:      mimallocish.NewPoolsIn[items4](a, "list-items-4", 0),
+			items8:      mimallocish.NewPoolsIn[items8](a, "list-items-8", 0),
+			items16:     mimallocish.NewPoolsIn[items16](a, "list-items-16", 0),
+			smallTables: mimallocish.NewPoolsIn[smallTable](a, "dict-table-8", 0),
 		}
 		return
 	}
 	rt.classes = &classes{
-		ints:      mimallocish.NewClass[intObject]("int", 0),
-		floats:    mimallocish.NewClass[floatObject]("float", 0),
-		strs:      mimallocish.NewClass[strObject]("str", 0),
-		tuples:    mimallocish.NewClass[tupleObject]("tuple", 0),
-		lists:     mimallocish.NewClass[listObject]("list", 0),
-		dicts:     mimallocish.NewClass[dictObject]("dict", 0),
-		instances: mimallocish.NewClass[instanceObject]("instance", 0),
-		weakrefs:  mimallocish.NewClass[weakrefObject]("weakref", 0),
-		items4:    mimallocish.NewClass[items4]("list-items-4", 0),
-		items8:    mimallocish.NewClass[items8]("list-items-8", 0),
-		items16:   mimallocish.NewClass[items16]("list-items-16", 0),
+		ints:        mimallocish.NewClass[intObject]("int", 0),
+		floats:      mimallocish.NewClass[floatObject]("float", 0),
+		strs:        mimallocish.NewClass[strObject]("str", 0),
+		tuples:      mimallocish.NewClass[tupleObject]("tuple", 0),
+		lists:       mimallocish.NewClass[listObject]("list", 0),
+		dicts:       mimallocish.NewClass[dictObject]("dict", 0),
+		instances:   mimallocish.NewClass[instanceObject]("instance", 0),
+		weakrefs:    mimallocish.NewClass[weakrefObject]("weakref", 0),
+		items4:      mimallocish.NewClass[items4]("list-items-4", 0),
+		items8:      mimallocish.NewClass[items8]("list-items-8", 0),
+		items16:     mimallocish.NewClass[items16]("list-items-16", 0),
+		smallTables: mimallocish.NewClass[smallTable]("dict-table-8", 0),
 	}
 }
 
 func (c *classes) newHeaps() heaps {
 	return heaps{
-		ints:      c.ints.NewHeap(),
-		floats:    c.floats.NewHeap(),
-		strs:      c.strs.NewHeap(),
-		tuples:    c.tuples.NewHeap(),
-		lists:     c.lists.NewHeap(),
-		dicts:     c.dicts.NewHeap(),
-		instances: c.instances.NewHeap(),
-		weakrefs:  c.weakrefs.NewHeap(),
-		items4:    c.items4.NewHeap(),
-		items8:    c.items8.NewHeap(),
-		items16:   c.items16.NewHeap(),
+		ints:        c.ints.NewHeap(),
+		floats:      c.floats.NewHeap(),
+		strs:        c.strs.NewHeap(),
+		tuples:      c.tuples.NewHeap(),
+		lists:       c.lists.NewHeap(),
+		dicts:       c.dicts.NewHeap(),
+		instances:   c.instances.NewHeap(),
+		weakrefs:    c.weakrefs.NewHeap(),
+		items4:      c.items4.NewHeap(),
+		items8:      c.items8.NewHeap(),
+		items16:     c.items16.NewHeap(),
+		smallTables: c.smallTables.NewHeap(),
 	}
 }
 
@@ -133,6 +139,7 @@ func (h *heaps) abandon() {
 	h.items4.Abandon()
 	h.items8.Abandon()
 	h.items16.Abandon()
+	h.smallTables.Abandon()
 }
 
 // The alloc functions take a zeroed slot from the runtime's pools (GIL

@@ -350,7 +350,7 @@ func (e *collectEnv) Clear(h *gc.Header) {
 	case kindDict:
 		d := asDict(o)
 		d.table.each(func(k, v *Object) { drop = append(drop, k, v) })
-		d.table = dictTable{}
+		th.freeTable(&d.table)
 	case kindInstance:
 		inst := asInstance(o)
 		for _, a := range inst.attrs {

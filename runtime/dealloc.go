@@ -169,7 +169,7 @@ func (th *Thread) destroy(o *Object) {
 			th.release(k)
 			th.release(v)
 		})
-		d.table = dictTable{}
+		th.freeTable(&d.table)
 	case kindInstance:
 		inst := asInstance(o)
 		th.clearWeakrefs(inst)

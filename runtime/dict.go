@@ -74,7 +74,7 @@ func (th *Thread) DictSet(o, key, v *Object) error {
 	th.incref(key)
 	th.incref(v)
 	th.lockObject(o)
-	old, kept := d.table.set(key, h, v)
+	old, kept := d.table.set(th, key, h, v)
 	th.unlockObject(o)
 	// Destructors may run user code: never under the lock.
 	if !kept {

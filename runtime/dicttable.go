@@ -1,9 +1,18 @@
 package runtime
 
+import "github.com/nogil-lab/nogil/mimallocish"
+
 // dictTable is an insertion-ordered hash table (CPython's compact dict):
 // entries in insertion order, and an open-addressing index of entry
 // positions. A deleted entry keeps its place with a nil key until the next
 // resize compacts the entries.
+//
+// A table with the smallest index (up to smallEntries keys, the commonest
+// dicts) keeps both in one allocator slot, smallTable, as CPython keeps a
+// PyDictKeysObject's index and entries in one block: such a dict costs no
+// allocation from Go's heap. Larger tables come from Go's heap.
+// Invariant: cap(entries) is 0, smallEntries (a smallTable slot: the
+// struct begins at the entries' first element) or larger (Go's heap).
 type dictTable struct {
 	entries []dictEntry
 	index   []int32 // slotEmpty, slotDeleted, or a position in entries
@@ -16,10 +25,44 @@ type dictEntry struct {
 }
 
 const (
-	slotEmpty   = -1
-	slotDeleted = -2
-	minIndex    = 8
+	slotEmpty    = -1
+	slotDeleted  = -2
+	minIndex     = 8
+	smallEntries = minIndex * 2 / 3
 )
+
+// smallTable is the storage of a table with the smallest index.
+type smallTable struct {
+	entries [smallEntries]dictEntry // first: see dictTable
+	index   [minIndex]int32
+	slot    mimallocish.SlotID
+}
+
+func (th *Thread) newSmallTable() ([]dictEntry, []int32) {
+	var st *smallTable
+	var id mimallocish.SlotID
+	if p := th.pools; p != nil {
+		st, id = p.smallTables.Alloc()
+	} else {
+		st, id = th.heaps.smallTables.Alloc()
+	}
+	st.slot = id
+	return st.entries[:0], st.index[:]
+}
+
+// freeTable gives t's storage back and empties t. Its keys and values must
+// have been dropped or moved.
+func (th *Thread) freeTable(t *dictTable) {
+	if cap(t.entries) == smallEntries {
+		id := smallTableOf(t.entries).slot
+		if p := th.pools; p != nil {
+			p.smallTables.Free(id)
+		} else {
+			th.heaps.smallTables.Free(id)
+		}
+	}
+	*t = dictTable{}
+}
 
 func (t *dictTable) len() int { return t.used }
 
@@ -66,9 +109,10 @@ func (t *dictTable) get(key *Object, hash uint64) *Object {
 // set stores value under key. It returns the previous value (nil if the key
 // is new) and whether the table kept key (a new key: the caller's key
 // reference now belongs to the table).
-func (t *dictTable) set(key *Object, hash uint64, value *Object) (old *Object, keptKey bool) {
+// th's allocator provides the storage of a smallest table.
+func (t *dictTable) set(th *Thread, key *Object, hash uint64, value *Object) (old *Object, keptKey bool) {
 	if len(t.entries)+1 > len(t.index)*2/3 {
-		t.resize()
+		t.resize(th)
 	}
 	slot, pos := t.lookup(key, hash)
 	if pos >= 0 {
@@ -97,19 +141,26 @@ func (t *dictTable) del(key *Object, hash uint64) (k, v *Object) {
 }
 
 // resize rebuilds the index for the live entries, compacting them.
-func (t *dictTable) resize() {
+func (t *dictTable) resize(th *Thread) {
 	n := minIndex
 	for n*2/3 < t.used*2+1 {
 		n *= 2
 	}
-	live := make([]dictEntry, 0, n*2/3)
+	var live []dictEntry
+	var index []int32
+	if n == minIndex {
+		live, index = th.newSmallTable()
+	} else {
+		live, index = make([]dictEntry, 0, n*2/3), make([]int32, n)
+	}
 	for _, e := range t.entries {
 		if e.key != nil {
 			live = append(live, e)
 		}
 	}
-	t.entries = live
-	t.index = make([]int32, n)
+	used := t.used
+	th.freeTable(t)
+	t.entries, t.index, t.used = live, index, used
 	for i := range t.index {
 		t.index[i] = slotEmpty
 	}

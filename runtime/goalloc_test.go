@@ -20,6 +20,13 @@ func TestSteadyStateMakesNoGoAllocations(t *testing.T) {
 			"empty":       func() { th.DecRef(th.NewTuple()) },
 			"list":        func() { th.DecRef(th.NewList()) },
 			"list of two": func() { th.DecRef(th.NewList(a, b)) },
+			"dict of three": func() {
+				d := th.NewDict()
+				for _, k := range []*Object{a, b, th.rt.None()} {
+					require.NoError(t, th.DictSet(d, k, a))
+				}
+				th.DecRef(d)
+			},
 			"grown list": func() {
 				l := th.NewList()
 				for range maxSmallItems {

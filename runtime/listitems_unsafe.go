@@ -2,7 +2,8 @@ package runtime
 
 import "unsafe"
 
-// From a small item array back to its allocator slot: the array is the
+// From a small item array (or a small dict table's entries) back to its
+// allocator slot: the array is the
 // slot struct's first field, so the slice's data pointer is the struct's
 // address. cap(a) says which class it is (listitems.go's invariant).
 
@@ -19,6 +20,13 @@ func items8Of(a []*Object) *items8 {
 func items16Of(a []*Object) *items16 {
 	checkItemsCap(a, maxSmallItems)
 	return (*items16)(unsafe.Pointer(unsafe.SliceData(a)))
+}
+
+func smallTableOf(entries []dictEntry) *smallTable {
+	if cap(entries) != smallEntries {
+		misuse("internal: dict entries of capacity %d taken for a small table", cap(entries))
+	}
+	return (*smallTable)(unsafe.Pointer(unsafe.SliceData(entries)))
 }
 
 func checkItemsCap(a []*Object, c int) {
