@@ -8,16 +8,28 @@ import (
 )
 
 // Objects the size of the runtime's intObject (48 B) and listObject (96 B),
-// with a pointer so that Go's GC has to scan them (as it scans real objects).
+// with a pointer so that Go's GC has to scan them (as it scans real objects)
+// and a 4-byte field for the free-list link (the runtime's Object.slot).
 type bench48 struct {
 	_ *int
-	a [5]int64
+	//lint:ignore U1000 the allocator's, found by its offset
+	link uint32
+	_    uint32
+	a    [4]int64
 }
 
 type bench96 struct {
 	_ *int
-	a [11]int64
+	//lint:ignore U1000 the allocator's, found by its offset
+	link uint32
+	_    uint32
+	a    [10]int64
 }
+
+var (
+	bench48Link = offsetOf[bench48]("link")
+	bench96Link = offsetOf[bench96]("link")
+)
 
 var (
 	sink48 *bench48
@@ -32,13 +44,17 @@ const batch = 1024
 // result reachable (a global, then a slice) so that it escapes; its GC cost
 // is paid inside the loop and amortized over b.N.
 func BenchmarkAllocFree(b *testing.B) {
-	b.Run("48B", func(b *testing.B) { benchAllocFree[bench48](b, func(p *bench48, i int) { p.a[0] = int64(i) }, &sink48) })
-	b.Run("96B", func(b *testing.B) { benchAllocFree[bench96](b, func(p *bench96, i int) { p.a[0] = int64(i) }, &sink96) })
+	b.Run("48B", func(b *testing.B) {
+		benchAllocFree[bench48](b, bench48Link, func(p *bench48, i int) { p.a[0] = int64(i) }, &sink48)
+	})
+	b.Run("96B", func(b *testing.B) {
+		benchAllocFree[bench96](b, bench96Link, func(p *bench96, i int) { p.a[0] = int64(i) }, &sink96)
+	})
 }
 
-func benchAllocFree[T any](b *testing.B, touch func(*T, int), sink **T) {
+func benchAllocFree[T any](b *testing.B, link uintptr, touch func(*T, int), sink **T) {
 	b.Run("pair/heap", func(b *testing.B) {
-		h := NewClass[T]("bench", 0).NewHeap()
+		h := NewClass[T]("bench", 0, link).NewHeap()
 		b.ReportAllocs()
 		for i := 0; i < b.N; i++ {
 			p, id := h.Alloc()
@@ -47,7 +63,7 @@ func benchAllocFree[T any](b *testing.B, touch func(*T, int), sink **T) {
 		}
 	})
 	b.Run("pair/pools", func(b *testing.B) {
-		p := NewPools[T]("bench", 0)
+		p := NewPools[T]("bench", 0, link)
 		b.ReportAllocs()
 		for i := 0; i < b.N; i++ {
 			o, id := p.Alloc()
@@ -66,7 +82,7 @@ func benchAllocFree[T any](b *testing.B, touch func(*T, int), sink **T) {
 	})
 	ids := make([]SlotID, batch)
 	b.Run("batch/heap", func(b *testing.B) {
-		h := NewClass[T]("bench", 0).NewHeap()
+		h := NewClass[T]("bench", 0, link).NewHeap()
 		b.ReportAllocs()
 		for i := 0; i < b.N; i += batch {
 			for j := range ids {
@@ -80,7 +96,7 @@ func benchAllocFree[T any](b *testing.B, touch func(*T, int), sink **T) {
 		}
 	})
 	b.Run("batch/pools", func(b *testing.B) {
-		p := NewPools[T]("bench", 0)
+		p := NewPools[T]("bench", 0, link)
 		b.ReportAllocs()
 		for i := 0; i < b.N; i += batch {
 			for j := range ids {
@@ -116,7 +132,7 @@ func benchAllocFree[T any](b *testing.B, touch func(*T, int), sink **T) {
 func BenchmarkHeapParallel(b *testing.B) {
 	for _, n := range []int{1, 2} {
 		b.Run(fmt.Sprintf("goroutines=%d", n), func(b *testing.B) {
-			c := NewClass[bench48]("bench", 0)
+			c := NewClass[bench48]("bench", 0, bench48Link)
 			heaps := make([]*Heap[bench48], n)
 			for i := range heaps {
 				heaps[i] = c.NewHeap()
@@ -159,7 +175,7 @@ func BenchmarkHeapParallel(b *testing.B) {
 func BenchmarkCrossThreadFree(b *testing.B) {
 	for _, mode := range []string{"heap", "FreeRemote"} {
 		b.Run(mode, func(b *testing.B) {
-			c := NewClass[bench48]("bench", 0)
+			c := NewClass[bench48]("bench", 0, bench48Link)
 			producer := c.NewHeap()
 			ch := make(chan []SlotID, 8)
 			free := make(chan []SlotID, 8)

@@ -14,10 +14,50 @@
 // slice like any other. Freed slots are zeroed at once, so a free slot never
 // keeps other Go objects alive. Pointers inside objects are ordinary Go
 // pointers, seen and traced by Go's GC; no uintptr copy of an address is kept
-// anywhere, and the package does not import unsafe.
+// anywhere. Package unsafe is used in one file, link_unsafe.go, and only to
+// reach the free-list link inside a free slot (below).
 //
 // Each size class is one Go type T (the runtime's intObject, listObject,
 // ...), so a page only ever holds Ts: pages are type-stable.
+//
+// # Free lists through the slots
+//
+// Like mimalloc's and pymalloc's blocks, a free slot holds the link to the
+// next free slot of its list, so free lists cost no memory besides the slots
+// (a parallel link array would add 2 bytes per slot: a 96-byte list object
+// would cost 98). mimalloc keeps the link in a free block's first word. A
+// typed Go slot cannot: its words may be pointer words in T's layout, and
+// Go's GC reads every pointer word of a slot array whether the slot is free
+// or not. An integer written over a pointer word would be taken for a
+// pointer (a crash, or memory kept alive or freed wrongly), and a pointer
+// word cannot hold an index anyway. So the link lives in a field of T that
+// holds no pointer: the caller names it by its byte offset when it makes the
+// class (NewClass, NewPools, NewPoolsIn), and the constructor checks with
+// reflect that the offset is the start of a uint16 or uint32 field (through
+// embedded structs and arrays), never a pointer, padding or the middle of a
+// field. The runtime passes the offset of its header's slot field
+// (Object.slot): it writes that field right after Alloc and reads it only
+// before Free, so the allocator owns it while the slot is free.
+//
+// The link is a 2-byte slot index stored complemented (^next), so that a
+// zeroed field reads as noSlot, the end of a list: a freshly zeroed slot
+// ends its list until a link is written, and Alloc clears the field it pops,
+// so every slot it returns is all zero. The accessors (getLink, setLink,
+// popLink) take the slot's own address plus the checked offset, so they
+// stay inside the slot array (checkptr agrees) and never write a pointer
+// word. A free slot's link is written by whoever holds the list it goes on:
+// the owner (or, for an abandoned page, the holder of Class.mu) for free and
+// local_free; for thread_free, the freeing thread writes the link before
+// the compare-and-swap that publishes the slot, and the owner reads the
+// chain only after the atomic read-modify-write that takes the list, so
+// each link write happens before its read.
+//
+// The price, which mimalloc pays too: following a list now reads one slot's
+// cache line per step, where a parallel array packed 32 links per line.
+// Popping slots freed long ago (a batch of allocations reusing a batch of
+// frees) waits on each slot's line in turn, and the owner's collection of
+// a thread_free list (which walks it to count it, find its tail and catch
+// a remote double free) reads lines the freeing thread has just written.
 //
 // # Slot ids
 //
@@ -49,8 +89,7 @@
 // class has its own Heap[T] (mimalloc's mi_heap_t reduced to one size class,
 // or CPython's per-thread mimalloc heaps). A heap owns pages; a page has
 // slotsPerPage slots (default: about 64 KiB) and three free lists, linked
-// through a parallel []uint16 (2 bytes per slot; mimalloc links blocks
-// through their first word, which a typed Go slot cannot do):
+// through the free slots themselves (above):
 //
 //   - free: the list Alloc pops. Owned by the heap's thread.
 //   - local_free: slots freed by the owner. Owned by the heap's thread. Kept
@@ -83,17 +122,19 @@
 //     abandoned page with a free slot (under Class.mu), else make a fresh
 //     page (Go allocation; id and directory entry under Class.mu).
 //
-// Every returned slot is zero: slots start zero and are zeroed when freed.
+// Every returned slot is zero: slots start zero, are zeroed when freed, and
+// Alloc clears the link field of the slot it pops.
 //
 // Free (Heap.Free by the heap's thread, Class.FreeRemote by any thread):
 //
-//  4. Look the page up in the directory. If the heap owns it (a bit in a
-//     bitmap private to the heap; no shared field is read), push the slot on
-//     local_free: plain stores, no lock, no atomic. If the page was in the
-//     full queue it goes back to the end of the used queue (mimalloc
-//     _mi_page_unfull); if it became empty and is not the allocation page it
-//     is retired: kept (at most 2 per heap) or released (mimalloc
-//     _mi_page_retire).
+//  4. Look the page up in the directory. If the heap owns it (the page's
+//     owner field names it: an atomic load, a plain MOV on amd64; only a
+//     heap stores itself there, so the answer cannot change under it),
+//     push the slot on local_free: plain stores, no lock, no atomic. If the
+//     page was in the full queue it goes back to the end of the used queue
+//     (mimalloc _mi_page_unfull); if it became empty and is not the
+//     allocation page it is retired: kept (at most 2 per heap) or released
+//     (mimalloc _mi_page_retire).
 //  5. Otherwise (mimalloc _mi_free_block_mt) push the slot on the page's
 //     thread_free with a compare-and-swap. This is the only atomic in the
 //     allocator's steady state.
@@ -137,15 +178,18 @@
 //
 // Who writes what:
 //
-//   - Page.slots, next, id, base, class: immutable after creation (a slot
-//     and its link are written by whoever holds the slot: its allocator,
-//     then its freer before the free is published).
+//   - Page.slots, link, id, base, reserved, class: immutable after
+//     creation. A slot's contents are written by whoever holds the slot:
+//     its allocator, then its freer; a free slot's link by whoever holds
+//     its list (a remote freer before its push publishes the slot).
 //   - Page.free, local_free, capacity, used, queue links, where: owned by the
 //     heap's thread; protected by Class.mu while the page is abandoned.
-//   - Page.owner: written by the creating heap and by adopters (under
-//     Class.mu); read by the notifying freer (6), ordered by the state word.
+//   - Page.owner: atomic; stored by the creating heap, by adopters and by
+//     the abandoning owner (both under Class.mu); loaded by every Free
+//     (4) and by the notifying freer (6), for which the state word keeps
+//     the owner alive.
 //   - Page thread_free word: atomic.
-//   - Heap queues, owned bitmap, counters: owned by the heap's thread.
+//   - Heap queues, counters: owned by the heap's thread.
 //   - Heap delayed stack: atomic (pushed by notifying freers, taken by the
 //     owner).
 //   - Class directory, id allocator, abandoned lists, heap set, counters of
@@ -156,9 +200,9 @@
 //   - A slot is on at most one list: free, local_free, thread_free, or none
 //     (handed out); a handed-out slot is on none, so no slot is handed out
 //     twice.
-//   - A page has exactly one owner heap, or is abandoned, or is released;
-//     the owner's bitmap has the page's bit iff the heap owns it; an owned
-//     page is in exactly one of its queues.
+//   - A page has exactly one owner heap (its owner field), or is abandoned
+//     (owner nil), or is released; an owned page is in exactly one of its
+//     owner's queues.
 //   - used = capacity − len(free) − len(local_free): slots handed out, those
 //     waiting on thread_free included.
 //   - While a page is abandoned its thread_free list is empty (frees go
@@ -168,11 +212,11 @@
 //   - With every heap collected: the remote frees made equal the remote
 //     frees received (HeapStats.RemoteFreesOut == RemoteFreesIn).
 //
-// Page memory: a 48-byte object costs 48 bytes plus its 2-byte link, plus
-// the page header (about 400 bytes, padded so that the thread_free word has a
-// cache line of its own) over 1365 slots: about 50 bytes. Debug builds add 4
-// bytes per slot for the slot states. The Heap pads its owner state and its
-// delayed stack to separate cache lines.
+// Page memory: a 48-byte object costs 48 bytes (its free-list link lives in
+// the slot), plus the page header (about 400 bytes, padded so that the
+// thread_free word has a cache line of its own) over 1365 slots: about 48.3
+// bytes. Debug builds add 4 bytes per slot for the slot states. The Heap
+// pads its owner state and its delayed stack to separate cache lines.
 //
 // # GIL mode: arenas and pools (pymalloc)
 //
@@ -212,7 +256,8 @@
 // allocated with T's pointer layout, and reinterpreting its memory as a []U
 // would hide U's pointers from Go's GC (and needs unsafe). So the class-free
 // part of a pool (its arena, which class used it last) lives in the arena,
-// and the typed part (slots, links) in a pool[T] that the empty pool keeps:
+// and the typed part (the slots, with the free list in them) in a pool[T]
+// that the empty pool keeps:
 // if the same class takes the pool again it gets it back as it was, free list
 // and all (pymalloc: "this pool last contained blocks of the same size class,
 // so its header and free list are already initialized"); if another class
@@ -247,15 +292,18 @@
 // atomically, so every double free and every free of a never-allocated slot
 // is caught at once, by any thread. Normal builds catch: a free of the slot
 // at the head of its list (the common immediate double free); a free beyond
-// the slots the page ever handed out; a free that would make a page's count
-// negative; a free into a released abandoned page; and, when the owner
+// the slots the page ever handed out; a free into a page (or pool) with no
+// slot handed out; a free into a released abandoned page; and, when the owner
 // collects a thread_free list, a list longer than the page's live count (a
 // remote double free) or holding a never-used slot. A free whose page was
 // released (and whose id is not reused yet) panics with "mimallocish: free of
 // unknown slot …" in every build. A double free after the page's id was
 // reused by a new page frees a slot of the new page: caught in debug builds
-// only if that slot is not live. Alloc, Free or Collect on an abandoned heap,
-// and abandoning it twice, panic.
+// only if that slot is not live. The freer's checks run before the slot is
+// touched, so a misuse they catch leaves the free lists intact; an uncaught
+// double free of a slot that is already on a list (normal builds) corrupts
+// the lists, as in mimalloc and pymalloc. Alloc, Free or Collect on an
+// abandoned heap, and abandoning it twice, panic.
 //
 // # Map
 //

@@ -63,16 +63,25 @@ const (
 )
 
 // page is mimalloc's mi_page_t: slotsPerPage slots of one class with three
-// free lists. Slot i's link in a free list is next[i].
+// free lists, linked through the free slots themselves (link_unsafe.go).
 type page[T any] struct {
+	// The fields of Alloc's and Free's fast paths come first, in one
+	// 64-byte span.
+
 	// Immutable after creation.
-	slots    []T
-	next     []uint16        // free-list links, written by whoever holds the slot
-	dbg      []atomic.Uint32 // per-slot dbg* state; invariants.Enabled only
-	class    *Class[T]       // back pointer
-	id       uint32          // index in Class.dir
-	base     SlotID          // id << SlotBits
-	reserved uint32          // len(slots)
+	slots []T
+	link  uintptr // offset of the link field in a T (checkLink)
+	base  SlotID  // id << SlotBits
+
+	// owner is the heap that owns the page, nil while it is abandoned.
+	// Atomic: stored by the creating heap, by adopters (under Class.mu)
+	// and by the abandoning owner (under Class.mu); loaded by every Free
+	// (a heap frees locally iff it finds itself here: only a heap stores
+	// itself, so the answer cannot change under it) and by the single
+	// remote freer that moves the page from stFull to stNotifying (the
+	// transitions of tf keep the owner alive until then). On amd64 the
+	// load is a plain MOV.
+	owner atomic.Pointer[Heap[T]]
 
 	// Owned by the owner heap's thread; protected by Class.mu while the
 	// page is abandoned.
@@ -81,12 +90,16 @@ type page[T any] struct {
 	capacity  uint32 // slots [0, capacity) have been put on a free list at least once
 	used      int32  // slots handed out and not yet on free/localFree (includes thread_free)
 	where     where
-	prev      *page[T] // links in a heap queue or an abandoned list
-	nextPage  *page[T]
-	// owner is written by the owner (at creation) and by adopters (under
-	// Class.mu), and read by the single remote freer that moves the page from
-	// stFull to stNotifying; the transitions of tf order those accesses.
-	owner *Heap[T]
+
+	// Immutable after creation.
+	dbg      []atomic.Uint32 // per-slot dbg* state; invariants.Enabled only
+	class    *Class[T]       // back pointer
+	id       uint32          // index in Class.dir
+	reserved uint32          // len(slots)
+
+	// Owned like free and used.
+	prev     *page[T] // links in a heap queue or an abandoned list
+	nextPage *page[T]
 	// delayedNext links the owner's delayed stack; written by the notifying
 	// freer before its push and by the owner after its swap.
 	delayedNext *page[T]
@@ -189,7 +202,7 @@ type HeapStats struct {
 
 	SlotsInUse    int   // handed out and not freed
 	PendingFrees  int   // freed by other threads, still on thread_free lists
-	BytesReserved int64 // Pages × SlotsPerPage × (SlotSize + 2-byte free-list link)
+	BytesReserved int64 // Pages × SlotsPerPage × SlotSize (free lists live in the free slots)
 	BytesInUse    int64 // SlotsInUse × SlotSize
 
 	// RemoteFreesIn counts frees by other threads that reached their page's
@@ -213,7 +226,8 @@ type Class[T any] struct {
 	name         string
 	slotsPerPage int
 	slotSize     int
-	extendBy     uint32 // slots added to a page's free list at a time
+	link         uintptr // offset of the link field in a T
+	extendBy     uint32  // slots added to a page's free list at a time
 
 	// empty is the sentinel allocation page of a heap with no usable page:
 	// its free list is empty, so Alloc's fast path falls through.
@@ -242,11 +256,19 @@ type Class[T any] struct {
 
 // NewClass returns a size class of T whose pages have slotsPerPage slots
 // (1..MaxSlotsPerPage); 0 picks about 64 KiB per page.
-func NewClass[T any](name string, slotsPerPage int) *Class[T] {
+//
+// linkOffset is the byte offset in T of a uint16 or uint32 field (say
+// unsafe.Offsetof(T{}.f)) that the allocator may use while a slot is free:
+// the free lists are threaded through it (doc.go). The field must be the
+// caller's to reuse: nothing may read it after Free and before the next
+// Alloc of the slot, and Alloc hands it out zeroed like the rest of the
+// slot. NewClass panics unless the offset names such a field.
+func NewClass[T any](name string, slotsPerPage int, linkOffset uintptr) *Class[T] {
 	if slotsPerPage == 0 {
 		slotsPerPage = defaultSlots[T](defaultPageBytes)
 	}
 	checkSlots("page", name, slotsPerPage)
+	checkLink[T](name, linkOffset)
 	size := sizeOf[T]()
 	ext := slotsPerPage
 	if size > 0 {
@@ -256,10 +278,12 @@ func NewClass[T any](name string, slotsPerPage int) *Class[T] {
 		name:         name,
 		slotsPerPage: slotsPerPage,
 		slotSize:     size,
+		link:         linkOffset,
 		extendBy:     uint32(min(ext, slotsPerPage)),
 		heaps:        make(map[*Heap[T]]struct{}),
 	}
 	c.empty.free, c.empty.localFree = noSlot, noSlot
+	c.empty.link = linkOffset
 	c.empty.tf.Store(tfWord(noSlot, stNormal))
 	return c
 }
@@ -279,7 +303,6 @@ type Heap[T any] struct {
 	// Owned by the heap's thread.
 	page    *page[T] // usedQ.head, or &class.empty (mimalloc pages_free_direct)
 	class   *Class[T]
-	owned   []uint64 // bit per page id: the page is this heap's
 	usedQ   pageQueue[T]
 	fullQ   pageQueue[T]
 	retired pageQueue[T]
@@ -307,26 +330,6 @@ func (c *Class[T]) NewHeap() *Heap[T] {
 // Class returns the heap's class.
 func (h *Heap[T]) Class() *Class[T] { return h.class }
 
-func (h *Heap[T]) owns(id uint32) bool {
-	w := id >> 6
-	return w < uint32(len(h.owned)) && h.owned[w]&(1<<(id&63)) != 0
-}
-
-func (h *Heap[T]) setOwned(id uint32, on bool) {
-	w := int(id >> 6)
-	if w >= len(h.owned) {
-		if !on {
-			return
-		}
-		h.owned = append(h.owned, make([]uint64, w+1-len(h.owned))...)
-	}
-	if on {
-		h.owned[w] |= 1 << (id & 63)
-	} else {
-		h.owned[w] &^= 1 << (id & 63)
-	}
-}
-
 func (h *Heap[T]) resetPage() {
 	if h.usedQ.head != nil {
 		h.page = h.usedQ.head
@@ -337,19 +340,21 @@ func (h *Heap[T]) resetPage() {
 
 // Alloc returns a zeroed slot and its id. Owner only.
 //
-// Fast path: pop the allocation page's free list; no lock, no atomic.
+// Fast path: pop the allocation page's free list (reading and clearing the
+// slot's link); no lock, no atomic.
 func (h *Heap[T]) Alloc() (*T, SlotID) {
 	pg := h.page
 	i := pg.free
 	if i == noSlot {
 		return h.allocSlow()
 	}
-	pg.free = pg.next[i]
+	s := &pg.slots[i]
+	pg.free = popLink(s, pg.link)
 	pg.used++
 	if invariants.Enabled {
 		pg.dbgAlloc(i)
 	}
-	return &pg.slots[i], pg.base | SlotID(i)
+	return s, pg.base | SlotID(i)
 }
 
 // allocSlow is mimalloc's mi_malloc_generic / mi_page_queue_find_free_ex.
@@ -428,13 +433,13 @@ func (c *Class[T]) integrate(pg *page[T], head uint16) int {
 		if uint32(tail) >= pg.capacity {
 			panicNeverAllocated(c.name, pg.base|SlotID(tail))
 		}
-		nx := pg.next[tail]
+		nx := getLink(&pg.slots[tail], pg.link)
 		if nx == noSlot {
 			break
 		}
 		tail = nx
 	}
-	pg.next[tail] = pg.localFree
+	setLink(&pg.slots[tail], pg.link, pg.localFree)
 	pg.localFree = head
 	pg.used -= int32(n)
 	return n
@@ -446,9 +451,9 @@ func (c *Class[T]) extend(pg *page[T]) {
 	start := pg.capacity
 	end := min(start+c.extendBy, pg.reserved)
 	for i := start; i < end-1; i++ {
-		pg.next[i] = uint16(i + 1)
+		setLink(&pg.slots[i], pg.link, uint16(i+1))
 	}
-	pg.next[end-1] = noSlot
+	setLink(&pg.slots[end-1], pg.link, noSlot)
 	pg.free = uint16(start)
 	pg.capacity = end
 }
@@ -511,7 +516,6 @@ func (h *Heap[T]) retire(pg *page[T]) {
 
 // release drops an empty page (already unlinked) to Go's GC.
 func (h *Heap[T]) release(pg *page[T]) {
-	h.setOwned(pg.id, false)
 	pg.where = whereReleased
 	c := h.class
 	c.mu.Lock()
@@ -619,7 +623,7 @@ func (h *Heap[T]) Free(id SlotID) {
 		panicUnknownSlot(h.class.name, id)
 	}
 	idx := uint32(id) & slotMask
-	if !h.owns(pid) {
+	if pg.owner.Load() != h {
 		h.freeOther(pg, idx, id)
 		return
 	}
@@ -629,25 +633,24 @@ func (h *Heap[T]) Free(id SlotID) {
 	if invariants.Enabled {
 		pg.dbgFree(idx, id)
 	}
-	if uint16(idx) == pg.localFree || uint16(idx) == pg.free {
+	// A slot at the head of a list, or any slot of a page with nothing
+	// handed out, is free already. Checked before the slot is touched: a
+	// free slot holds its link.
+	if uint16(idx) == pg.localFree || uint16(idx) == pg.free || pg.used <= 0 {
 		panicDoubleFree(h.class.name, id)
 	}
+	s := &pg.slots[idx]
 	var zero T
-	pg.slots[idx] = zero
-	pg.next[idx] = pg.localFree
+	*s = zero
+	setLink(s, pg.link, pg.localFree)
 	pg.localFree = uint16(idx)
 	pg.used--
-	if pg.used < 0 || pg.where != whereUsed || (pg.used == 0 && pg != h.page) {
-		h.freeLocalSlow(pg, idx, id)
+	if pg.where != whereUsed || (pg.used == 0 && pg != h.page) {
+		h.freeLocalSlow(pg)
 	}
 }
 
-func (h *Heap[T]) freeLocalSlow(pg *page[T], idx uint32, id SlotID) {
-	if pg.used < 0 {
-		pg.localFree = pg.next[idx] // undo the push
-		pg.used++
-		panicDoubleFree(h.class.name, id)
-	}
+func (h *Heap[T]) freeLocalSlow(pg *page[T]) {
 	if pg.where == whereFull {
 		h.unfull(pg)
 	}
@@ -682,8 +685,8 @@ func (c *Class[T]) freeMT(pg *page[T], idx uint32, id SlotID) {
 	if invariants.Enabled {
 		pg.dbgFree(idx, id)
 	}
-	var zero T
-	pg.slots[idx] = zero
+	s := &pg.slots[idx]
+	zeroed := false
 	for {
 		old := pg.tf.Load()
 		st := old >> tfStateShift
@@ -693,7 +696,14 @@ func (c *Class[T]) freeMT(pg *page[T], idx uint32, id SlotID) {
 			}
 			continue // adopted meanwhile
 		}
-		pg.next[idx] = uint16(old & tfHeadMask)
+		if !zeroed {
+			var zero T
+			*s = zero
+			zeroed = true
+		}
+		// The link is written before the CAS that publishes the slot;
+		// the owner reads it after the atomic Or that takes the list.
+		setLink(s, pg.link, uint16(old&tfHeadMask))
 		nw := old&^tfHeadMask | idx
 		if st == stFull {
 			nw = tfWord(idx, stNotifying)
@@ -711,7 +721,7 @@ func (c *Class[T]) freeMT(pg *page[T], idx uint32, id SlotID) {
 // from stFull to stNotifying runs it; until it sets stNotified the owner
 // cannot abandon pg, so pg.owner is stable.
 func (c *Class[T]) notify(pg *page[T]) {
-	pg.owner.pushDelayed(pg)
+	pg.owner.Load().pushDelayed(pg)
 	for {
 		old := pg.tf.Load()
 		if invariants.Enabled && old>>tfStateShift != stNotifying {
@@ -745,7 +755,10 @@ func (c *Class[T]) freeAbandoned(pg *page[T], idx uint32, id SlotID) bool {
 		panicDoubleFree(c.name, id)
 	}
 	wasFull := !pg.hasSpace()
-	pg.next[idx] = pg.localFree
+	s := &pg.slots[idx]
+	var zero T
+	*s = zero
+	setLink(s, pg.link, pg.localFree)
 	pg.localFree = uint16(idx)
 	pg.used--
 	c.abandonedIn++
@@ -784,13 +797,12 @@ func (c *Class[T]) adopt(h *Heap[T]) *page[T] {
 	}
 	c.nAbandonedFree.Add(-1)
 	pg.orphan = orphanNo
-	pg.owner = h
+	pg.owner.Store(h)
 	pg.delayedNext = nil
 	// No remote free pushes while the page is abandoned, so the list is
 	// empty; freers waiting for mu will see orphanNo and retry the push.
 	pg.tf.Store(tfWord(noSlot, stNormal))
 	c.mu.Unlock()
-	h.setOwned(pg.id, true)
 	h.st.pagesAdopted++
 	return pg
 }
@@ -800,19 +812,18 @@ func (c *Class[T]) newPage(h *Heap[T]) *page[T] {
 	n := c.slotsPerPage
 	pg := &page[T]{
 		slots:     make([]T, n),
-		next:      make([]uint16, n),
+		link:      c.link,
 		class:     c,
 		reserved:  uint32(n),
 		free:      noSlot,
 		localFree: noSlot,
-		owner:     h,
 	}
+	pg.owner.Store(h)
 	if invariants.Enabled {
 		pg.dbg = make([]atomic.Uint32, n)
 	}
 	pg.tf.Store(tfWord(noSlot, stNormal))
 	c.register(pg)
-	h.setOwned(pg.id, true)
 	h.st.pagesCreated++
 	return pg
 }
@@ -843,7 +854,6 @@ func (h *Heap[T]) Abandon() {
 		}
 	}
 	h.page = &c.empty
-	h.owned = nil
 	h.delayed.Store(nil)
 	delete(c.heaps, h)
 	c.dead.add(&h.st)
@@ -868,7 +878,7 @@ func (h *Heap[T]) abandonPage(pg *page[T]) {
 	if head := old & tfHeadMask; head != noSlot {
 		h.st.remoteFreesIn += int64(c.integrate(pg, uint16(head)))
 	}
-	pg.owner = nil
+	pg.owner.Store(nil)
 	pg.delayedNext = nil
 	if pg.used == 0 {
 		// Freers of a released abandoned page (double frees) find
@@ -944,7 +954,7 @@ func (pg *page[T]) dbgFree(i uint32, id SlotID) {
 // tfLen counts pg's pending thread_free list (owner, or a stopped world).
 func (pg *page[T]) tfLen() int {
 	n := 0
-	for i := uint16(pg.tf.Load() & tfHeadMask); i != noSlot && n <= int(pg.reserved); i = pg.next[i] {
+	for i := uint16(pg.tf.Load() & tfHeadMask); i != noSlot && n <= int(pg.reserved); i = getLink(&pg.slots[i], pg.link) {
 		n++
 	}
 	return n
@@ -957,7 +967,7 @@ func (pg *page[T]) freeMap(buf []uint64) []uint64 {
 	buf = append(buf[:0], make([]uint64, words)...)
 	mark := func(head uint16, list string) {
 		n := 0
-		for i := head; i != noSlot; i = pg.next[i] {
+		for i := head; i != noSlot; i = getLink(&pg.slots[i], pg.link) {
 			if n++; n > int(pg.reserved) {
 				panic(fmt.Sprintf("mimallocish: corrupted %s list of page %d in class %q", list, pg.id, pg.class.name))
 			}
@@ -1013,7 +1023,7 @@ func (s *HeapStats) addPage(w where, used, pending int) {
 func (c *Class[T]) finishStats(s *HeapStats, cum *heapCounters) {
 	s.SlotsPerPage = c.slotsPerPage
 	s.SlotSize = c.slotSize
-	s.BytesReserved = int64(s.Pages) * int64(c.slotsPerPage) * int64(c.slotSize+2)
+	s.BytesReserved = int64(s.Pages) * int64(c.slotsPerPage) * int64(c.slotSize)
 	s.BytesInUse = int64(s.SlotsInUse) * int64(c.slotSize)
 	s.PagesCreated = cum.pagesCreated
 	s.PagesReleased = cum.pagesReleased

@@ -20,7 +20,7 @@ func allocN[T any](h *Heap[T], n int) []SlotID {
 func tfState[T any](pg *page[T]) uint32 { return pg.tf.Load() >> tfStateShift }
 
 func TestHeapAllocZeroedReuse(t *testing.T) {
-	c := NewClass[obj]("obj", 8)
+	c := NewClass[obj]("obj", 8, objLink)
 	h := c.NewHeap()
 	m := newModel(t)
 	for round := 0; round < 5; round++ {
@@ -49,7 +49,7 @@ func TestHeapAllocZeroedReuse(t *testing.T) {
 // A page that filled up and then gets a free from another thread is found
 // again through the owner's delayed stack (MI_DELAYED_FREEING).
 func TestHeapFullPageRemoteFreeFoundAgain(t *testing.T) {
-	c := NewClass[obj]("obj", 4)
+	c := NewClass[obj]("obj", 4, objLink)
 	h := c.NewHeap()
 	ids := allocN(h, 5) // page 1 full, page 2 current
 	pg1 := c.lookup(ids[0])
@@ -81,7 +81,7 @@ func TestHeapFullPageRemoteFreeFoundAgain(t *testing.T) {
 // A full page whose notification was settled is re-armed when it fills
 // again, and the next remote free finds it again.
 func TestHeapFullPageNotifiedTwice(t *testing.T) {
-	c := NewClass[obj]("obj", 2)
+	c := NewClass[obj]("obj", 2, objLink)
 	h := c.NewHeap()
 	ids := allocN(h, 3) // page 1 full
 	pg1 := c.lookup(ids[0])
@@ -115,7 +115,7 @@ func TestHeapFullPageNotifiedTwice(t *testing.T) {
 }
 
 func TestHeapLocalFreeUnfull(t *testing.T) {
-	c := NewClass[obj]("obj", 4)
+	c := NewClass[obj]("obj", 4, objLink)
 	h := c.NewHeap()
 	ids := allocN(h, 5)
 	pg1 := c.lookup(ids[0])
@@ -132,7 +132,7 @@ func TestHeapLocalFreeUnfull(t *testing.T) {
 }
 
 func TestHeapRetireRelease(t *testing.T) {
-	c := NewClass[obj]("obj", 2)
+	c := NewClass[obj]("obj", 2, objLink)
 	h := c.NewHeap()
 	ids := allocN(h, 8) // 4 pages
 	for _, id := range ids {
@@ -145,7 +145,7 @@ func TestHeapRetireRelease(t *testing.T) {
 	require.Equal(t, int64(2), s.PagesRetired)
 	require.Equal(t, int64(1), s.PagesReleased)
 	require.Zero(t, s.SlotsInUse)
-	require.Equal(t, int64(3*2*(48+2)), s.BytesReserved)
+	require.Equal(t, int64(3*2*48), s.BytesReserved)
 
 	ids = allocN(h, 6)
 	require.Equal(t, int64(4), h.Stats().PagesCreated, "retired pages are reused before fresh ones")
@@ -167,7 +167,7 @@ func TestHeapRetireRelease(t *testing.T) {
 }
 
 func TestHeapAbandonAdopt(t *testing.T) {
-	c := NewClass[obj]("obj", 4)
+	c := NewClass[obj]("obj", 4, objLink)
 	a := c.NewHeap()
 	m := newModel(t)
 	var ids []SlotID
@@ -222,7 +222,7 @@ func TestHeapAbandonAdopt(t *testing.T) {
 }
 
 func TestHeapAbandonReleasesEmptyPages(t *testing.T) {
-	c := NewClass[obj]("obj", 4)
+	c := NewClass[obj]("obj", 4, objLink)
 	h := c.NewHeap()
 	ids := allocN(h, 10)
 	for _, id := range ids[:8] {
@@ -244,7 +244,7 @@ func TestHeapAbandonReleasesEmptyPages(t *testing.T) {
 // Frees pushed on a page's thread_free list before its owner exits are
 // collected by Abandon.
 func TestHeapAbandonCollectsThreadFree(t *testing.T) {
-	c := NewClass[obj]("obj", 8)
+	c := NewClass[obj]("obj", 8, objLink)
 	h := c.NewHeap()
 	ids := allocN(h, 3)
 	c.FreeRemote(ids[0])
@@ -260,7 +260,7 @@ func TestHeapAbandonCollectsThreadFree(t *testing.T) {
 }
 
 func TestHeapMisuse(t *testing.T) {
-	c := NewClass[obj]("obj", 200) // pages grow 85 slots at a time
+	c := NewClass[obj]("obj", 200, objLink) // pages grow 85 slots at a time
 	h := c.NewHeap()
 	_, a := h.Alloc()
 	_, b := h.Alloc()
@@ -304,8 +304,8 @@ func TestHeapMisuse(t *testing.T) {
 			func() { h.Collect() })
 	}
 
-	require.PanicsWithValue(t, `mimallocish: class "x": 5000 slots per page (want 1..4096)`, func() { NewClass[obj]("x", 5000) })
-	require.PanicsWithValue(t, `mimallocish: class "x": -1 slots per page (want 1..4096)`, func() { NewClass[obj]("x", -1) })
+	require.PanicsWithValue(t, `mimallocish: class "x": 5000 slots per page (want 1..4096)`, func() { NewClass[obj]("x", 5000, objLink) })
+	require.PanicsWithValue(t, `mimallocish: class "x": -1 slots per page (want 1..4096)`, func() { NewClass[obj]("x", -1, objLink) })
 
 	g := c.NewHeap()
 	_, z := g.Alloc()
@@ -331,7 +331,7 @@ type heapRunner struct {
 }
 
 func newHeapRunner(t testing.TB, slotsPerPage, heaps int) *heapRunner {
-	r := &heapRunner{t: t, c: NewClass[obj]("obj", slotsPerPage), m: newModel(t)}
+	r := &heapRunner{t: t, c: NewClass[obj]("obj", slotsPerPage, objLink), m: newModel(t)}
 	for i := 0; i < heaps; i++ {
 		r.heaps = append(r.heaps, r.c.NewHeap())
 	}

@@ -2,6 +2,7 @@ package mimallocish
 
 import (
 	"fmt"
+	"reflect"
 	"testing"
 
 	"github.com/nogil-lab/nogil/internal/leaktest"
@@ -11,7 +12,8 @@ import (
 func TestMain(m *testing.M) { leaktest.Main(m) }
 
 // obj is the tests' object: 48 bytes, with a pointer so that Go's GC scans
-// the slot arrays.
+// the slot arrays. Like the runtime's Object.slot, its id field (set after
+// Alloc, read before Free) holds the free-list link while the slot is free.
 type obj struct {
 	tag int64 // set by whoever allocated it; checked by whoever frees it
 	id  SlotID
@@ -20,11 +22,29 @@ type obj struct {
 	_   [3]int64
 }
 
-// big is a 96-byte object.
+// big is a 96-byte object with a 2-byte link field of its own.
 type big struct {
 	tag int64
-	_   [11]int64
+	//lint:ignore U1000 the allocator's, found by its offset
+	link uint16
+	_    [3]uint16
+	_    [10]int64
 }
+
+// offsetOf returns the offset of T's top-level field name (with reflect:
+// package unsafe stays in *_unsafe.go files).
+func offsetOf[T any](name string) uintptr {
+	f, ok := reflect.TypeFor[T]().FieldByName(name)
+	if !ok || len(f.Index) != 1 {
+		panic("offsetOf: no top-level field " + name)
+	}
+	return f.Offset
+}
+
+var (
+	objLink = offsetOf[obj]("id")
+	bigLink = offsetOf[big]("link")
+)
 
 // checkHeap verifies a heap's internal invariants (owner, or a stopped
 // world): every owned page is in exactly one queue that matches its where,
@@ -53,11 +73,9 @@ func checkHeap[T any](t testing.TB, h *Heap[T]) {
 				t.Fatalf("page %d is in queue %d but says %d", pg.id, q.w, pg.where)
 			case seen[pg.id]:
 				t.Fatalf("page %d in two queues", pg.id)
-			case !h.owns(pg.id):
-				t.Fatalf("page %d in a queue but not owned", pg.id)
 			case h.class.dir.get(pg.id) != pg:
 				t.Fatalf("page %d not in the directory", pg.id)
-			case pg.owner != h:
+			case pg.owner.Load() != h:
 				t.Fatalf("page %d: wrong owner", pg.id)
 			case q.w == whereRetired && pg.used != 0:
 				t.Fatalf("retired page %d has %d live slots", pg.id, pg.used)
@@ -73,11 +91,12 @@ func checkHeap[T any](t testing.TB, h *Heap[T]) {
 		require.Same(t, prev, q.q.tail)
 		require.Equal(t, n, q.q.n)
 	}
-	for w, bits := range h.owned {
-		for b := 0; b < 64; b++ {
-			if bits&(1<<b) != 0 && !seen[uint32(w*64+b)] {
-				t.Fatalf("page %d owned but in no queue", w*64+b)
-			}
+	h.class.mu.Lock()
+	maxID := h.class.ids.next
+	h.class.mu.Unlock()
+	for id := uint32(1); id <= maxID; id++ {
+		if pg := h.class.dir.get(id); pg != nil && pg.owner.Load() == h && !seen[id] {
+			t.Fatalf("page %d owned but in no queue", id)
 		}
 	}
 }
@@ -87,7 +106,7 @@ func checkPage[T any](t testing.TB, pg *page[T]) {
 	t.Helper()
 	count := func(head uint16) int {
 		n := 0
-		for i := head; i != noSlot; i = pg.next[i] {
+		for i := head; i != noSlot; i = getLink(&pg.slots[i], pg.link) {
 			n++
 			if n > int(pg.reserved) {
 				t.Fatalf("cyclic list in page %d", pg.id)
@@ -226,7 +245,7 @@ func TestSlotIDLayout(t *testing.T) {
 	require.Equal(t, 4096, MaxSlotsPerPage)
 	require.Equal(t, 1<<20-1, MaxPages)
 
-	c := NewClass[obj]("obj", 0)
+	c := NewClass[obj]("obj", 0, objLink)
 	require.Equal(t, 65536/48, c.SlotsPerPage())
 	h := c.NewHeap()
 	p, id := h.Alloc()
@@ -235,9 +254,13 @@ func TestSlotIDLayout(t *testing.T) {
 	_, id2 := h.Alloc()
 	require.Equal(t, SlotID(1<<SlotBits|1), id2)
 
-	require.Equal(t, 16384/96, NewPools[big]("big", 0).slotsPerPool)
-	require.Equal(t, MaxSlotsPerPage, NewClass[struct{}]("empty", 0).SlotsPerPage())
-	require.Equal(t, 1, NewClass[[100000]byte]("huge", 0).SlotsPerPage())
+	require.Equal(t, 16384/96, NewPools[big]("big", 0, bigLink).slotsPerPool)
+	require.Equal(t, MaxSlotsPerPage, NewClass[uint16]("tiny", 0, 0).SlotsPerPage())
+	type huge struct {
+		_ uint32 // the link
+		_ [100000]byte
+	}
+	require.Equal(t, 1, NewClass[huge]("huge", 0, 0).SlotsPerPage())
 }
 
 func TestIDAllocator(t *testing.T) {
@@ -259,4 +282,66 @@ func TestDirectory(t *testing.T) {
 	require.Nil(t, d.get(MaxPages+1))
 	d.set(MaxPages, nil)
 	require.Nil(t, d.get(MaxPages))
+}
+
+// The link field may sit anywhere in T (in an embedded header, in an array
+// element), as long as it is a uint16 or uint32 field; anything else panics
+// at construction.
+func TestLinkOffset(t *testing.T) {
+	type header struct {
+		p    *int
+		slot uint32
+		_    uint16
+	}
+	type elem struct {
+		x int64
+		l uint16
+	}
+	type nested struct {
+		header
+		a [2]elem
+	}
+	// header.slot at 8, a at 16, a[1].l at 16+16+8.
+	for _, off := range []uintptr{8, 40} {
+		h := NewClass[nested]("nested", 3, off).NewHeap()
+		p := NewPools[nested]("nested", 3, off)
+		for round := 0; round < 3; round++ {
+			var ids, pids []SlotID
+			for i := 0; i < 7; i++ {
+				o, id := h.Alloc()
+				require.Equal(t, nested{}, *o, "offset %d: slot %v not zeroed", off, id)
+				x := 1
+				*o = nested{header{&x, 0xFFFFFFFF, 7}, [2]elem{{-1, 0xFFFF}, {-1, 0xFFFF}}}
+				ids = append(ids, id)
+				o, id = p.Alloc()
+				require.Equal(t, nested{}, *o, "offset %d: slot %v not zeroed", off, id)
+				*o = nested{header{&x, 0xFFFFFFFF, 7}, [2]elem{{-1, 0xFFFF}, {-1, 0xFFFF}}}
+				pids = append(pids, id)
+			}
+			for i := range ids {
+				h.Free(ids[i])
+				p.Free(pids[i])
+			}
+		}
+	}
+
+	const why = "(the allocator keeps a free slot's free-list link there, so it must hold no pointer); found "
+	for _, tc := range []struct {
+		off  uintptr
+		want string
+	}{
+		{0, `mimallocish: class "n": link offset 0 of mimallocish.nested must be the start of a uint16 or uint32 field ` + why + "mimallocish.nested.header.p (*int)"},
+		{10, `mimallocish: class "n": link offset 10 of mimallocish.nested must be the start of a uint16 or uint32 field ` + why + "byte 2 of mimallocish.nested.header.slot (uint32)"},
+		{14, `mimallocish: class "n": link offset 14 of mimallocish.nested must be the start of a uint16 or uint32 field ` + why + "padding in mimallocish.nested.header"},
+		{16, `mimallocish: class "n": link offset 16 of mimallocish.nested must be the start of a uint16 or uint32 field ` + why + "mimallocish.nested.a[0].x (int64)"},
+		{47, `mimallocish: class "n": link offset 47 is out of range for mimallocish.nested (48 bytes; the 2-byte link must fit)`},
+		{1 << 40, `mimallocish: class "n": link offset 1099511627776 is out of range for mimallocish.nested (48 bytes; the 2-byte link must fit)`},
+	} {
+		require.PanicsWithValue(t, tc.want, func() { NewClass[nested]("n", 0, tc.off) }, "offset %d", tc.off)
+		require.PanicsWithValue(t, tc.want, func() { NewPools[nested]("n", 0, tc.off) }, "offset %d", tc.off)
+	}
+	require.PanicsWithValue(t, `mimallocish: class "e": link offset 0 is out of range for struct {} (0 bytes; the 2-byte link must fit)`,
+		func() { NewClass[struct{}]("e", 0, 0) })
+	require.PanicsWithValue(t, `mimallocish: class "b": link offset 0 of [4]uint8 must be the start of a uint16 or uint32 field `+why+"[4]uint8[0] (uint8)",
+		func() { NewPools[[4]byte]("b", 0, 0) })
 }

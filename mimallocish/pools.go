@@ -54,7 +54,7 @@ type poolSlot struct {
 	arena    *arena
 	class    any   // the *Pools[T] that used it last, or nil
 	pool     any   // that class's *pool[T]
-	bytes    int64 // size of its slot array and links
+	bytes    int64 // size of its slot array
 	nextFree *poolSlot
 }
 
@@ -241,24 +241,26 @@ const (
 )
 
 // pool is the typed part of a pymalloc pool: the slots of one class with
-// their free list (pymalloc's freeblock, with the links in next instead of in
-// the blocks) and its bump pointer (nextoffset, here capacity).
+// their free list (pymalloc's freeblock, linked through the free slots like
+// pymalloc's blocks, link_unsafe.go) and its bump pointer (nextoffset, here
+// capacity).
 type pool[T any] struct {
-	slots    []T
-	next     []uint16
+	// The fields of Alloc's and Free's fast paths come first.
+	slots     []T
+	link      uintptr // offset of the link field in a T (checkLink)
+	base      SlotID
+	capacity  uint32 // slots [0, capacity) have been carved
+	ref       int32  // slots handed out (pymalloc ref.count)
+	freeblock uint16 // head of the free list; never noSlot while in usedpools
+	state     poolState
+
 	dbg      []uint8 // per-slot dbg* state; invariants.Enabled only
 	owner    *Pools[T]
 	slot     *poolSlot
 	id       uint32
-	base     SlotID
 	reserved uint32
-
-	freeblock uint16 // head of the free list; never noSlot while in usedpools
-	capacity  uint32 // slots [0, capacity) have been carved
-	ref       int32  // slots handed out (pymalloc ref.count)
-	state     poolState
-	prev      *pool[T] // usedpools links
-	nextPool  *pool[T]
+	prev     *pool[T] // usedpools links
+	nextPool *pool[T]
 }
 
 // Pools is pymalloc for one size class: usedpools and the class's pools,
@@ -271,6 +273,7 @@ type Pools[T any] struct {
 	arenas       *Arenas
 	slotsPerPool int
 	slotSize     int
+	link         uintptr // offset of the link field in a T
 
 	usedHead *pool[T] // usedpools[class]: pools with a free slot, most recently refilled first
 	nused    int
@@ -284,20 +287,23 @@ type Pools[T any] struct {
 
 // NewPools returns the pools of one class with slotsPerPool slots per pool
 // (1..MaxSlotsPerPage; 0 picks about 16 KiB per pool) in an arena space of
-// its own. Use NewPoolsIn to share arenas between classes.
-func NewPools[T any](name string, slotsPerPool int) *Pools[T] {
-	return NewPoolsIn[T](NewArenas(0), name, slotsPerPool)
+// its own. Use NewPoolsIn to share arenas between classes. linkOffset names
+// the uint16 or uint32 field of T that holds a free slot's free-list link,
+// as for NewClass.
+func NewPools[T any](name string, slotsPerPool int, linkOffset uintptr) *Pools[T] {
+	return NewPoolsIn[T](NewArenas(0), name, slotsPerPool, linkOffset)
 }
 
 // NewPoolsIn returns the pools of one class in the shared arena space a: an
 // empty pool of any class that shares a can be given to this one (its slot
-// array is then re-made for T, see doc.go).
-func NewPoolsIn[T any](a *Arenas, name string, slotsPerPool int) *Pools[T] {
+// array is then re-made for T, see doc.go). linkOffset is as for NewClass.
+func NewPoolsIn[T any](a *Arenas, name string, slotsPerPool int, linkOffset uintptr) *Pools[T] {
 	if slotsPerPool == 0 {
 		slotsPerPool = defaultSlots[T](defaultPoolBytes)
 	}
 	checkSlots("pool", name, slotsPerPool)
-	return &Pools[T]{name: name, arenas: a, slotsPerPool: slotsPerPool, slotSize: sizeOf[T]()}
+	checkLink[T](name, linkOffset)
+	return &Pools[T]{name: name, arenas: a, slotsPerPool: slotsPerPool, slotSize: sizeOf[T](), link: linkOffset}
 }
 
 // Name returns the class's name.
@@ -313,7 +319,8 @@ func (p *Pools[T]) Alloc() (*T, SlotID) {
 		return p.allocSlow()
 	}
 	i := pl.freeblock
-	pl.freeblock = pl.next[i]
+	s := &pl.slots[i]
+	pl.freeblock = popLink(s, pl.link)
 	pl.ref++
 	if pl.freeblock == noSlot {
 		p.exhausted(pl)
@@ -321,7 +328,7 @@ func (p *Pools[T]) Alloc() (*T, SlotID) {
 	if invariants.Enabled {
 		p.dbgAlloc(pl, i)
 	}
-	return &pl.slots[i], pl.base | SlotID(i)
+	return s, pl.base | SlotID(i)
 }
 
 // exhausted carves the next slot of a pool whose free list ran out, or
@@ -329,7 +336,7 @@ func (p *Pools[T]) Alloc() (*T, SlotID) {
 func (p *Pools[T]) exhausted(pl *pool[T]) {
 	if pl.capacity < pl.reserved {
 		pl.freeblock = uint16(pl.capacity)
-		pl.next[pl.capacity] = noSlot
+		setLink(&pl.slots[pl.capacity], pl.link, noSlot)
 		pl.capacity++
 		return
 	}
@@ -360,7 +367,7 @@ func (p *Pools[T]) newPool() *pool[T] {
 		n := p.slotsPerPool
 		pl = &pool[T]{
 			slots:     make([]T, n),
-			next:      make([]uint16, n),
+			link:      p.link,
 			owner:     p,
 			slot:      ps,
 			reserved:  uint32(n),
@@ -370,7 +377,7 @@ func (p *Pools[T]) newPool() *pool[T] {
 			pl.dbg = make([]uint8, n)
 		}
 		ps.class, ps.pool = p, pl
-		ps.bytes = int64(n) * int64(p.slotSize+2)
+		ps.bytes = int64(n) * int64(p.slotSize)
 	}
 	pl.id = p.ids.alloc("pool", p.name)
 	pl.base = SlotID(pl.id << SlotBits)
@@ -426,26 +433,25 @@ func (p *Pools[T]) Free(id SlotID) {
 	if invariants.Enabled {
 		p.dbgFree(pl, idx, id)
 	}
-	if uint16(idx) == pl.freeblock {
+	// The slot at the head of the free list, or any slot of a pool with
+	// nothing handed out, is free already. Checked before the slot is
+	// touched: a free slot holds its link.
+	if uint16(idx) == pl.freeblock || pl.ref <= 0 {
 		panicDoubleFree(p.name, id)
 	}
+	s := &pl.slots[idx]
 	var zero T
-	pl.slots[idx] = zero
+	*s = zero
 	last := pl.freeblock
-	pl.next[idx] = last
+	setLink(s, pl.link, last)
 	pl.freeblock = uint16(idx)
 	pl.ref--
-	if last == noSlot || pl.ref <= 0 {
-		p.freeSlow(pl, last == noSlot, idx, id)
+	if last == noSlot || pl.ref == 0 {
+		p.freeSlow(pl, last == noSlot)
 	}
 }
 
-func (p *Pools[T]) freeSlow(pl *pool[T], wasFull bool, idx uint32, id SlotID) {
-	if pl.ref < 0 {
-		pl.freeblock = pl.next[idx] // undo
-		pl.ref++
-		panicDoubleFree(p.name, id)
-	}
+func (p *Pools[T]) freeSlow(pl *pool[T], wasFull bool) {
 	if wasFull {
 		// The pool was full, so in no list: link it at the front of
 		// usedpools (pymalloc insert_to_usedpool).
@@ -492,7 +498,7 @@ func (pl *pool[T]) freeMap(buf []uint64) []uint64 {
 	words := (int(pl.reserved) + 63) / 64
 	buf = append(buf[:0], make([]uint64, words)...)
 	n := 0
-	for i := pl.freeblock; i != noSlot; i = pl.next[i] {
+	for i := pl.freeblock; i != noSlot; i = getLink(&pl.slots[i], pl.link) {
 		if n++; n > int(pl.reserved) {
 			panic(fmt.Sprintf("mimallocish: corrupted free list of pool %d in class %q", pl.id, pl.owner.name))
 		}
@@ -530,7 +536,7 @@ type PoolStats struct {
 	UsedPools     int   // in usedpools: some slot free
 	FullPools     int   // no slot free
 	SlotsInUse    int   // handed out and not freed
-	BytesReserved int64 // (UsedPools+FullPools) × SlotsPerPool × (SlotSize + 2-byte link)
+	BytesReserved int64 // (UsedPools+FullPools) × SlotsPerPool × SlotSize (free lists live in the free slots)
 	BytesInUse    int64 // SlotsInUse × SlotSize
 
 	PoolsFresh  int64 // never-used pools carved for this class
@@ -557,7 +563,7 @@ func (p *Pools[T]) Stats() PoolStats {
 			s.SlotsInUse += int(pl.ref)
 		}
 	}
-	s.BytesReserved = int64(p.nused+p.nfull) * int64(p.slotsPerPool) * int64(p.slotSize+2)
+	s.BytesReserved = int64(p.nused+p.nfull) * int64(p.slotsPerPool) * int64(p.slotSize)
 	s.BytesInUse = int64(s.SlotsInUse) * int64(p.slotSize)
 	return s
 }

@@ -50,7 +50,7 @@ func checkPools[T any](t testing.TB, p *Pools[T]) {
 			}
 		}
 		free := 0
-		for i := pl.freeblock; i != noSlot; i = pl.next[i] {
+		for i := pl.freeblock; i != noSlot; i = getLink(&pl.slots[i], pl.link) {
 			if free++; free > int(pl.reserved) {
 				t.Fatalf("pool %d: cyclic free list", pl.id)
 			}
@@ -68,7 +68,7 @@ func checkPools[T any](t testing.TB, p *Pools[T]) {
 // Used → full → used → empty (back to the arena), with pymalloc's lazy
 // carving of slots; a class's only pool is kept when it empties.
 func TestPoolsStates(t *testing.T) {
-	p := NewPools[obj]("obj", 3)
+	p := NewPools[obj]("obj", 3, objLink)
 	a := p.Arenas()
 	ids := allocPoolsN(p, 2)
 	pl := poolOf(p, ids[0])
@@ -81,7 +81,7 @@ func TestPoolsStates(t *testing.T) {
 	require.Equal(t, 0, s.UsedPools)
 	require.Equal(t, 1, s.FullPools)
 	require.Equal(t, 3, s.SlotsInUse)
-	require.Equal(t, int64(3*(48+2)), s.BytesReserved)
+	require.Equal(t, int64(3*48), s.BytesReserved)
 	require.Equal(t, int64(3*48), s.BytesInUse)
 	checkPools(t, p)
 
@@ -115,7 +115,7 @@ func TestPoolsStates(t *testing.T) {
 	require.Zero(t, s.FullPools)
 	require.Equal(t, 1, s.Arenas.EmptyPools)
 	require.Equal(t, 1, s.Arenas.Arenas)
-	require.Equal(t, int64(3*(48+2)), s.Arenas.BytesEmpty, "an empty pool keeps its slot array for its class")
+	require.Equal(t, int64(3*48), s.Arenas.BytesEmpty, "an empty pool keeps its slot array for its class")
 	checkArenas(t, a)
 	checkPools(t, p)
 
@@ -133,7 +133,7 @@ func TestPoolsStates(t *testing.T) {
 
 func TestPoolsArenaRelease(t *testing.T) {
 	a := NewArenas(4)
-	p := NewPoolsIn[obj](a, "obj", 2)
+	p := NewPoolsIn[obj](a, "obj", 2, objLink)
 	ids := allocPoolsN(p, 17) // 9 pools: 3 arenas
 	require.Equal(t, 3, a.Stats().Arenas)
 	checkArenas(t, a)
@@ -174,7 +174,7 @@ func TestPoolsArenaRelease(t *testing.T) {
 // nfreepools), so that nearly empty arenas drain.
 func TestPoolsFullestArenaFirst(t *testing.T) {
 	a := NewArenas(4)
-	p := NewPoolsIn[obj](a, "obj", 1) // a slot per pool: an alloc is a pool
+	p := NewPoolsIn[obj](a, "obj", 1, objLink) // a slot per pool: an alloc is a pool
 	ids := allocPoolsN(p, 8)
 	arenaOf := func(id SlotID) *arena { return poolOf(p, id).slot.arena }
 	A, B := arenaOf(ids[0]), arenaOf(ids[4])
@@ -215,8 +215,8 @@ func TestPoolsFullestArenaFirst(t *testing.T) {
 // is given to another, its slot array re-made.
 func TestPoolsCrossClass(t *testing.T) {
 	a := NewArenas(3)
-	small := NewPoolsIn[obj](a, "obj", 1)
-	large := NewPoolsIn[big](a, "big", 1)
+	small := NewPoolsIn[obj](a, "obj", 1, objLink)
+	large := NewPoolsIn[big](a, "big", 1, bigLink)
 	_, s1 := small.Alloc()
 	_, s2 := small.Alloc()
 	_, l1 := large.Alloc()
@@ -233,7 +233,7 @@ func TestPoolsCrossClass(t *testing.T) {
 	st := large.Stats()
 	require.Equal(t, int64(1), st.PoolsRemade)
 	require.Equal(t, int64(1), st.PoolsFresh)
-	require.Equal(t, int64(96+2), ps.bytes)
+	require.Equal(t, int64(96), ps.bytes)
 	checkArenas(t, a)
 
 	large.Free(l1)
@@ -249,7 +249,7 @@ func TestPoolsCrossClass(t *testing.T) {
 }
 
 func TestPoolsMisuse(t *testing.T) {
-	p := NewPools[obj]("obj", 200)
+	p := NewPools[obj]("obj", 200, objLink)
 	_, x := p.Alloc()
 	_, y := p.Alloc()
 	require.Equal(t, SlotID(0x1000), x)
@@ -276,8 +276,8 @@ func TestPoolsMisuse(t *testing.T) {
 	p.Free(y)
 	require.PanicsWithValue(t, `mimallocish: double free of slot `+hex(y)+` in class "obj"`, func() { p.Free(y) })
 	require.Equal(t, 1, p.Stats().UsedPools, "the class's only pool is kept")
-	require.PanicsWithValue(t, `mimallocish: class "x": -1 slots per pool (want 1..4096)`, func() { NewPools[obj]("x", -1) })
-	require.PanicsWithValue(t, `mimallocish: class "x": 4097 slots per pool (want 1..4096)`, func() { NewPools[obj]("x", 4097) })
+	require.PanicsWithValue(t, `mimallocish: class "x": -1 slots per pool (want 1..4096)`, func() { NewPools[obj]("x", -1, objLink) })
+	require.PanicsWithValue(t, `mimallocish: class "x": 4097 slots per pool (want 1..4096)`, func() { NewPools[obj]("x", 4097, objLink) })
 	require.PanicsWithValue(t, `mimallocish: -2 pools per arena (want at least 1)`, func() { NewArenas(-2) })
 }
 
@@ -294,7 +294,7 @@ type poolRunner struct {
 
 func newPoolRunner(t testing.TB, slotsPerPool, poolsPerArena int) *poolRunner {
 	a := NewArenas(poolsPerArena)
-	return &poolRunner{t: t, a: a, p: NewPoolsIn[obj](a, "obj", slotsPerPool), q: NewPoolsIn[big](a, "big", slotsPerPool), m: newModel(t)}
+	return &poolRunner{t: t, a: a, p: NewPoolsIn[obj](a, "obj", slotsPerPool, objLink), q: NewPoolsIn[big](a, "big", slotsPerPool, bigLink), m: newModel(t)}
 }
 
 func (r *poolRunner) step(op, arg byte) {
@@ -410,8 +410,8 @@ func FuzzPools(f *testing.F) {
 func TestPoolsUnderGIL(t *testing.T) {
 	var gil sync.Mutex
 	a := NewArenas(4)
-	p := NewPoolsIn[obj](a, "obj", 8)
-	q := NewPoolsIn[big](a, "big", 4)
+	p := NewPoolsIn[obj](a, "obj", 8, objLink)
+	q := NewPoolsIn[big](a, "big", 4, bigLink)
 	const workers = 4
 	n := invariants.Scale(20000, 10)
 	var wg sync.WaitGroup

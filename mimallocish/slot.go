@@ -146,6 +146,60 @@ const (
 	dbgFreed        // freed
 )
 
-// sizeOf returns the size of a T in bytes (without package unsafe, which
-// DESIGN.md confines to *_unsafe.go files).
+// checkLink checks that off, the byte offset of T's link field (where a
+// free slot keeps its free-list link, doc.go), names the start of a uint16
+// or uint32 field of T, found through nested structs and arrays: 2 bytes
+// that hold no pointer and are not padding. It panics otherwise.
+func checkLink[T any](name string, off uintptr) {
+	t := reflect.TypeFor[T]()
+	if t.Size() < 2 || off > t.Size()-2 {
+		panic(fmt.Sprintf("mimallocish: class %q: link offset %d is out of range for %v (%d bytes; the 2-byte link must fit)", name, off, t, t.Size()))
+	}
+	ft, rel, path, ok := fieldAt(t, off)
+	var found string
+	switch {
+	case !ok:
+		found = fmt.Sprintf("padding in %s", path)
+	case rel != 0:
+		found = fmt.Sprintf("byte %d of %s (%v)", rel, path, ft)
+	case ft.Kind() != reflect.Uint16 && ft.Kind() != reflect.Uint32:
+		found = fmt.Sprintf("%s (%v)", path, ft)
+	default:
+		return
+	}
+	panic(fmt.Sprintf("mimallocish: class %q: link offset %d of %v must be the start of a uint16 or uint32 field "+
+		"(the allocator keeps a free slot's free-list link there, so it must hold no pointer); found %s", name, off, t, found))
+}
+
+// fieldAt descends from t through struct fields and array elements to the
+// innermost field that holds byte off (off < t.Size()). It returns that
+// field's type, off relative to it and its path ("T.a.b[2]"), or ok false
+// if off falls in padding (path then names the enclosing field).
+func fieldAt(t reflect.Type, off uintptr) (ft reflect.Type, rel uintptr, path string, ok bool) {
+	path = t.String()
+	for {
+		switch t.Kind() {
+		case reflect.Struct:
+			var in *reflect.StructField
+			for i := range t.NumField() {
+				if f := t.Field(i); off >= f.Offset && off-f.Offset < f.Type.Size() {
+					in = &f
+					break
+				}
+			}
+			if in == nil {
+				return t, off, path, false
+			}
+			t, off, path = in.Type, off-in.Offset, path+"."+in.Name
+		case reflect.Array:
+			es := t.Elem().Size() // > 0: off < t.Size()
+			i := off / es
+			t, off, path = t.Elem(), off-i*es, fmt.Sprintf("%s[%d]", path, i)
+		default:
+			return t, off, path, true
+		}
+	}
+}
+
+// sizeOf returns the size of a T in bytes.
 func sizeOf[T any]() int { return int(reflect.TypeFor[T]().Size()) }

@@ -63,7 +63,7 @@ func (w *world) startTheWorld(n int) {
 func TestHeapStress(t *testing.T) {
 	const workers = 4
 	iters := invariants.Scale(200000, 10)
-	c := NewClass[obj]("obj", 32) // small pages: many go full and come back
+	c := NewClass[obj]("obj", 32, objLink) // small pages: many go full and come back
 	var transfer [256]atomic.Pointer[item]
 	w := newWorld()
 	var wg sync.WaitGroup
@@ -204,7 +204,7 @@ func TestHeapStress(t *testing.T) {
 // with the notification of full pages and with the abandonment itself.
 func TestHeapAbandonWhileFreeing(t *testing.T) {
 	rounds := invariants.Scale(40, 4)
-	c := NewClass[obj]("obj", 16)
+	c := NewClass[obj]("obj", 16, objLink)
 	consumer := c.NewHeap()
 	for r := 0; r < rounds; r++ {
 		ch := make(chan item, 64)
@@ -273,7 +273,7 @@ func TestHeapAbandonWhileFreeing(t *testing.T) {
 // another thread frees every object; full pages must come back through the
 // delayed stack, so the number of pages stays bounded.
 func TestHeapFullPagesCrossThread(t *testing.T) {
-	c := NewClass[obj]("obj", 8)
+	c := NewClass[obj]("obj", 8, objLink)
 	h := c.NewHeap()
 	n := invariants.Scale(100000, 10)
 	ch := make(chan SlotID, 256)

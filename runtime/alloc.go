@@ -16,7 +16,10 @@ import "github.com/nogil-lab/nogil/mimallocish"
 //     one arena space, protected by the GIL.
 //
 // Memory stays Go-managed: a slot is an element of a typed page, reused by
-// the allocator and dropped to Go's collector with its page. A slot is
+// the allocator and dropped to Go's collector with its page. While a slot
+// is free, the allocator keeps its free-list link in the header's slot field
+// (slotlink_unsafe.go): the alloc functions set slot right after Alloc and
+// freeSlot reads it before Free, and nothing else touches it. A slot is
 // reused only after its object was freed; the only lock-free reader of a
 // possibly dead object is WeakRefGet, and a dying object's weak references
 // are cleared under their stripe lock before its slot is freed.
@@ -78,34 +81,34 @@ func (rt *Runtime) initAllocator() {
 		a := mimallocish.NewArenas(0)
 		rt.pools = &pools{
 			arenas:      a,
-			ints:        mimallocish.NewPoolsIn[intObject](a, "int", 0),
-			floats:      mimallocish.NewPoolsIn[floatObject](a, "float", 0),
-			strs:        mimallocish.NewPoolsIn[strObject](a, "str", 0),
-			tuples:      mimallocish.NewPoolsIn[tupleObject](a, "tuple", 0),
-			lists:       mimallocish.NewPoolsIn[listObject](a, "list", 0),
-			dicts:       mimallocish.NewPoolsIn[dictObject](a, "dict", 0),
-			instances:   mimallocish.NewPoolsIn[instanceObject](a, "instance", 0),
-			weakrefs:    mimallocish.NewPoolsIn[weakrefObject](a, "weakref", 0),
-			items4:      mimallocish.NewPoolsIn[items4](a, "list-items-4", 0),
-			items8:      mimallocish.NewPoolsIn[items8](a, "list-items-8", 0),
-			items16:     mimallocish.NewPoolsIn[items16](a, "list-items-16", 0),
-			smallTables: mimallocish.NewPoolsIn[smallTable](a, "dict-table-8", 0),
+			ints:        mimallocish.NewPoolsIn[intObject](a, "int", 0, intSlotLink),
+			floats:      mimallocish.NewPoolsIn[floatObject](a, "float", 0, floatSlotLink),
+			strs:        mimallocish.NewPoolsIn[strObject](a, "str", 0, strSlotLink),
+			tuples:      mimallocish.NewPoolsIn[tupleObject](a, "tuple", 0, tupleSlotLink),
+			lists:       mimallocish.NewPoolsIn[listObject](a, "list", 0, listSlotLink),
+			dicts:       mimallocish.NewPoolsIn[dictObject](a, "dict", 0, dictSlotLink),
+			instances:   mimallocish.NewPoolsIn[instanceObject](a, "instance", 0, instanceSlotLink),
+			weakrefs:    mimallocish.NewPoolsIn[weakrefObject](a, "weakref", 0, weakrefSlotLink),
+			items4:      mimallocish.NewPoolsIn[items4](a, "list-items-4", 0, items4SlotLink),
+			items8:      mimallocish.NewPoolsIn[items8](a, "list-items-8", 0, items8SlotLink),
+			items16:     mimallocish.NewPoolsIn[items16](a, "list-items-16", 0, items16SlotLink),
+			smallTables: mimallocish.NewPoolsIn[smallTable](a, "dict-table-8", 0, smallTableSlotLink),
 		}
 		return
 	}
 	rt.classes = &classes{
-		ints:        mimallocish.NewClass[intObject]("int", 0),
-		floats:      mimallocish.NewClass[floatObject]("float", 0),
-		strs:        mimallocish.NewClass[strObject]("str", 0),
-		tuples:      mimallocish.NewClass[tupleObject]("tuple", 0),
-		lists:       mimallocish.NewClass[listObject]("list", 0),
-		dicts:       mimallocish.NewClass[dictObject]("dict", 0),
-		instances:   mimallocish.NewClass[instanceObject]("instance", 0),
-		weakrefs:    mimallocish.NewClass[weakrefObject]("weakref", 0),
-		items4:      mimallocish.NewClass[items4]("list-items-4", 0),
-		items8:      mimallocish.NewClass[items8]("list-items-8", 0),
-		items16:     mimallocish.NewClass[items16]("list-items-16", 0),
-		smallTables: mimallocish.NewClass[smallTable]("dict-table-8", 0),
+		ints:        mimallocish.NewClass[intObject]("int", 0, intSlotLink),
+		floats:      mimallocish.NewClass[floatObject]("float", 0, floatSlotLink),
+		strs:        mimallocish.NewClass[strObject]("str", 0, strSlotLink),
+		tuples:      mimallocish.NewClass[tupleObject]("tuple", 0, tupleSlotLink),
+		lists:       mimallocish.NewClass[listObject]("list", 0, listSlotLink),
+		dicts:       mimallocish.NewClass[dictObject]("dict", 0, dictSlotLink),
+		instances:   mimallocish.NewClass[instanceObject]("instance", 0, instanceSlotLink),
+		weakrefs:    mimallocish.NewClass[weakrefObject]("weakref", 0, weakrefSlotLink),
+		items4:      mimallocish.NewClass[items4]("list-items-4", 0, items4SlotLink),
+		items8:      mimallocish.NewClass[items8]("list-items-8", 0, items8SlotLink),
+		items16:     mimallocish.NewClass[items16]("list-items-16", 0, items16SlotLink),
+		smallTables: mimallocish.NewClass[smallTable]("dict-table-8", 0, smallTableSlotLink),
 	}
 }
 

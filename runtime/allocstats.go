@@ -14,7 +14,7 @@ type AllocatorStats struct {
 	Arenas  mimallocish.ArenaStats
 
 	SlotsInUse    int   // slots handed out and not freed (quarantined ones in Debug mode included)
-	BytesReserved int64 // memory held in pages or pools, free-list links included
+	BytesReserved int64 // memory held in pages or pools (free lists live in the free slots)
 	BytesInUse    int64 // memory of the slots in use
 	RemoteFrees   int64 // frees of another thread's slot (free-threaded)
 	Abandoned     int64 // pages abandoned by closing threads (free-threaded)

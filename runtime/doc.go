@@ -131,9 +131,11 @@
 // going to that page's atomic thread_free list, and a closing thread's
 // pages abandoned to others; in GIL mode from pymalloc-style pools in one
 // arena space, protected by the GIL. The slot id sits in the header's
-// padding. A slot is reused as soon as its object is freed, except in
-// Debug mode, which quarantines freed slots so that every use after free
-// keeps finding the poisoned header. A container on another thread's young
+// padding; while the slot is free, the same field holds the allocator's
+// free-list link, so free lists cost no memory per slot. A slot is reused
+// as soon as its object is freed, except in Debug mode, which quarantines
+// freed slots so that every use after free keeps finding the poisoned
+// header. A container on another thread's young
 // list is freed through that thread (see "The collector's lists"), so its
 // slot is never reused while it is still linked.
 //
