@@ -17,5 +17,6 @@ func TestObjectSizes(t *testing.T) {
 	require.Equal(t, uintptr(48), unsafe.Sizeof(floatObject{}))
 	require.Equal(t, uintptr(96), unsafe.Sizeof(listObject{}))
 	require.Equal(t, uintptr(96), unsafe.Sizeof(tupleObject{}))
+	require.Equal(t, uintptr(128), unsafe.Sizeof(instanceObject{}), "instance: two cache lines")
 	require.LessOrEqual(t, unsafe.Sizeof(intObject{})+2, uintptr(64))
 }
