@@ -51,7 +51,6 @@ func (c *Collector) Collect(env Env, gen int) (collected, uncollectable int) {
 // step numbers are those of the package documentation.
 func (c *Collector) collect(env Env, gen int) (m, n int) {
 	old := &c.gens[min(gen+1, NumGenerations-1)]
-	young := &c.gens[gen]
 	unreachable := &c.unreachable
 	c.env = env
 	defer func() { c.env = nil }()
@@ -70,36 +69,36 @@ func (c *Collector) collect(env Env, gen int) (m, n int) {
 
 	// Step 2: update_refs and subtract_refs, in the one walk of the lists
 	// of generations gen, 0, ..., gen-1; the set is recorded in objs, which
-	// every later step walks instead of a list. The younger generations are
-	// merged into the one being collected, which is examined in place:
-	// their members are relabeled as the walk passes them and their chains
-	// are linked in afterwards, so the merge costs no walk of its own.
+	// every later step walks instead of a list (step 4 rebuilds the lists
+	// from it, which also merges the younger generations). Every
+	// traverseBatch objects walked, their referents are subtracted; c.zeros
+	// counts the objects whose refs reach zero, for step 3.
 	c.members = [NumGenerations]*List{}
 	for g := 0; g <= gen; g++ {
 		c.members[g] = &c.gens[g]
 	}
 	objs := c.objs[:0]
 	anyLegacy := false
+	c.zeros = 0
 	for g := gen; ; g = (g + 1) % (gen + 1) {
 		l := &c.gens[g]
 		objs = slices.Grow(objs, l.Len())
-		for h := l.Front(); h != nil; h = l.Next(h) {
-			objs = append(objs, h)
-			h.list = young
-			if h.flags&flagCollecting == 0 {
-				c.initRefs(h)
+		for h := l.Front(); h != nil; {
+			start := len(objs)
+			for ; h != nil && len(objs)-start < traverseBatch; h = l.Next(h) {
+				objs = append(objs, h)
+				if h.flags&flagCollecting == 0 {
+					c.initRefs(h)
+				}
+				if !anyLegacy && env.HasLegacyFinalizer(h) {
+					anyLegacy = true
+				}
 			}
-			env.Traverse(h, c.visitSubtractFn)
-			if !anyLegacy && env.HasLegacyFinalizer(h) {
-				anyLegacy = true
-			}
+			c.subtract(c.referents(env, objs[start:]))
 		}
 		if g == gen-1 || gen == 0 {
 			break
 		}
-	}
-	for g := 0; g < gen; g++ {
-		young.adopt(&c.gens[g])
 	}
 	c.members = [NumGenerations]*List{}
 	if invariants.Enabled {
@@ -107,47 +106,70 @@ func (c *Collector) collect(env Env, gen int) (m, n int) {
 	}
 
 	// Step 3: mark what is reachable from outside the set.
-	c.markReachable(env, objs)
+	mark := c.markReachable(env, objs, c.zeros)
 
 	// Step 4: survivors stay (untracked if they may be: untrack_tuples,
 	// oldest first), the rest moves to the unreachable list; objs keeps
 	// the unreachable objects only. When no object of the set has a legacy
 	// finalizer (the common case), the unreachable set is final here and
-	// steps 7-8 are done in the same pass.
+	// steps 7-8 are done in the same pass. objs holds every member of
+	// generations 0..gen, so their lists are rebuilt from it rather than
+	// relinked one object at a time: each object is written once and its
+	// neighbours are not touched. Survivors are appended to the old
+	// generation (step 5: promotion; when gen is 2 that is the list being
+	// rebuilt).
 	toFinalize := c.toFinalize[:0]
 	cbs := c.cbs[:0]
+	for g := 0; g <= gen; g++ {
+		c.gens[g].reset()
+	}
+	survivors := 0
+	otail := old.head.prev
+	utail := &unreachable.head
 	k := 0
 	for _, h := range objs {
-		if h.flags&flagReachable != 0 {
+		if mark.reachable(h) {
 			h.flags &^= scratchFlags
 			if env.Untrackable(h) {
-				Unlink(h)
+				h.prev, h.next, h.list = nil, nil, nil
 				env.Untracked(h)
-			} else if young != old {
-				h.list = old // relabeled; young is adopted by old below
+				continue
 			}
+			h.list = old
+			h.prev = otail
+			otail.next = h
+			otail = h
+			survivors++
 			continue
 		}
-		MoveTo(h, unreachable)
-		h.flags |= flagUnreachable
+		h.flags |= flagUnreachable // set already unless markedNone
+		h.list = unreachable
+		h.prev = utail
+		utail.next = h
+		utail = h
 		objs[k] = h
 		k++
 		if !anyLegacy {
 			c.hold(env, h, &toFinalize, &cbs)
 		}
 	}
+	otail.next = &old.head
+	old.head.prev = otail
+	old.n += survivors
+	utail.next = &unreachable.head
+	unreachable.head.prev = utail
+	unreachable.n = k
 	clear(objs[k:])
 	held := objs[:k]
 
-	// Step 5: promote the survivors.
-	switch survivors := int64(young.Len()); gen {
+	// Step 5: promote the survivors (linked into old above).
+	switch gen {
 	case NumGenerations - 2:
-		c.longLivedPending.Add(survivors)
+		c.longLivedPending.Add(int64(survivors))
 	case NumGenerations - 1:
 		c.longLivedPending.Store(0)
-		c.longLivedTotal.Store(survivors)
+		c.longLivedTotal.Store(int64(survivors))
 	}
-	old.adopt(young) // nothing to do when young is generation 2
 
 	if anyLegacy {
 		// Step 6: legacy finalizers and everything they reach are set
@@ -159,8 +181,12 @@ func (c *Collector) collect(env Env, gen int) (m, n int) {
 			}
 		}
 		for h := c.finalizers.Front(); h != nil; h = c.finalizers.Next(h) {
-			env.Traverse(h, c.visitMoveFn) // the list grows while we walk it
+			c.one[0] = h
+			for _, r := range c.referents(env, c.one[:]) {
+				c.visitMove(r) // the list grows while we walk it
+			}
 		}
+		c.one[0] = nil
 		held = slices.DeleteFunc(held, func(h *Header) bool { return h.list != unreachable })
 		// Steps 7-8 for what remains.
 		for _, h := range held {
@@ -201,6 +227,7 @@ func (c *Collector) collect(env Env, gen int) (m, n int) {
 		// (handle_resurrected_objects) ----
 		env.StopTheWorld()
 		set := slices.Grow(c.set[:0], len(held))
+		zeros := 0 // members of set with refs 0
 		for _, h := range held {
 			if h.list != unreachable {
 				// A finalizer untracked it: out of the set; it is only
@@ -208,23 +235,37 @@ func (c *Collector) collect(env Env, gen int) (m, n int) {
 				h.flags &^= scratchFlags
 				continue
 			}
+			h.flags &^= flagUnreachable // markReachable sets it again
+			if invariants.Enabled && h.flags&(flagCollecting|flagReachable) != flagCollecting {
+				panic("gc: unreachable object with wrong flags in the resurrection check")
+			}
 			rc := env.RefCount(h)
 			if invariants.Enabled && rc < 1 {
 				panic(fmt.Sprintf("gc: held object with reference count %d", rc))
 			}
 			h.setRefs(rc - 1) // the hold is not a reference
+			if h.refs == 0 {
+				zeros++
+			}
 			set = append(set, h)
 		}
-		for _, h := range set {
-			env.Traverse(h, c.visitDecrefFn)
+		for i := 0; i < len(set); i += traverseBatch {
+			for _, r := range c.referents(env, set[i:min(i+traverseBatch, len(set))]) {
+				if r.flags&flagCollecting != 0 {
+					r.refs--
+					if r.refs == 0 {
+						zeros++
+					}
+				}
+			}
 		}
 		if invariants.Enabled {
 			checkRefs(set)
 		}
-		c.markReachable(env, set)
+		mark := c.markReachable(env, set, zeros)
 		k := 0
 		for _, h := range set {
-			if h.flags&flagReachable != 0 {
+			if mark.reachable(h) {
 				h.flags &^= scratchFlags
 				MoveTo(h, old) // resurrected
 				continue
@@ -249,34 +290,47 @@ func (c *Collector) collect(env Env, gen int) (m, n int) {
 	// Only this thread can reach the garbage, and it holds every object of
 	// it, so none of them is freed here (Clear may free others); an object
 	// someone untracked meanwhile has left the unreachable list and is
-	// skipped.
+	// skipped. Clear is given the garbage in batches.
 	m = unreachable.Len()
+	batch := c.batch[:0]
 	for _, h := range garbage {
 		if h.list == unreachable {
-			env.Clear(h)
+			batch = append(batch, h)
+			if len(batch) == traverseBatch {
+				env.Clear(batch)
+				batch = batch[:0]
+			}
 		}
 	}
-	// What survives clearing stays tracked in the old generation: it moves
-	// there before the holds are dropped (a freed object is unlinked by the
-	// runtime, under the list's Mu in free-threaded mode).
-	old.Mu.Lock()
-	relabeled := 0
-	for _, h := range garbage {
-		if h.list == unreachable {
-			h.list = old
-			relabeled++
+	if len(batch) > 0 {
+		env.Clear(batch)
+	}
+	clear(batch)
+	c.batch = batch[:0]
+	if invariants.Enabled {
+		on := 0
+		for _, h := range garbage {
+			if h.list == unreachable {
+				on++
+			}
+		}
+		if on != unreachable.Len() {
+			panic("gc: an object joined the collector's unreachable list")
 		}
 	}
-	if relabeled != unreachable.Len() {
-		old.Mu.Unlock()
-		panic("gc: an object joined the collector's unreachable list")
-	}
-	old.adopt(unreachable)
-	old.Mu.Unlock()
 	if resurrectionCheck {
 		clear(garbage)
 		c.set = keep(c.set, len(held))
 	}
+	// Then the holds are dropped, in the order of the set (the order the
+	// objects were allocated in, so the frees walk memory forward), with
+	// the garbage still on the unreachable list: a freed object is
+	// unlinked from it by the runtime (a private list: no lock). Nobody
+	// else can reach the garbage any more (its weak references are
+	// cleared, finalizers have run and what they resurrected has left the
+	// set), so only this thread frees it, here. Clearing everything first
+	// means that each DecRef frees its object at once, in that order,
+	// rather than later, from a Clear, in the order of the references.
 	for i, h := range held {
 		if !resurrectionCheck {
 			// Still flagged since pause 1, and invisible to every other
@@ -286,7 +340,15 @@ func (c *Collector) collect(env Env, gen int) (m, n int) {
 		env.DecRef(h) // frees happen here
 		held[i] = nil
 	}
+	// What survived (an object that Clear could not break free, kept
+	// alive by another that survived) stays tracked in the old generation.
+	if !unreachable.Empty() {
+		old.Mu.Lock()
+		old.Splice(unreachable)
+		old.Mu.Unlock()
+	}
 	c.objs = keep(objs, len(objs))
+	c.releaseRefs()
 
 	// Step 14: handle_legacy_finalizers.
 	n = len(fin)
@@ -336,36 +398,64 @@ func (c *Collector) initRefs(h *Header) {
 	}
 	h.setRefs(rc)
 	h.flags |= flagCollecting
+	if h.refs == 0 {
+		c.zeros++
+	}
 }
 
-// visitSubtract is visit_decref for the first pause. Membership of the set
-// is known from the list an object is on (one of members: the generation
-// collected, or a younger one not walked yet), so an object's count is started
-// lazily: when the walk reaches it, or when an object before it refers to
-// it, whichever comes first. When the walk ends every object of the set
-// has flagCollecting and refs = the number of references from outside.
-func (c *Collector) visitSubtract(r *Header) {
-	if l := r.list; l == nil || (l != c.members[0] && l != c.members[1] && l != c.members[2]) {
-		return
-	}
-	if r.flags&flagCollecting == 0 {
-		c.initRefs(r)
-	}
-	r.refs--
+// traverseBatch is how many objects the collector gives Env.Referents at
+// a time: enough for their referents' cache misses to overlap, few enough
+// that the referents of a batch stay in the caches while it works through
+// them.
+const traverseBatch = 32
+
+// referents returns the referents of hs (Env.Referents) in the reusable
+// buffer c.refs, which holds only the last batch's.
+func (c *Collector) referents(env Env, hs []*Header) []*Header {
+	c.refs = env.Referents(hs, c.refs[:0])
+	c.refsUsed = max(c.refsUsed, len(c.refs))
+	return c.refs
 }
 
-// visitDecref is visit_decref for the resurrection check, whose set is
-// flagged beforehand.
-func visitDecref(r *Header) {
-	if r.flags&flagCollecting != 0 {
+// releaseRefs empties the referents buffer so that it pins nothing, and
+// keeps it unless it is much bigger than this collection needed.
+func (c *Collector) releaseRefs() {
+	r := c.refs[:c.refsUsed]
+	clear(r)
+	c.refs = keep(r[:0], c.refsUsed)
+	c.refsUsed = 0
+	b := c.batch[:cap(c.batch)]
+	clear(b)
+	c.batch = b[:0]
+}
+
+// subtract is visit_decref for the first pause, over a batch of
+// referents. Membership of the set is known from the list an object is on
+// (one of members: the generation collected, or a younger one), so an
+// object's count is started lazily: when the walk reaches it, or when an
+// object before it refers to it, whichever comes first. When the walk ends
+// every object of the set has flagCollecting and refs = the number of
+// references from outside.
+func (c *Collector) subtract(refs []*Header) {
+	m0, m1, m2 := c.members[0], c.members[1], c.members[2]
+	for _, r := range refs {
+		if l := r.list; l == nil || (l != m0 && l != m1 && l != m2) {
+			continue
+		}
+		if r.flags&flagCollecting == 0 {
+			c.initRefs(r)
+		}
 		r.refs--
+		if r.refs == 0 {
+			c.zeros++
+		}
 	}
 }
 
 func checkRefs(objs []*Header) {
 	for _, h := range objs {
 		if h.refs < 0 {
-			panic("gc: Traverse reported more references to an object than RefCount counts")
+			panic("gc: Referents reported more references to an object than RefCount counts")
 		}
 	}
 }
@@ -379,39 +469,123 @@ func isGarbage(h *Header) bool {
 	return h.flags&(flagCollecting|flagReachable) == flagCollecting
 }
 
-// markReachable marks with flagReachable every object of objs that is
-// referenced from outside the set (refs > 0), and everything in the set
-// reachable from those. This is the free-threaded collector's
-// mark_reachable (CPython's default build gets the same result from
-// move_unreachable, walking its list): an explicit stack, so the depth of
-// the graph never becomes the depth of the Go stack.
-func (c *Collector) markReachable(env Env, objs []*Header) {
+// markReachable finds what is reachable in objs: every object referenced
+// from outside the set (refs > 0), and everything in the set reachable
+// from those. zeros is the number of objects of objs with refs 0 (the
+// subtraction counts them as their counts reach zero). objs must carry no
+// flag but flagCollecting (and flagFinalized).
+//
+// When zeros is 0, every object is referenced from outside: all of objs is
+// reachable; when it is len(objs), none is, and nothing is reachable from
+// outside: all of objs is unreachable. Either way markReachable traverses
+// nothing, sets no flag and says so (markedAll, markedNone). Otherwise it
+// flags the reachable objects flagReachable and the others
+// flagUnreachable (markedFlags).
+//
+// It walks objs in order with a cursor, as CPython's move_unreachable walks
+// its list: an object that is already marked, or has refs > 0, is marked
+// and traversed when the cursor reaches it; any other is passed and
+// flagged unreachable, tentatively. A visit marks the set members it
+// reaches: one the cursor has not reached yet is only marked (the cursor
+// traverses it when it gets there); one already passed loses its
+// unreachable flag and is traversed at once, through an explicit work list
+// (the free-threaded collector's mark_reachable), so the depth of the graph
+// never becomes the depth of the Go stack. Every reachable object is
+// traversed at most once, and in the common case (objects reached before
+// the cursor passes them) in the order of objs, which is the order they
+// were allocated in, rather than in a depth-first order that jumps across
+// the heap and misses the caches at every step. The cursor takes
+// traverseBatch objects at a time, and the work list is drained in batches
+// too (Env.Referents).
+//
+// The mark also counts down the objects with refs 0 that are not marked
+// yet. Once none is left, every object not marked yet has refs > 0, so
+// everything is reachable: the rest of objs is flagged without being
+// traversed. A live heap held from outside (each object referenced by
+// something outside the set, or everything hanging from one root met
+// early) is thus marked without a second traversal.
+func (c *Collector) markReachable(env Env, objs []*Header, zeros int) marked {
+	switch zeros {
+	case 0:
+		return markedAll
+	case len(objs):
+		return markedNone
+	}
 	stack := c.stack[:0]
+	batch := c.batch[:0]
 	depth := 0
-	for _, h := range objs {
-		if h.refs == 0 || h.flags&flagReachable != 0 {
-			continue
+	i := 0
+	for i < len(objs) && zeros > 0 {
+		batch = batch[:0]
+		for ; i < len(objs) && len(batch) < traverseBatch; i++ {
+			h := objs[i]
+			if h.flags&flagReachable == 0 {
+				if h.refs == 0 {
+					h.flags |= flagUnreachable // until a visit finds it
+					continue
+				}
+				h.flags |= flagReachable
+			}
+			batch = append(batch, h)
 		}
-		h.flags |= flagReachable
-		stack = append(stack, h)
-		for len(stack) > 0 {
+		for len(batch) > 0 && zeros > 0 {
+			for _, r := range c.referents(env, batch) {
+				switch r.flags & (flagCollecting | flagReachable | flagUnreachable) {
+				case flagCollecting: // ahead of the cursor: traversed there
+					r.flags |= flagReachable
+					if r.refs == 0 {
+						zeros--
+					}
+				case flagCollecting | flagUnreachable: // passed: traverse it now
+					r.flags ^= flagUnreachable | flagReachable
+					zeros--
+					stack = append(stack, r)
+				}
+			}
 			depth = max(depth, len(stack))
-			x := stack[len(stack)-1]
-			stack[len(stack)-1] = nil // pin nothing
-			stack = stack[:len(stack)-1]
-			c.stack = stack
-			env.Traverse(x, c.visitMarkFn)
-			stack = c.stack
+			batch = batch[:0]
+			for len(stack) > 0 && len(batch) < traverseBatch {
+				x := stack[len(stack)-1]
+				stack[len(stack)-1] = nil // pin nothing
+				stack = stack[:len(stack)-1]
+				batch = append(batch, x)
+			}
 		}
 	}
+	if zeros == 0 {
+		// Everything left is reachable: what is on the work list was
+		// marked already, the rest of objs has refs > 0 or was marked.
+		clear(stack)
+		stack = stack[:0]
+		for _, h := range objs[i:] {
+			h.flags |= flagReachable
+		}
+	}
+	clear(batch)
+	c.batch = batch[:0]
 	c.stack = keep(stack, depth)
+	return markedFlags
 }
 
-func (c *Collector) visitMark(r *Header) {
-	if r.flags&(flagCollecting|flagReachable) == flagCollecting {
-		r.flags |= flagReachable
-		c.stack = append(c.stack, r)
+// marked is what markReachable found.
+type marked uint8
+
+const (
+	markedFlags marked = iota // flagReachable or flagUnreachable on each object
+	markedAll                 // everything reachable; no flag set
+	markedNone                // nothing reachable; no flag set
+)
+
+// reachable reports whether h, a member of the set given to markReachable,
+// was found reachable.
+func (m marked) reachable(h *Header) bool {
+	switch m {
+	case markedAll:
+		return true
+	case markedNone:
+		return false
 	}
+	return h.flags&flagReachable != 0
 }
 
 // visitMove is CPython's visit_move for move_legacy_finalizer_reachable: an

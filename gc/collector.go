@@ -66,10 +66,16 @@ type Env interface {
 	// alive and tracked until StartTheWorld, and the collection treats it
 	// as garbage, like CPython's free-threaded merge_queued_objects.
 	RefCount(h *Header) int64
-	// Traverse calls visit for every object h references that has a Header
-	// and is tracked (CPython's tp_traverse); one call per reference (a list
-	// holding x twice visits x twice). World stopped.
-	Traverse(h *Header, visit func(*Header))
+	// Referents appends to buf, for each object of hs in turn, the Header
+	// of every object it references that has a Header and is tracked
+	// (CPython's tp_traverse), one entry per reference (a list holding x
+	// twice appends x twice), and returns the extended buf. World stopped.
+	// The collector asks for a few dozen objects at a time and then works
+	// through the buffer in loops of its own: one call per batch instead of
+	// an indirect call per reference, and the runtime may load the
+	// referents of the whole batch before it looks at any of them, so that
+	// their cache misses overlap.
+	Referents(hs []*Header, buf []*Header) []*Header
 	// Untrackable reports that h may be untracked now (a tuple whose items
 	// are all untracked or immortal): the collector unlinks it from its list
 	// (world stopped) and the runtime is told via Untracked(h). Neither may
@@ -93,9 +99,12 @@ type Env interface {
 	// Finalize runs h's PEP 442 finalizer (user code, world running). The
 	// collector sets the finalized flag first.
 	Finalize(h *Header)
-	// Clear drops every reference h holds (CPython tp_clear; world running);
-	// may free objects.
-	Clear(h *Header)
+	// Clear drops every reference each object of hs holds (CPython
+	// tp_clear; world running); may free objects. The collector passes the
+	// garbage in batches, so that the runtime may take the references out
+	// of a whole batch, load the objects they refer to together (their
+	// cache misses overlapping), and only then drop them.
+	Clear(hs []*Header)
 	// IncRef / DecRef on behalf of the collecting thread. DecRef may free the
 	// object (world running). IncRef is called with the world stopped.
 	IncRef(h *Header)
@@ -147,11 +156,12 @@ type Collector struct {
 	fin         []*Header             // the legacy-finalizer set, held
 	toFinalize  []*Header             // held objects whose PEP 442 finalizer must run
 	cbs         []*Header             // weak references whose callbacks must run, held
-	// Method values bound once, so a collection allocates no closures.
-	visitSubtractFn func(*Header)
-	visitDecrefFn   func(*Header)
-	visitMarkFn     func(*Header)
-	visitMoveFn     func(*Header)
+	refs        []*Header             // Referents of the current batch
+	refsUsed    int                   // the most refs has held in this collection
+	batch       []*Header             // the current batch of markReachable
+	one         [1]*Header            // a batch of one
+	zeros       int                   // objects of the set whose refs reached 0 (pause 1)
+	// Function values bound once, so a collection allocates no closures.
 	isGarbageFn     func(*Header) bool
 	alwaysGarbageFn func(*Header) bool
 }
@@ -184,10 +194,6 @@ func New(thresholds [3]int) *Collector {
 	for _, l := range []*List{&c.unreachable, &c.finalizers} {
 		l.Init(Private)
 	}
-	c.visitSubtractFn = c.visitSubtract
-	c.visitDecrefFn = visitDecref
-	c.visitMarkFn = c.visitMark
-	c.visitMoveFn = c.visitMove
 	c.isGarbageFn = isGarbage
 	c.alwaysGarbageFn = func(*Header) bool { return true }
 	c.enabled.Store(true)

@@ -68,30 +68,42 @@
 //     true; the generation counts are updated.
 //
 //  2. update_refs and subtract_refs. One walk over generation gen and the
-//     younger ones (which also asks HasLegacyFinalizer) records the set in a slice (every later step walks the
-//     slice, several times cheaper than chasing list links), relabels the
-//     younger generations' members into generation gen (their chains are
-//     linked in afterwards, in constant time, like gc_list_merge) and, for
-//     each object, traverses it: each referent in the set has its refs
+//     younger ones (which also asks HasLegacyFinalizer) records the set in
+//     a slice (every later step walks the slice, several times cheaper than
+//     chasing list links) and, a batch of objects at a time, asks Referents
+//     for what they reference: each referent in the set has its refs
 //     decremented. An object's refs starts as its reference count the first
 //     time the walk reaches it or an object refers to it: membership is known
 //     from the list an object is on, so one walk does both of CPython's.
-//     Afterwards refs is the number of references from outside the set.
+//     Afterwards refs is the number of references from outside the set; the
+//     walk has also counted the objects whose refs is zero.
 //
 //  3. Mark. Every object with refs > 0 is reachable from outside, and so is
-//     everything in the set reachable from it: an explicit work list marks
-//     them (the free-threaded collector's mark_reachable; the default
-//     build's move_unreachable computes the same partition by walking its
-//     list). A chain of a million objects costs a million iterations, never
-//     a million Go stack frames.
+//     everything in the set reachable from it. A cursor walks the slice, as
+//     the default build's move_unreachable walks its list: an object that
+//     is marked or has refs > 0 is marked and traversed when the cursor
+//     reaches it, others are passed (tentatively unreachable); what a
+//     traversal reaches ahead of the cursor is only marked, what it reaches
+//     behind it goes on an explicit work list (the free-threaded
+//     collector's mark_reachable) and is traversed at once. So each
+//     reachable object is traversed at most once, mostly in the slice's
+//     (allocation) order, and a chain of a million objects costs a million
+//     iterations, never a million Go stack frames. The count of step 2
+//     ends the mark early: with no zero-refs object, everything is
+//     reachable and nothing is traversed; with nothing but zero-refs
+//     objects, nothing is reachable; and once every zero-refs object has
+//     been marked, the rest is reachable without being traversed.
 //
 //  4. Partition. In the slice's order (oldest first, as untrack_tuples), a
 //     survivor loses its scratch flags and is offered to Untrackable (a
 //     tuple of untracked items is untracked, and Untracked tells the
-//     runtime); the others move to the unreachable list, flagged
-//     unreachable. Step 2 noticed whether any object of the set has a
-//     legacy finalizer; when none has (the common case), steps 7 and 8 are
-//     done for each unreachable object in this same pass.
+//     runtime); the others go to the unreachable list, flagged
+//     unreachable. The lists of generations 0..gen are rebuilt from the
+//     slice (which holds all their members) rather than relinked object by
+//     object: each object is written once, its neighbours are not touched.
+//     Step 2 noticed whether any object of the set has a legacy finalizer;
+//     when none has (the common case), steps 7 and 8 are done for each
+//     unreachable object in this same pass.
 //
 //  5. Promotion. The survivors become generation gen+1 (2 stays 2);
 //     long_lived_pending and long_lived_total are updated.
@@ -136,11 +148,14 @@
 // World running.
 //
 //  13. Breaking the cycles (delete_garbage). Clear drops every reference each
-//     still-unreachable object holds (which may free objects outside the
-//     set; none of the set, since the collector holds them all). Then they join the old generation (under
-//     its Mu), so that what survives clearing is tracked there, and the
-//     holds are dropped: reference counting frees the garbage, and the
-//     runtime unlinks what it frees.
+//     still-unreachable object holds, a batch of objects at a time (which
+//     may free objects outside the set; none of the set, since the
+//     collector holds them all). Then the holds are dropped, in the order
+//     of the set (allocation order, so the frees walk memory forward):
+//     reference counting frees the garbage, and the runtime unlinks what it
+//     frees from the unreachable list, a private list, without a lock. What
+//     survives (an object Clear could not break free) joins the old
+//     generation, under its Mu, and stays tracked there.
 //
 //  14. Uncollectable objects (handle_legacy_finalizers). Each object of the
 //     finalizers list with a legacy finalizer is appended to gc.garbage;
@@ -171,17 +186,23 @@
 // thread holding the GIL is the stopped world, and the same order of steps
 // gives CPython's semantics. The collector never holds a lock while it
 // calls Env; it takes a generation's Mu only to link objects into it while
-// the world runs (step 13), where a free-threaded thread freeing an object
-// of that generation takes it too.
+// the world runs (step 13, for what survived clearing), where a
+// free-threaded thread freeing an object of that generation takes it too.
 //
 // The hold is what makes the world-running steps safe without the default
 // build's care about lists changing under its feet: no object of the
 // unreachable or finalizers sets can be freed, so the collector's lists and
 // slices stay valid; an object that a finalizer or Clear untracked leaves
-// the unreachable list and is skipped. Every object is moved to its final
-// list (resurrected ones in pause 2, the finalizers list in pause 1, the
-// garbage at step 13) before its hold is dropped, so the collector never
-// touches an object that another thread could be freeing.
+// the unreachable list and is skipped. Resurrected objects and the
+// finalizers list are moved to their final lists (in pause 2 and pause 1)
+// before their holds are dropped. The garbage is the exception: its holds
+// are dropped while it is still on the unreachable list, because by step
+// 13 no other thread can reach it (it was unreachable with the world
+// stopped, its weak references are cleared, finalizers have run and what
+// they resurrected has left the set), so only the collecting thread can
+// free it, and it unlinks what it frees from its own private list. The
+// collector never touches an object after dropping its hold, and never
+// touches one that another thread could be freeing.
 //
 // # Invariants
 //
@@ -193,7 +214,9 @@
 //     a collection.
 //   - The collection's private lists (the unreachable set, the finalizers
 //     list) are empty between collections and hold, during one, only
-//     objects the collector holds a reference to once the world runs.
+//     objects the collector holds a reference to once the world runs,
+//     except at the end of step 13, when the garbage whose holds were
+//     dropped waits there to be freed by the collecting thread.
 //   - The finalized flag is set before Finalize runs and never cleared.
 //
 // Who writes what: Header's links and list field, whoever may write the
@@ -217,12 +240,30 @@
 //
 // # Costs
 //
-// A collection walks the linked lists once (step 2); every other step
-// walks slices, which lets the processor fetch objects in parallel instead
-// of one pointer after another. Traverse is called twice per examined object
-// (steps 2 and 3), RefCount, Untrackable and the hold once. The scratch
-// slices are kept between collections while they stay at least a quarter
-// used, so that repeated collections of a big heap do not allocate (and do
-// not make Go's own collector run during ours). The Header is four words:
-// refs is 32 bits, as in the free-threaded build.
+// A big heap's collection waits on memory: its time goes into cache misses
+// on the objects referenced, which lie anywhere in the heap. So:
+//
+//   - A collection walks the linked lists once (step 2); every other step
+//     walks slices, in the order of the lists (allocation order, which is
+//     address order for objects allocated together), which lets the
+//     processor fetch objects in parallel instead of one pointer after
+//     another. The mark (step 3) follows that order too, not a depth-first
+//     one, and the partition (step 4) rebuilds the lists without touching
+//     an object's neighbours.
+//   - Traversal and clearing go in batches (Referents, Clear): one Env call
+//     per few dozen objects, no call per reference, and the runtime loads
+//     the referents of a whole batch before looking at any, so that their
+//     misses overlap.
+//   - An object is traversed once in step 2 and at most once in step 3,
+//     where a heap held from outside, or garbage with nothing held from
+//     outside, is not traversed at all (step 3's count). RefCount,
+//     Untrackable and the hold are one call per object.
+//   - The garbage is freed in allocation order, each object at its DecRef.
+//
+// The scratch slices are kept between collections while they stay at
+// least a quarter used, so that repeated collections of a big heap do not
+// allocate (and do not make Go's own collector run during ours). The
+// Header is four words: refs is 32 bits, as in the free-threaded build;
+// list, refs and flags, which a collection reads of every object it
+// reaches, come first.
 package gc

@@ -360,14 +360,17 @@ func (g *graph) RefCount(h *Header) int64 {
 	return obj(h).rc
 }
 
-func (g *graph) Traverse(h *Header, visit func(*Header)) {
-	g.enter("Traverse", true, false)
-	g.traverseCalls++
-	for _, r := range obj(h).refs {
-		if r.IsTracked() {
-			visit(&r.Header)
+func (g *graph) Referents(hs []*Header, buf []*Header) []*Header {
+	g.enter("Referents", true, false)
+	g.traverseCalls += len(hs)
+	for _, h := range hs {
+		for _, r := range obj(h).refs {
+			if r.IsTracked() {
+				buf = append(buf, &r.Header)
+			}
 		}
 	}
+	return buf
 }
 
 func (g *graph) Untrackable(h *Header) bool {
@@ -453,19 +456,21 @@ func (g *graph) Finalize(h *Header) {
 	o.fin(g, o)
 }
 
-func (g *graph) Clear(h *Header) {
+func (g *graph) Clear(hs []*Header) {
 	g.enter("Clear", false, true)
-	o := obj(h)
-	if o.fext != nil {
-		o.clears++
-		if o.noClear {
-			return
+	for _, h := range hs {
+		o := obj(h)
+		if o.fext != nil {
+			o.clears++
+			if o.noClear {
+				continue
+			}
 		}
-	}
-	refs := o.refs
-	o.refs = nil
-	for _, r := range refs {
-		g.decref(r)
+		refs := o.refs
+		o.refs = nil
+		for _, r := range refs {
+			g.decref(r)
+		}
 	}
 }
 

@@ -25,10 +25,13 @@ import "math"
 // too big for it is saturated (see setRefs), which keeps an object that
 // has that many references reachable, as it must be.
 type Header struct {
-	prev, next *Header
+	// list, refs and flags come first: they are what a collection reads
+	// of every object it reaches, and right after the runtime's object
+	// header they share its cache line when the object starts one.
 	list       *List
 	refs       int32
 	flags      uint32
+	prev, next *Header
 }
 
 const (

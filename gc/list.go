@@ -112,6 +112,34 @@ func (l *List) Splice(src *List) {
 	l.adopt(src)
 }
 
+// reset empties l without touching its members: the caller relinks every
+// one of them (the collection's partition, which has them all in a slice).
+func (l *List) reset() {
+	l.head.next = &l.head
+	l.head.prev = &l.head
+	l.n = 0
+}
+
+// SpliceExcept moves every member of src to the end of l, in order, except
+// those for which aside reports true, which move to the end of other: one
+// walk over src for what would otherwise be a walk to pick out the
+// exceptions and another to splice. aside must not link or unlink.
+func (l *List) SpliceExcept(src *List, aside func(*Header) bool, other *List) {
+	if src == l || src == other {
+		panic("gc: SpliceExcept of a list into itself")
+	}
+	for h := src.head.next; h != &src.head; {
+		next := h.next
+		if aside(h) {
+			MoveTo(h, other)
+		} else {
+			h.list = l
+		}
+		h = next
+	}
+	l.adopt(src)
+}
+
 // adopt moves every member of src to the end of l, in order, in constant
 // time: the caller has already set each member's list to l (it does so
 // while walking the members through a slice, which is much cheaper than

@@ -143,6 +143,10 @@ type collectEnv struct {
 	// reference is dropped when the world runs again (after the collector
 	// took its hold on the garbage).
 	pauseHeld map[*Object]struct{}
+	// refs and drop are the scratch buffers of Referents and Clear;
+	// untyped is where their touching loads go.
+	refs, drop []*Object
+	untyped    int
 }
 
 func (e *collectEnv) StopTheWorld() { e.th.stopTheWorld() }
@@ -177,36 +181,23 @@ func (e *collectEnv) GatherYoung(gen0 *gc.List) {
 	threads := rt.threads
 	orphans := rt.orphans
 	rt.orphans = nil
+	// A young object with no references is being destroyed right now by a
+	// thread that may not unlink it from this list (see Thread.untrack):
+	// it moves to the dying list, out of the collection's way, in the same
+	// walk that splices the rest.
+	isDying := func(h *gc.Header) bool { return fromGC(h).rc.Value(rt.strategy) == 0 }
 	for _, t := range threads {
 		t.young.drainRemote(e.th)
-		e.setAsideDying(&t.young.list)
-		gen0.Splice(&t.young.list)
+		gen0.SpliceExcept(&t.young.list, isDying, &rt.dyingList)
 		if t.queue != nil {
 			t.stats.countMerges(t.queue.DrainWith(e.mergeInPause))
 		}
 	}
 	for _, y := range orphans {
 		y.drainRemote(e.th)
-		e.setAsideDying(&y.list)
-		gen0.Splice(&y.list)
+		gen0.SpliceExcept(&y.list, isDying, &rt.dyingList)
 	}
 	rt.worldMu.Unlock()
-}
-
-// setAsideDying moves the young objects with no references — being
-// destroyed right now by a thread that may not unlink them from this list
-// (see Thread.untrack) — to the dying list, out of the collection's way.
-// It costs one pass over the young objects, which a collection of
-// generation 0 makes anyway.
-func (e *collectEnv) setAsideDying(young *gc.List) {
-	rt := e.th.rt
-	for h := young.Front(); h != nil; {
-		next := young.Next(h)
-		if fromGC(h).rc.Value(rt.strategy) == 0 {
-			gc.MoveTo(h, &rt.dyingList)
-		}
-		h = next
-	}
 }
 
 // mergeInPause merges a queued count while the world is stopped; an object
@@ -250,35 +241,45 @@ func (e *collectEnv) RefCount(h *gc.Header) int64 {
 	return rc
 }
 
-// Traverse visits the tracked objects h references (CPython's tp_traverse).
-func (e *collectEnv) Traverse(h *gc.Header, visit func(*gc.Header)) {
-	o := fromGC(h)
-	v := func(r *Object) {
-		if r.typ.kind.container() {
-			if rh := &asContainer(r).gc; rh.IsTracked() {
-				visit(rh)
+// Referents appends the tracked objects that the objects of hs reference
+// (CPython's tp_traverse). It gathers the referents of the whole batch
+// first, then loads each one's type word in a loop that does nothing else,
+// so that their cache misses overlap (Go has no prefetch instruction; a
+// collection of a big heap spends most of its time waiting for referents),
+// and only then looks at them.
+func (e *collectEnv) Referents(hs []*gc.Header, buf []*gc.Header) []*gc.Header {
+	rs := e.refs[:0]
+	for _, h := range hs {
+		o := fromGC(h)
+		switch o.typ.kind {
+		case kindTuple:
+			rs = append(rs, asTuple(o).items...)
+		case kindList:
+			rs = append(rs, asList(o).items...)
+		case kindDict:
+			asDict(o).table.each(func(k, v *Object) { rs = append(rs, k, v) })
+		case kindInstance:
+			for _, a := range asInstance(o).attrs {
+				rs = append(rs, a.value)
 			}
 		}
 	}
-	switch o.typ.kind {
-	case kindTuple:
-		for _, it := range asTuple(o).items {
-			v(it)
-		}
-	case kindList:
-		for _, it := range asList(o).items {
-			v(it)
-		}
-	case kindDict:
-		asDict(o).table.each(func(k, val *Object) {
-			v(k)
-			v(val)
-		})
-	case kindInstance:
-		for _, a := range asInstance(o).attrs {
-			v(a.value)
+	untyped := 0
+	for _, r := range rs {
+		if r.typ == nil { // never: the load is the point
+			untyped++
 		}
 	}
+	e.untyped += untyped
+	for _, r := range rs {
+		if r.typ.kind.container() {
+			if rh := &asContainer(r).gc; rh.IsTracked() {
+				buf = append(buf, rh)
+			}
+		}
+	}
+	e.refs = rs
+	return buf
 }
 
 // Untrackable reports a tuple that holds no tracked object (CPython's
@@ -317,6 +318,11 @@ func (e *collectEnv) ClearWeakrefs(h *gc.Header, isGarbage func(*gc.Header) bool
 		// A weak reference that is garbage itself never calls back.
 		e.th.unlinkWeakref(asWeakref(o))
 	case kindInstance:
+		if asInstance(o).weakrefs == nil {
+			// The world is stopped: nobody can be adding one, and the
+			// common case costs no stripe lock.
+			return cbs
+		}
 		e.th.detachWeakrefs(o,
 			func(wr *weakrefObject) bool { return isGarbage(&wr.gc) },
 			func(wr *weakrefObject) { cbs = append(cbs, &wr.gc) })
@@ -334,34 +340,57 @@ func (e *collectEnv) Finalize(h *gc.Header) {
 	o.typ.finalize(e.th, o)
 }
 
-// Clear drops every reference an unreachable object holds (tp_clear).
-func (e *collectEnv) Clear(h *gc.Header) {
+// Clear drops every reference the unreachable objects hs hold (tp_clear).
+// The references of the whole batch are taken out first, then the objects
+// they refer to are loaded together, so that their cache misses overlap,
+// and only then dropped, in order: which may free objects and run user
+// code. Nothing is copied but the references themselves, into a buffer
+// kept for the collection.
+//
+// No object lock is taken: the collector hands Clear only garbage, which
+// no other thread can reach (it was unreachable with the world stopped,
+// its weak references are cleared, and what finalizers resurrected has
+// left the set), and the stop-the-world handshake orders every earlier
+// write to it before this.
+func (e *collectEnv) Clear(hs []*gc.Header) {
 	th := e.th
-	o := fromGC(h)
-	var drop []*Object
-	th.lockObject(o)
-	switch o.typ.kind {
-	case kindTuple:
-		t := asTuple(o)
-		drop, t.items = t.items, nil
-	case kindList:
-		drop = takeItems(asList(o))
-		defer th.freeItems(drop) // after the items are dropped
-	case kindDict:
-		d := asDict(o)
-		d.table.each(func(k, v *Object) { drop = append(drop, k, v) })
-		th.freeTable(&d.table)
-	case kindInstance:
-		inst := asInstance(o)
-		for _, a := range inst.attrs {
-			drop = append(drop, a.value)
+	drop := e.drop[:0]
+	for _, h := range hs {
+		o := fromGC(h)
+		switch o.typ.kind {
+		case kindTuple:
+			t := asTuple(o)
+			drop = append(drop, t.items...)
+			t.items = nil
+		case kindList:
+			a := takeItems(asList(o))
+			drop = append(drop, a...)
+			clear(a)
+			th.freeItems(a)
+		case kindDict:
+			d := asDict(o)
+			d.table.each(func(k, v *Object) { drop = append(drop, k, v) })
+			th.freeTable(&d.table)
+		case kindInstance:
+			inst := asInstance(o)
+			for i := range inst.attrs {
+				drop = append(drop, inst.attrs[i].value)
+			}
+			inst.attrs = nil
 		}
-		inst.attrs = nil
 	}
-	th.unlockObject(o)
+	untyped := 0
 	for _, r := range drop {
+		if r.typ == nil { // never: the load is the point
+			untyped++
+		}
+	}
+	e.untyped += untyped
+	for i, r := range drop {
+		drop[i] = nil
 		th.decref(r)
 	}
+	e.drop = drop[:0]
 }
 
 // IncRef is the collector's hold, taken with the world stopped. Under

@@ -92,7 +92,8 @@
 // an object lock while it detaches or parks, and locks cannot deadlock
 // against each other or against a stopped world. Reads take their new
 // reference under the lock, so it stays valid when another thread replaces
-// the item at once.
+// the item at once. The collector's Clear takes no lock: it only ever
+// clears garbage, which no other thread can reach.
 //
 // # The collector's lists
 //

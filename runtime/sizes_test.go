@@ -22,4 +22,5 @@ func TestObjectSizes(t *testing.T) {
 	for _, off := range []uintptr{intSlotLink, floatSlotLink, strSlotLink, tupleSlotLink, listSlotLink, dictSlotLink, instanceSlotLink, weakrefSlotLink} {
 		require.Equal(t, unsafe.Offsetof(Object{}.slot), off, "every object starts with its Object header")
 	}
+	require.Equal(t, uintptr(128), unsafe.Sizeof(instanceObject{}), "instance: two cache lines")
 }
