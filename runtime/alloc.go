@@ -41,6 +41,7 @@ type classes struct {
 	items8      *mimallocish.Class[items8]
 	items16     *mimallocish.Class[items16]
 	smallTables *mimallocish.Class[smallTable]
+	attrs       *mimallocish.Class[attrs4]
 }
 
 // heaps are one thread's heaps, one per class. Owned by the thread.
@@ -57,6 +58,7 @@ type heaps struct {
 	items8      *mimallocish.Heap[items8]
 	items16     *mimallocish.Heap[items16]
 	smallTables *mimallocish.Heap[smallTable]
+	attrs       *mimallocish.Heap[attrs4]
 }
 
 // pools are a GIL runtime's pymalloc pools. Protected by the GIL.
@@ -74,6 +76,7 @@ type pools struct {
 	items8      *mimallocish.Pools[items8]
 	items16     *mimallocish.Pools[items16]
 	smallTables *mimallocish.Pools[smallTable]
+	attrs       *mimallocish.Pools[attrs4]
 }
 
 func (rt *Runtime) initAllocator() {
@@ -93,6 +96,7 @@ func (rt *Runtime) initAllocator() {
 			items8:      mimallocish.NewPoolsIn[items8](a, "list-items-8", 0, items8SlotLink),
 			items16:     mimallocish.NewPoolsIn[items16](a, "list-items-16", 0, items16SlotLink),
 			smallTables: mimallocish.NewPoolsIn[smallTable](a, "dict-table-8", 0, smallTableSlotLink),
+			attrs:       mimallocish.NewPoolsIn[attrs4](a, "attrs-4", 0, attrsSlotLink),
 		}
 		return
 	}
@@ -109,6 +113,7 @@ func (rt *Runtime) initAllocator() {
 		items8:      mimallocish.NewClass[items8]("list-items-8", 0, items8SlotLink),
 		items16:     mimallocish.NewClass[items16]("list-items-16", 0, items16SlotLink),
 		smallTables: mimallocish.NewClass[smallTable]("dict-table-8", 0, smallTableSlotLink),
+		attrs:       mimallocish.NewClass[attrs4]("attrs-4", 0, attrsSlotLink),
 	}
 }
 
@@ -126,6 +131,7 @@ func (c *classes) newHeaps() heaps {
 		items8:      c.items8.NewHeap(),
 		items16:     c.items16.NewHeap(),
 		smallTables: c.smallTables.NewHeap(),
+		attrs:       c.attrs.NewHeap(),
 	}
 }
 
@@ -143,6 +149,7 @@ func (h *heaps) abandon() {
 	h.items8.Abandon()
 	h.items16.Abandon()
 	h.smallTables.Abandon()
+	h.attrs.Abandon()
 }
 
 // The alloc functions take a zeroed slot from the runtime's pools (GIL

@@ -376,6 +376,8 @@ func (e *collectEnv) Clear(hs []*gc.Header) {
 			for i := range inst.attrs {
 				drop = append(drop, inst.attrs[i].value)
 			}
+			clear(inst.attrs)
+			th.freeAttrs(inst.attrs)
 			inst.attrs = nil
 		}
 	}

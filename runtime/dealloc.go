@@ -173,10 +173,13 @@ func (th *Thread) destroy(o *Object) {
 	case kindInstance:
 		inst := asInstance(o)
 		th.clearWeakrefs(inst)
-		for _, a := range inst.attrs {
+		attrs := inst.attrs
+		inst.attrs = nil
+		for _, a := range attrs {
 			th.release(a.value)
 		}
-		inst.attrs = nil
+		clear(attrs)
+		th.freeAttrs(attrs)
 	case kindWeakref:
 		th.unlinkWeakref(asWeakref(o))
 	}

@@ -31,12 +31,12 @@
 //
 // Every object is a slot of package mimallocish (alloc.go), and so are the
 // item arrays of lists up to 16 items (listitems.go: capacity classes of 4,
-// 8 and 16) and the tables of dicts up to five keys (dicttable.go); tuples
-// of up to two items hold them in the object. Creating and dropping such
-// objects therefore allocates nothing from Go's heap (goalloc_test.go), and
-// Go's own collector has little to do while short-lived objects churn.
-// Larger item arrays and tables, and instance attributes, still come from
-// Go's heap.
+// 8 and 16), the tables of dicts up to five keys (dicttable.go) and the
+// attribute arrays of instances up to four attributes (instattrs.go);
+// tuples of up to two items hold them in the object. Creating and dropping
+// such objects therefore allocates nothing from Go's heap
+// (goalloc_test.go), and Go's own collector has little to do while
+// short-lived objects churn. Larger arrays and tables come from Go's heap.
 //
 // Immortal objects — None, True, False, the ints -5..256, interned strs and
 // gc.garbage — have their owner word set to "immortal" before they are

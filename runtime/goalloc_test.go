@@ -13,6 +13,8 @@ func TestSteadyStateMakesNoGoAllocations(t *testing.T) {
 	eachModeWith(t, allModes, []bool{false}, nil, withThread(func(t *testing.T, th *Thread) {
 		th.rt.GC().Disable() // a collection may allocate its work lists
 		a, b := th.NewInt(1000), th.NewStr("x")
+		typ, err := th.rt.NewType(TypeSpec{Name: "Point"})
+		require.NoError(t, err)
 		cases := map[string]func(){
 			"int":         func() { th.DecRef(th.NewInt(123456)) },
 			"float":       func() { th.DecRef(th.NewFloat(1.5)) },
@@ -20,6 +22,12 @@ func TestSteadyStateMakesNoGoAllocations(t *testing.T) {
 			"empty":       func() { th.DecRef(th.NewTuple()) },
 			"list":        func() { th.DecRef(th.NewList()) },
 			"list of two": func() { th.DecRef(th.NewList(a, b)) },
+			"instance with two attributes": func() {
+				o := th.NewInstance(typ)
+				require.NoError(t, th.SetAttr(o, "a", a))
+				require.NoError(t, th.SetAttr(o, "b", b))
+				th.DecRef(o)
+			},
 			"dict of three": func() {
 				d := th.NewDict()
 				for _, k := range []*Object{a, b, th.rt.None()} {

@@ -79,7 +79,7 @@ func (th *Thread) SetAttr(o *Object, name string, v *Object) error {
 		old = inst.attrs[i].value
 		inst.attrs[i].value = v
 	} else {
-		inst.attrs = append(inst.attrs, attr{name: name, value: v})
+		th.addAttr(inst, attr{name: name, value: v})
 	}
 	th.unlockObject(o)
 	if old != nil {
