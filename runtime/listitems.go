@@ -39,8 +39,8 @@ type (
 
 // itemsCapacity returns the capacity of the array that holds n items:
 // a small class, or, above them, room to grow by half again (CPython's
-// list_resize over-allocates by about an eighth; doubling less often keeps
-// appends cheap here, where a copy is the whole cost).
+// list_resize over-allocates by about an eighth; a larger step copies less
+// often, and here a copy is most of an append's cost).
 func itemsCapacity(n int) int {
 	switch {
 	case n <= 4:
