@@ -115,9 +115,13 @@ func (th *Thread) detachWeakrefs(target *Object, skip func(*weakrefObject) bool,
 	lockIf(mu)
 	for wr := inst.weakrefs; wr != nil; {
 		next := wr.next
-		wr.target.Store(nil)
+		kept := wr.callback != nil && (skip == nil || !skip(wr)) && th.tryIncref(&wr.Object)
 		wr.prev, wr.next = nil, nil
-		if wr.callback != nil && (skip == nil || !skip(wr)) && th.tryIncref(&wr.Object) {
+		// The store of nil is the last touch of a weak reference we did not
+		// keep: one that is dying on another thread may see it in
+		// unlinkWeakref, skip the stripe lock and free it at once.
+		wr.target.Store(nil)
+		if kept {
 			keep(wr)
 		}
 		wr = next
@@ -137,6 +141,8 @@ func (th *Thread) runWeakrefCallbacks(cbs []*weakrefObject) {
 func (th *Thread) unlinkWeakref(wr *weakrefObject) {
 	target := wr.target.Load()
 	if target == nil {
+		// Cleared: detachWeakrefs stored nil after its last access to wr,
+		// so wr may be freed now without the stripe lock.
 		return
 	}
 	mu := th.rt.weakLock(target)
