@@ -59,6 +59,8 @@ func (c *Collector) collect(env Env, gen int) (m, n int) {
 	env.StopTheWorld()
 	env.GatherYoung(&c.gens[0])
 
+	c.nextEpoch()
+
 	// Step 1: counts.
 	if gen+1 < NumGenerations {
 		c.count[gen+1].Add(1)
@@ -78,21 +80,33 @@ func (c *Collector) collect(env Env, gen int) (m, n int) {
 		c.members[g] = &c.gens[g]
 	}
 	objs := c.objs[:0]
-	anyLegacy := false
+	var traits Traits
+	const allTraits = TraitLegacy | TraitUntrackable
 	c.zeros = 0
+	ep := c.epochBits
 	for g := gen; ; g = (g + 1) % (gen + 1) {
 		l := &c.gens[g]
 		objs = slices.Grow(objs, l.Len())
+		var next *Header
 		for h := l.Front(); h != nil; {
 			start := len(objs)
-			for ; h != nil && len(objs)-start < traverseBatch; h = l.Next(h) {
+			for ; h != nil && len(objs)-start < traverseBatch; h = next {
+				next = l.Next(h)
+				if h.list != l {
+					// Gathered from a young list (generation 0 only):
+					// relabeled here rather than in a walk of its own.
+					h.list = l
+				}
+				if h.flags&epochMask != ep && !c.initRefs(h) {
+					// Being destroyed: out of the collection's way.
+					Unlink(h)
+					env.Dying(h)
+					continue
+				}
 				objs = append(objs, h)
-				if h.flags&flagCollecting == 0 {
-					c.initRefs(h)
-				}
-				if !anyLegacy && env.HasLegacyFinalizer(h) {
-					anyLegacy = true
-				}
+			}
+			if traits != allTraits {
+				traits |= env.Inspect(objs[start:])
 			}
 			c.subtract(c.referents(env, objs[start:]))
 		}
@@ -105,8 +119,18 @@ func (c *Collector) collect(env Env, gen int) (m, n int) {
 		checkRefs(objs)
 	}
 
+	anyLegacy := traits&TraitLegacy != 0
+
 	// Step 3: mark what is reachable from outside the set.
 	mark := c.markReachable(env, objs, c.zeros)
+	if mark == markedAll && traits&TraitUntrackable == 0 {
+		// Steps 4-5 when everything survives and nothing may be
+		// untracked: the set is promoted without being visited again.
+		// Its members keep this collection's epoch, which no later
+		// collection has, and no other flag.
+		c.promoteAll(env, gen, old, objs)
+		return 0, 0
+	}
 
 	// Step 4: survivors stay (untracked if they may be: untrack_tuples,
 	// oldest first), the rest moves to the unreachable list; objs keeps
@@ -126,7 +150,7 @@ func (c *Collector) collect(env Env, gen int) (m, n int) {
 	survivors := 0
 	otail := old.head.prev
 	utail := &unreachable.head
-	k := 0
+	k, unheld := 0, 0
 	for _, h := range objs {
 		if mark.reachable(h) {
 			h.flags &^= scratchFlags
@@ -149,9 +173,13 @@ func (c *Collector) collect(env Env, gen int) (m, n int) {
 		utail = h
 		objs[k] = h
 		k++
-		if !anyLegacy {
-			c.hold(env, h, &toFinalize, &cbs)
+		if !anyLegacy && k-unheld == traverseBatch {
+			toFinalize, cbs = env.Hold(objs[unheld:k], c.isGarbageFn, toFinalize, cbs)
+			unheld = k
 		}
+	}
+	if !anyLegacy && k > unheld {
+		toFinalize, cbs = env.Hold(objs[unheld:k], c.isGarbageFn, toFinalize, cbs)
 	}
 	otail.next = &old.head
 	old.head.prev = otail
@@ -189,8 +217,8 @@ func (c *Collector) collect(env Env, gen int) (m, n int) {
 		c.one[0] = nil
 		held = slices.DeleteFunc(held, func(h *Header) bool { return h.list != unreachable })
 		// Steps 7-8 for what remains.
-		for _, h := range held {
-			c.hold(env, h, &toFinalize, &cbs)
+		for i := 0; i < len(held); i += traverseBatch {
+			toFinalize, cbs = env.Hold(held[i:min(i+traverseBatch, len(held))], c.isGarbageFn, toFinalize, cbs)
 		}
 	}
 	fin := slices.Grow(c.fin[:0], c.finalizers.Len())
@@ -236,7 +264,7 @@ func (c *Collector) collect(env Env, gen int) (m, n int) {
 				continue
 			}
 			h.flags &^= flagUnreachable // markReachable sets it again
-			if invariants.Enabled && h.flags&(flagCollecting|flagReachable) != flagCollecting {
+			if invariants.Enabled && h.flags&(epochMask|flagReachable) != c.epochBits {
 				panic("gc: unreachable object with wrong flags in the resurrection check")
 			}
 			rc := env.RefCount(h)
@@ -251,7 +279,7 @@ func (c *Collector) collect(env Env, gen int) (m, n int) {
 		}
 		for i := 0; i < len(set); i += traverseBatch {
 			for _, r := range c.referents(env, set[i:min(i+traverseBatch, len(set))]) {
-				if r.flags&flagCollecting != 0 {
+				if r.flags&epochMask == c.epochBits {
 					r.refs--
 					if r.refs == 0 {
 						zeros++
@@ -374,33 +402,78 @@ func keep(s []*Header, used int) []*Header {
 	return s[:0]
 }
 
-// hold is steps 7 and 8 for one unreachable object: take a reference to
-// it, so that nothing can free it while the world runs; note it if its
-// PEP 442 finalizer must run; clear the weak references to it, keeping
-// those whose callbacks must run (handle_weakrefs: those of weak references
-// that are not garbage themselves).
-func (c *Collector) hold(env Env, h *Header, toFinalize, cbs *[]*Header) {
-	env.IncRef(h)
-	if !h.Finalized() && env.HasFinalizer(h) {
-		*toFinalize = append(*toFinalize, h)
+// promoteAll is steps 4 and 5 when every object of the set objs (the
+// members of generations 0..gen, in the order gen, 0, ..., gen-1) survives
+// and none may be untracked: the generations are appended to old in that
+// order, as the partition would rebuild them, without looking at an
+// object of a generation that is already old (the whole heap, at a full
+// collection of a live heap). The world is restarted; there is no garbage.
+func (c *Collector) promoteAll(env Env, gen int, old *List, objs []*Header) {
+	skip := 0
+	if old == &c.gens[gen] {
+		skip = old.Len()
 	}
-	*cbs = env.ClearWeakrefs(h, c.isGarbageFn, *cbs)
+	for _, h := range objs[skip:] {
+		h.list = old
+	}
+	old.adopt(&c.gens[gen])
+	for g := 0; g < gen; g++ {
+		old.adopt(&c.gens[g])
+	}
+	survivors := len(objs)
+	switch gen {
+	case NumGenerations - 2:
+		c.longLivedPending.Add(int64(survivors))
+	case NumGenerations - 1:
+		c.longLivedPending.Store(0)
+		c.longLivedTotal.Store(int64(survivors))
+	}
+	clear(objs)
+	c.objs = keep(objs, len(objs))
+	c.members = [NumGenerations]*List{}
+	env.StartTheWorld()
+	c.releaseRefs()
 }
 
-// initRefs starts h's count: refs = its reference count, flagCollecting.
-func (c *Collector) initRefs(h *Header) {
+// nextEpoch starts a collection's epoch (world stopped, young objects
+// gathered). When the epochs run out, every tracked object's epoch is
+// cleared first (an untracked one has none: see Unlink), so that none
+// carries the epoch about to be reused.
+func (c *Collector) nextEpoch() {
+	if c.epoch == maxEpoch {
+		for g := range c.gens {
+			l := &c.gens[g]
+			for h := l.Front(); h != nil; h = l.Next(h) {
+				h.flags &^= scratchFlags
+			}
+		}
+		c.epoch = 0
+	}
+	c.epoch++
+	c.epochBits = c.epoch << epochShift
+}
+
+// initRefs starts h's count: refs = its reference count, and h joins the
+// set (its epoch becomes the collection's). It returns false, and h stays
+// out of the set, when RefCount says h is being destroyed: only the walk
+// of step 2 can meet such an object (nothing refers to it).
+func (c *Collector) initRefs(h *Header) bool {
 	rc := c.env.RefCount(h)
 	// Zero is allowed: an object whose last reference the runtime's pause
 	// dropped (a merged queued count) is left to the collection as
 	// garbage (see Env.RefCount).
-	if invariants.Enabled && rc < 0 {
-		panic(fmt.Sprintf("gc: tracked object with reference count %d seen by the collector", rc))
+	if rc < 0 {
+		if invariants.Enabled && rc != -1 {
+			panic(fmt.Sprintf("gc: tracked object with reference count %d seen by the collector", rc))
+		}
+		return false
 	}
 	h.setRefs(rc)
-	h.flags |= flagCollecting
+	h.flags = h.flags&^scratchFlags | c.epochBits
 	if h.refs == 0 {
 		c.zeros++
 	}
+	return true
 }
 
 // traverseBatch is how many objects the collector gives Env.Referents at
@@ -434,16 +507,18 @@ func (c *Collector) releaseRefs() {
 // (one of members: the generation collected, or a younger one), so an
 // object's count is started lazily: when the walk reaches it, or when an
 // object before it refers to it, whichever comes first. When the walk ends
-// every object of the set has flagCollecting and refs = the number of
-// references from outside.
+// every object of the set has the collection's epoch and refs = the number
+// of references from outside. A member gathered from a young list may
+// still name it (see List.Gather) until the walk reaches it.
 func (c *Collector) subtract(refs []*Header) {
 	m0, m1, m2 := c.members[0], c.members[1], c.members[2]
+	ep := c.epochBits
 	for _, r := range refs {
-		if l := r.list; l == nil || (l != m0 && l != m1 && l != m2) {
+		if l := r.list; l == nil || (l != m0 && l != m1 && l != m2 && !l.young) {
 			continue
 		}
-		if r.flags&flagCollecting == 0 {
-			c.initRefs(r)
+		if r.flags&epochMask != ep && !c.initRefs(r) {
+			panic("gc: Env.Referents reported an object that is being destroyed")
 		}
 		r.refs--
 		if r.refs == 0 {
@@ -465,15 +540,15 @@ func checkRefs(objs []*Header) {
 // pause: a member of the set that was not marked reachable is unreachable,
 // whether or not the partition has reached it yet; survivors and the legacy
 // set have no flag left.
-func isGarbage(h *Header) bool {
-	return h.flags&(flagCollecting|flagReachable) == flagCollecting
+func (c *Collector) isGarbage(h *Header) bool {
+	return h.flags&(epochMask|flagReachable) == c.epochBits
 }
 
 // markReachable finds what is reachable in objs: every object referenced
 // from outside the set (refs > 0), and everything in the set reachable
 // from those. zeros is the number of objects of objs with refs 0 (the
 // subtraction counts them as their counts reach zero). objs must carry no
-// flag but flagCollecting (and flagFinalized).
+// flag but the collection's epoch (and flagFinalized).
 //
 // When zeros is 0, every object is referenced from outside: all of objs is
 // reachable; when it is len(objs), none is, and nothing is reachable from
@@ -514,6 +589,7 @@ func (c *Collector) markReachable(env Env, objs []*Header, zeros int) marked {
 	stack := c.stack[:0]
 	batch := c.batch[:0]
 	depth := 0
+	ep := c.epochBits
 	i := 0
 	for i < len(objs) && zeros > 0 {
 		batch = batch[:0]
@@ -530,13 +606,17 @@ func (c *Collector) markReachable(env Env, objs []*Header, zeros int) marked {
 		}
 		for len(batch) > 0 && zeros > 0 {
 			for _, r := range c.referents(env, batch) {
-				switch r.flags & (flagCollecting | flagReachable | flagUnreachable) {
-				case flagCollecting: // ahead of the cursor: traversed there
+				f := r.flags
+				if f&epochMask != ep {
+					continue // not in the set
+				}
+				switch f & (flagReachable | flagUnreachable) {
+				case 0: // ahead of the cursor: traversed there
 					r.flags |= flagReachable
 					if r.refs == 0 {
 						zeros--
 					}
-				case flagCollecting | flagUnreachable: // passed: traverse it now
+				case flagUnreachable: // passed: traverse it now
 					r.flags ^= flagUnreachable | flagReachable
 					zeros--
 					stack = append(stack, r)

@@ -57,15 +57,26 @@ type Env interface {
 	StopTheWorld()
 	StartTheWorld()
 	// GatherYoung is called first in every pause that needs the young
-	// objects: the runtime moves every thread's young list onto gen0
-	// (List.Splice) and merges queued reference counts.
+	// objects: the runtime merges queued reference counts, then moves
+	// every thread's young list onto gen0 with gen0.Gather, which leaves
+	// relabeling the members (and setting aside those being destroyed) to
+	// the collector's walk of gen0 that follows in the same pause.
 	GatherYoung(gen0 *List)
 	// RefCount returns the true reference count (world stopped). It may be
 	// zero in the first pause for an object whose last reference GatherYoung
 	// dropped (merging a queued count): the runtime keeps such an object
 	// alive and tracked until StartTheWorld, and the collection treats it
-	// as garbage, like CPython's free-threaded merge_queued_objects.
+	// as garbage, like CPython's free-threaded merge_queued_objects. It is
+	// -1 for an object that a thread is destroying (its count reached zero
+	// before the pause) but that is still on a young list, which only its
+	// owner may unlink: the collector unlinks it from gen0 and hands it to
+	// Dying.
 	RefCount(h *Header) int64
+	// Dying receives, untracked, an object RefCount reported as being
+	// destroyed (world stopped); the runtime keeps it on a list of its own,
+	// out of the collections, until its destroyer unlinks it. It must not
+	// link or unlink any other object.
+	Dying(h *Header)
 	// Referents appends to buf, for each object of hs in turn, the Header
 	// of every object it references that has a Header and is tracked
 	// (CPython's tp_traverse), one entry per reference (a list holding x
@@ -79,14 +90,30 @@ type Env interface {
 	// Untrackable reports that h may be untracked now (a tuple whose items
 	// are all untracked or immortal): the collector unlinks it from its list
 	// (world stopped) and the runtime is told via Untracked(h). Neither may
-	// link or unlink any object.
+	// link or unlink any object. Untrackable is asked of the survivors of a
+	// collection only when Inspect reported TraitUntrackable for its set.
 	Untrackable(h *Header) bool
 	Untracked(h *Header)
+	// Inspect reports, for a batch of objects of the set the first walk of
+	// a collection reaches (world stopped), whether any of them has a
+	// legacy finalizer (TraitLegacy) and whether any of them may be
+	// Untrackable (TraitUntrackable; it may say so of an object that turns
+	// out not to be): one call per batch, made while the batch is in the
+	// caches, instead of a call per object. When neither trait is reported
+	// for the whole set (the common case), the collection asks nothing
+	// more of a survivor; when nothing is unreachable either, it does not
+	// look at the set again at all.
+	Inspect(hs []*Header) Traits
 	// HasLegacyFinalizer: the object has a LegacyDel (CPython tp_del).
 	HasLegacyFinalizer(h *Header) bool
-	// HasFinalizer: the object's type has a PEP 442 Finalize (regardless of
-	// the finalized flag).
-	HasFinalizer(h *Header) bool
+	// Hold is steps 7 and 8 for a batch of unreachable objects (world
+	// stopped; no user code), in order: for each h of hs, take a reference
+	// on behalf of the collector, as IncRef does; append h to toFinalize
+	// if it has a PEP 442 finalizer (Finalize) and is not Finalized; clear
+	// the weak references to it as ClearWeakrefs(h, isGarbage, cbs) does.
+	// Returns the extended toFinalize and cbs. One call per batch of the
+	// garbage instead of three per object.
+	Hold(hs []*Header, isGarbage func(*Header) bool, toFinalize, cbs []*Header) ([]*Header, []*Header)
 	// ClearWeakrefs clears every weak reference to h (world stopped; no user
 	// code) and appends to cbs each cleared weak reference that has a
 	// callback and whose own Header is not garbage (isGarbage false), taking
@@ -112,6 +139,15 @@ type Env interface {
 	// AppendGarbage appends h to gc.garbage (world running).
 	AppendGarbage(h *Header)
 }
+
+// Traits is what Env.Inspect reports of a batch of objects.
+type Traits uint8
+
+// The traits Env.Inspect reports.
+const (
+	TraitLegacy      Traits = 1 << iota // some object has a legacy finalizer
+	TraitUntrackable                    // some object may be Untrackable
+)
 
 // Collector is the cycle collector of one runtime: the generation lists,
 // the counters and thresholds that trigger automatic collections, the
@@ -161,6 +197,10 @@ type Collector struct {
 	batch       []*Header             // the current batch of markReachable
 	one         [1]*Header            // a batch of one
 	zeros       int                   // objects of the set whose refs reached 0 (pause 1)
+	// epoch is the running (or last) collection's epoch: an object whose
+	// flags carry it is in the set examined (see Header). epochBits is
+	// epoch<<epochShift.
+	epoch, epochBits uint32
 	// Function values bound once, so a collection allocates no closures.
 	isGarbageFn     func(*Header) bool
 	alwaysGarbageFn func(*Header) bool
@@ -194,7 +234,7 @@ func New(thresholds [3]int) *Collector {
 	for _, l := range []*List{&c.unreachable, &c.finalizers} {
 		l.Init(Private)
 	}
-	c.isGarbageFn = isGarbage
+	c.isGarbageFn = c.isGarbage
 	c.alwaysGarbageFn = func(*Header) bool { return true }
 	c.enabled.Store(true)
 	return c
@@ -354,11 +394,31 @@ func (c *Collector) invokeCallbacks(phase Phase, info Info) {
 func (c *Collector) Freeze(env Env) {
 	env.StopTheWorld()
 	env.GatherYoung(&c.gens[0])
+	c.relabelGathered(env)
 	for g := 0; g < NumGenerations; g++ {
 		c.gens[Permanent].Splice(&c.gens[g])
 		c.count[g].Store(0)
 	}
 	env.StartTheWorld()
+}
+
+// relabelGathered is, for Freeze, the part of a collection's walk of
+// generation 0 that completes GatherYoung (see List.Gather): members
+// gathered from young lists name generation 0, and those being destroyed
+// go to Dying.
+func (c *Collector) relabelGathered(env Env) {
+	l := &c.gens[0]
+	var next *Header
+	for h := l.Front(); h != nil; h = next {
+		next = l.Next(h)
+		if h.list != l {
+			h.list = l
+			if env.RefCount(h) < 0 {
+				Unlink(h)
+				env.Dying(h)
+			}
+		}
+	}
 }
 
 // Unfreeze moves the permanent generation into generation 2

@@ -23,8 +23,11 @@
 //
 // Header is CPython's PyGC_Head: the links of the list the object is on,
 // the list itself, the scratch count refs (gc_refs) and flag bits
-// (finalized, which lives as long as the object, and three scratch bits of a
-// collection). List is a circular doubly linked list with a sentinel and a
+// (finalized, which lives as long as the object; two scratch bits of a
+// collection, reachable and unreachable; and the epoch of the collection
+// that last examined the object: a collection numbers itself, and an object
+// carrying its number is in the set it examines, so a survivor need not be
+// visited again to leave the set). List is a circular doubly linked list with a sentinel and a
 // member count. A tracked object is on exactly one list:
 //
 //   - a free-threaded thread's young list, where the thread tracks the
@@ -63,18 +66,23 @@
 //
 // Pause 1 (StopTheWorld; no user code).
 //
-//  1. Counts. GatherYoung moves every thread's young list onto generation
-//     0 and merges queued reference counts, so that the counts read next are
-//     true; the generation counts are updated.
+//  1. Counts. GatherYoung merges queued reference counts, so that the
+//     counts read next are true, and moves every thread's young list onto
+//     generation 0 in constant time (List.Gather): the walk of step 2
+//     relabels their members as it reaches them, and sets aside (Dying)
+//     those a thread is destroying (RefCount -1), so that no separate walk
+//     of the young objects is made. The generation counts are updated.
 //
 //  2. update_refs and subtract_refs. One walk over generation gen and the
-//     younger ones (which also asks HasLegacyFinalizer) records the set in
+//     younger ones (which also asks Inspect, a batch at a time, whether any
+//     object has a legacy finalizer or may be untracked) records the set in
 //     a slice (every later step walks the slice, several times cheaper than
 //     chasing list links) and, a batch of objects at a time, asks Referents
 //     for what they reference: each referent in the set has its refs
 //     decremented. An object's refs starts as its reference count the first
-//     time the walk reaches it or an object refers to it: membership is known
-//     from the list an object is on, so one walk does both of CPython's.
+//     time the walk reaches it or an object refers to it (it then takes the
+//     collection's epoch): membership is known from the list an object is
+//     on, so one walk does both of CPython's.
 //     Afterwards refs is the number of references from outside the set; the
 //     walk has also counted the objects whose refs is zero.
 //
@@ -102,8 +110,15 @@
 //     slice (which holds all their members) rather than relinked object by
 //     object: each object is written once, its neighbours are not touched.
 //     Step 2 noticed whether any object of the set has a legacy finalizer;
-//     when none has (the common case), steps 7 and 8 are done for each
-//     unreachable object in this same pass.
+//     when none has (the common case), steps 7 and 8 are done for the
+//     unreachable objects in this same pass, a batch at a time (Hold).
+//     When everything is reachable (step 3's count of zero-refs objects is
+//     zero) and Inspect reported no object that may be untracked, there is
+//     nothing to partition: the set is not visited again, its objects keep
+//     the collection's epoch and no other flag, and the younger
+//     generations' lists are appended to the old one (their members
+//     relabeled through the slice); the old generation itself, at a full
+//     collection the whole heap, is not touched.
 //
 //  5. Promotion. The survivors become generation gen+1 (2 stays 2);
 //     long_lived_pending and long_lived_total are updated.
@@ -114,7 +129,8 @@
 //     the finalizers list: they are never freed by the collector.
 //
 //  7. Hold. Every unreachable object and every object of the finalizers
-//     list gets a reference from the collector (IncRef): while the world
+//     list gets a reference from the collector (Hold for a batch of the
+//     unreachable objects, IncRef for the finalizers list): while the world
 //     runs, nothing can free them (in the free-threaded build this is
 //     _Py_ExplicitMergeRefcount(op, 1)). Those with a PEP 442 finalizer that
 //     has not run are noted. The finalizers list joins the old generation.
@@ -208,8 +224,12 @@
 //
 //   - Between collections every tracked object is on exactly one list
 //     (young, generation 0-2, permanent), every object's list field names
-//     that list, every list's count equals its members, and no object has a
-//     scratch flag (collecting, unreachable, reachable) set.
+//     that list, every list's count equals its members, and no object has
+//     the unreachable or reachable flag set. An object's epoch is at most
+//     the last collection's, never the next one's: epochs only grow, an
+//     untracked object has none (Unlink clears it), and when they run out
+//     (after 2^24-1 collections) the next collection clears every tracked
+//     object's epoch before it starts again from 1.
 //   - refs is meaningful only for members of the set being examined during
 //     a collection.
 //   - The collection's private lists (the unreachable set, the finalizers
@@ -256,8 +276,12 @@
 //     misses overlap.
 //   - An object is traversed once in step 2 and at most once in step 3,
 //     where a heap held from outside, or garbage with nothing held from
-//     outside, is not traversed at all (step 3's count). RefCount,
-//     Untrackable and the hold are one call per object.
+//     outside, is not traversed at all (step 3's count). RefCount is one
+//     call per object; Inspect and Hold are one per batch; Untrackable is
+//     one per survivor only when Inspect reported a candidate.
+//   - A live heap's full collection visits each object once (step 2) and
+//     its referents: survivors keep their epoch instead of having a flag
+//     cleared, and the partition is skipped (step 4).
 //   - The garbage is freed in allocation order, each object at its DecRef.
 //
 // The scratch slices are kept between collections while they stay at

@@ -68,6 +68,10 @@ type graph struct {
 	c        *Collector
 	threaded bool
 	young    List // the one thread's young list (threaded)
+	// destroying: objects a "thread" is destroying while they are still on
+	// the young list (RefCount says -1); dying: what Dying received.
+	destroying map[*fobj]bool
+	dying      []*fobj
 
 	stopped bool
 	pauses  int
@@ -97,7 +101,7 @@ func newGraph(t testing.TB, m mode, c *Collector) *graph {
 		c = New([3]int{})
 	}
 	g := &graph{t: t, c: c, threaded: m.threaded, roots: map[*fobj]int{}}
-	g.young.Init(0)
+	g.young.InitYoung()
 	return g
 }
 
@@ -350,14 +354,26 @@ func (g *graph) GatherYoung(gen0 *List) {
 	}
 	g.checkpoint()
 	if g.threaded {
-		gen0.Splice(&g.young)
+		gen0.Gather(&g.young)
 	}
 }
 
 func (g *graph) RefCount(h *Header) int64 {
 	g.enter("RefCount", true, false)
 	g.refCountCalls++
+	if g.destroying[obj(h)] {
+		return -1
+	}
 	return obj(h).rc
+}
+
+func (g *graph) Dying(h *Header) {
+	g.enter("Dying", true, false)
+	o := obj(h)
+	if h.IsTracked() || !g.destroying[o] {
+		g.t.Errorf("Dying(%d) of an object that is tracked or not being destroyed", o.id)
+	}
+	g.dying = append(g.dying, o)
 }
 
 func (g *graph) Referents(hs []*Header, buf []*Header) []*Header {
@@ -393,6 +409,33 @@ func (g *graph) Untracked(h *Header) {
 		g.t.Errorf("Untracked(%d) while still tracked", obj(h).id)
 	}
 	g.untracked++
+}
+
+func (g *graph) Inspect(hs []*Header) Traits {
+	g.enter("Inspect", true, false)
+	var t Traits
+	for _, h := range hs {
+		o := obj(h)
+		if o.legacy {
+			t |= TraitLegacy
+		}
+		if o.tuple {
+			t |= TraitUntrackable
+		}
+	}
+	return t
+}
+
+func (g *graph) Hold(hs []*Header, isGarbage func(*Header) bool, toFinalize, cbs []*Header) ([]*Header, []*Header) {
+	g.enter("Hold", true, false)
+	for _, h := range hs {
+		g.IncRef(h)
+		if !h.Finalized() && g.HasFinalizer(h) {
+			toFinalize = append(toFinalize, h)
+		}
+		cbs = g.ClearWeakrefs(h, isGarbage, cbs)
+	}
+	return toFinalize, cbs
 }
 
 func (g *graph) HasLegacyFinalizer(h *Header) bool {
@@ -554,8 +597,11 @@ func (g *graph) checkInvariants() {
 			}
 			want[r.id]++
 		}
-		if o.flags&(flagCollecting|flagUnreachable|flagReachable) != 0 {
+		if o.flags&(flagUnreachable|flagReachable) != 0 || o.epoch() > g.c.epoch {
 			t.Fatalf("object %d keeps collection flags %#x", o.id, o.flags)
+		}
+		if !o.IsTracked() && o.epoch() != 0 {
+			t.Fatalf("untracked object %d keeps epoch %d", o.id, o.epoch())
 		}
 		if o.IsTracked() {
 			tracked++

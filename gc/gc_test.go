@@ -846,3 +846,91 @@ func TestConcurrentReaders(t *testing.T) {
 	require.Equal(t, rounds, st[0].Collections+st[1].Collections+st[2].Collections)
 	g.checkInvariants()
 }
+
+func TestEpochWrap(t *testing.T) {
+	forModes(t, func(t *testing.T, g *graph) {
+		// Survivors keep the epoch of the collection that last examined
+		// them; when the epochs run out they are cleared, so that a
+		// collection never takes a stale epoch for its own.
+		g.c.epoch = maxEpoch - 2
+		live := g.obj()
+		g.link(live, live)
+		for i := 0; i < 6; i++ {
+			a, b := g.obj(), g.obj()
+			g.link(a, b)
+			g.link(b, a)
+			g.link(live, a)
+			g.drop(a)
+			g.drop(b)
+			m, n := g.collect(0) // everything alive
+			require.Equal(t, [2]int{0, 0}, [2]int{m, n})
+			g.checkInvariants()
+			g.unlink(live, len(live.refs)-1)
+			m, _ = g.collect(1 + i%2)
+			require.Equal(t, 2, m, "collection %d, epoch %d", i, g.c.epoch)
+			require.True(t, a.freed && b.freed)
+			g.checkInvariants()
+		}
+		require.Less(t, g.c.epoch, uint32(20))
+	})
+}
+
+func TestPromoteAllKeepsOrder(t *testing.T) {
+	forModes(t, func(t *testing.T, g *graph) {
+		// A collection in which everything survives and nothing may be
+		// untracked appends generations gen, 0, ..., gen-1 to the old one,
+		// in order, as the partition does.
+		for gen := 2; gen >= 0; gen-- {
+			g.addRoot(g.obj())
+			if gen > 0 {
+				g.collect(gen - 1)
+			}
+		}
+		g.addRoot(g.obj())
+		var want []int32
+		lists := []*List{g.c.Generation(2), g.c.Generation(0), &g.young, g.c.Generation(1)}
+		for _, l := range lists {
+			for h := l.Front(); h != nil; h = l.Next(h) {
+				want = append(want, obj(h).id)
+			}
+		}
+		require.Len(t, want, 4)
+		g.collect(2)
+		var got []int32
+		l := g.c.Generation(2)
+		for h := l.Front(); h != nil; h = l.Next(h) {
+			got = append(got, obj(h).id)
+		}
+		require.Equal(t, want, got)
+		require.Equal(t, 0, g.c.Generation(0).Len()+g.c.Generation(1).Len())
+	})
+}
+
+func TestGatherSetsAsideDying(t *testing.T) {
+	// An object being destroyed by another thread while it is still on a
+	// young list (RefCount -1) is handed to Dying, untracked, by the walk
+	// that completes GatherYoung, in a collection and in Freeze; the
+	// others are relabeled generation 0's.
+	for _, freeze := range []bool{false, true} {
+		g := newGraph(t, modes[1], nil)
+		a, d, b := g.obj(), g.obj(), g.obj()
+		g.link(a, b)
+		g.destroying = map[*fobj]bool{d: true}
+		if freeze {
+			g.c.Freeze(g)
+		} else {
+			g.collect(0)
+		}
+		require.Equal(t, []*fobj{d}, g.dying)
+		require.False(t, d.IsTracked())
+		want := 1
+		if freeze {
+			want = Permanent
+		}
+		require.Equal(t, want, a.Generation())
+		require.Equal(t, want, b.Generation())
+		require.Same(t, g.c.Generation(want), b.List())
+		require.Equal(t, 2, g.c.Generation(want).Len())
+		require.Equal(t, 0, g.young.Len())
+	}
+}

@@ -36,13 +36,26 @@ type Header struct {
 
 const (
 	flagFinalized   uint32 = 1 << iota // PEP 442: Finalize has run
-	flagCollecting                     // in the set being examined; refs is its count
 	flagUnreachable                    // found unreachable: in the collection's unreachable set
 	flagReachable                      // marked reachable from outside the set
 
-	// scratchFlags are the bits a collection sets and clears again.
-	scratchFlags = flagCollecting | flagUnreachable | flagReachable
+	// The rest of flags is the epoch of the collection that last examined
+	// the object: an object is in the set being examined (refs is its
+	// count) when its epoch is the running collection's. Survivors keep
+	// their epoch, which is never a later collection's, so a collection
+	// that finds everything reachable need not visit its set again to
+	// clear a flag; 0 is no collection's epoch.
+	epochShift        = 8
+	maxEpoch   uint32 = 1<<(32-epochShift) - 1
+	epochMask  uint32 = maxEpoch << epochShift
+
+	// scratchFlags are the bits a collection sets and clears again (the
+	// epoch included: a cleared object is in no collection's set).
+	scratchFlags = epochMask | flagUnreachable | flagReachable
 )
+
+// epoch returns the epoch of the collection that last examined h, or 0.
+func (h *Header) epoch() uint32 { return h.flags >> epochShift }
 
 // setRefs stores a reference count into refs, saturating.
 func (h *Header) setRefs(rc int64) {

@@ -24,6 +24,10 @@ type List struct {
 	head Header
 	n    int
 	gen  int
+	// young marks a thread's young list (InitYoung): its members count as
+	// generation 0's in a collection even before the collection's walk has
+	// relabeled them (see Gather).
+	young bool
 	// Mu guards a shared list in free-threaded mode outside stopped worlds.
 	Mu sync.Mutex
 }
@@ -37,6 +41,27 @@ func (l *List) Init(gen int) {
 	l.head.prev = &l.head
 	l.n = 0
 	l.gen = gen
+	l.young = false
+}
+
+// InitYoung empties l as a thread's young list: its members are generation
+// 0's, and GatherYoung may move them onto generation 0 with Gather.
+func (l *List) InitYoung() {
+	l.Init(0)
+	l.young = true
+}
+
+// Gather moves every member of the young list src to the end of l
+// (generation 0) in constant time, without relabeling them: only
+// Env.GatherYoung may call it, with the world stopped. Until the pause's
+// walk of generation 0 (every collection and Freeze make one) has set each
+// member's list to l, the members still name src, and nothing may link or
+// unlink them.
+func (l *List) Gather(src *List) {
+	if !src.young {
+		panic("gc: Gather of a list that is not a young list")
+	}
+	l.adopt(src)
 }
 
 // Gen returns the generation of the list.
@@ -82,7 +107,9 @@ func (l *List) link(h *Header) {
 	l.n++
 }
 
-// Unlink removes h from the list it is on; h must be tracked.
+// Unlink removes h from the list it is on; h must be tracked. It clears
+// h's scratch flags (its epoch): an untracked object carries no epoch that
+// a later collection, after the epochs wrap around, could take for its own.
 func Unlink(h *Header) {
 	l := h.list
 	if l == nil {
@@ -91,6 +118,7 @@ func Unlink(h *Header) {
 	h.prev.next = h.next
 	h.next.prev = h.prev
 	h.prev, h.next, h.list = nil, nil, nil
+	h.flags &^= scratchFlags
 	l.n--
 }
 
@@ -118,26 +146,6 @@ func (l *List) reset() {
 	l.head.next = &l.head
 	l.head.prev = &l.head
 	l.n = 0
-}
-
-// SpliceExcept moves every member of src to the end of l, in order, except
-// those for which aside reports true, which move to the end of other: one
-// walk over src for what would otherwise be a walk to pick out the
-// exceptions and another to splice. aside must not link or unlink.
-func (l *List) SpliceExcept(src *List, aside func(*Header) bool, other *List) {
-	if src == l || src == other {
-		panic("gc: SpliceExcept of a list into itself")
-	}
-	for h := src.head.next; h != &src.head; {
-		next := h.next
-		if aside(h) {
-			MoveTo(h, other)
-		} else {
-			h.list = l
-		}
-		h = next
-	}
-	l.adopt(src)
 }
 
 // adopt moves every member of src to the end of l, in order, in constant

@@ -170,8 +170,13 @@ func (e *collectEnv) StartTheWorld() {
 }
 
 // GatherYoung moves every free-threaded thread's generation 0 onto the
-// shared one, after unlinking the objects other threads freed, and merges
+// shared one, after unlinking the objects other threads freed and merging
 // every queued reference count so the counts the collector reads are true.
+// The merges come first: one may unlink an object from a young list, which
+// must still be the list the object names. The lists move in constant time
+// (gc.List.Gather); the collector's walk of generation 0 relabels their
+// members and, through RefCount and Dying, sets aside those being
+// destroyed.
 func (e *collectEnv) GatherYoung(gen0 *gc.List) {
 	rt := e.th.rt
 	if rt.mode == GIL {
@@ -181,23 +186,29 @@ func (e *collectEnv) GatherYoung(gen0 *gc.List) {
 	threads := rt.threads
 	orphans := rt.orphans
 	rt.orphans = nil
-	// A young object with no references is being destroyed right now by a
-	// thread that may not unlink it from this list (see Thread.untrack):
-	// it moves to the dying list, out of the collection's way, in the same
-	// walk that splices the rest.
-	isDying := func(h *gc.Header) bool { return fromGC(h).rc.Value(rt.strategy) == 0 }
 	for _, t := range threads {
 		t.young.drainRemote(e.th)
-		gen0.SpliceExcept(&t.young.list, isDying, &rt.dyingList)
 		if t.queue != nil {
 			t.stats.countMerges(t.queue.DrainWith(e.mergeInPause))
 		}
 	}
 	for _, y := range orphans {
 		y.drainRemote(e.th)
-		gen0.SpliceExcept(&y.list, isDying, &rt.dyingList)
+	}
+	for _, t := range threads {
+		gen0.Gather(&t.young.list)
+	}
+	for _, y := range orphans {
+		gen0.Gather(&y.list)
 	}
 	rt.worldMu.Unlock()
+}
+
+// Dying puts a young object that a thread is destroying (RefCount -1) on
+// the dying list, out of the collections' way, until its destroyer
+// unlinks it (see Thread.untrack).
+func (e *collectEnv) Dying(h *gc.Header) {
+	e.th.rt.dyingList.PushBack(h)
 }
 
 // mergeInPause merges a queued count while the world is stopped; an object
@@ -230,13 +241,20 @@ func (e *collectEnv) mergeInPause(o *Object) {
 	}
 }
 
+// RefCount returns the true count; -1 for an object with no references
+// that is not one of pauseHeld: a thread is destroying it, and may not
+// unlink it from a young list (see Thread.untrack). Only objects on young
+// lists can be in that state when a pause starts.
 func (e *collectEnv) RefCount(h *gc.Header) int64 {
 	o := fromGC(h)
 	rc := o.rc.Value(e.th.rt.strategy)
 	if e.pauseHeld != nil {
 		if _, ok := e.pauseHeld[o]; ok {
-			rc-- // our reference is not one (see pauseHeld)
+			return rc - 1 // our reference is not one (see pauseHeld)
 		}
+	}
+	if rc == 0 {
+		return -1
 	}
 	return rc
 }
@@ -299,14 +317,47 @@ func (e *collectEnv) Untrackable(h *gc.Header) bool {
 
 func (e *collectEnv) Untracked(*gc.Header) {}
 
+// Inspect reports whether any object of hs has a LegacyDel and whether any
+// is a tuple (which the collector may then untrack).
+func (e *collectEnv) Inspect(hs []*gc.Header) gc.Traits {
+	var t gc.Traits
+	for _, h := range hs {
+		typ := fromGC(h).typ
+		switch typ.kind {
+		case kindTuple:
+			t |= gc.TraitUntrackable
+		case kindInstance:
+			if typ.legacyDel != nil {
+				t |= gc.TraitLegacy
+			}
+		}
+	}
+	return t
+}
+
+// Hold takes the collector's hold on a batch of unreachable objects (world
+// stopped), notes those whose finalizer must run and clears the weak
+// references to them.
+func (e *collectEnv) Hold(hs []*gc.Header, isGarbage func(*gc.Header) bool, toFinalize, cbs []*gc.Header) ([]*gc.Header, []*gc.Header) {
+	for _, h := range hs {
+		o := fromGC(h)
+		e.IncRef(h)
+		if o.typ.kind == kindInstance {
+			if o.typ.finalize != nil && !h.Finalized() {
+				toFinalize = append(toFinalize, h)
+			}
+			if asInstance(o).weakrefs == nil {
+				continue // the common case: no weak reference to clear
+			}
+		}
+		cbs = e.ClearWeakrefs(h, isGarbage, cbs)
+	}
+	return toFinalize, cbs
+}
+
 func (e *collectEnv) HasLegacyFinalizer(h *gc.Header) bool {
 	o := fromGC(h)
 	return o.typ.kind == kindInstance && o.typ.legacyDel != nil
-}
-
-func (e *collectEnv) HasFinalizer(h *gc.Header) bool {
-	o := fromGC(h)
-	return o.typ.kind == kindInstance && o.typ.finalize != nil
 }
 
 // ClearWeakrefs clears the weak references to an unreachable object (world

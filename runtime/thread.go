@@ -79,7 +79,7 @@ func (rt *Runtime) NewThread() *Thread {
 		th.gilh = rt.gil.NewHandle()
 	default:
 		th.young = &youngList{owner: th}
-		th.young.list.Init(0)
+		th.young.list.InitYoung()
 		th.heaps = rt.classes.newHeaps()
 		if rt.brc != nil {
 			th.queue = rt.brc.Register(th.id)
