@@ -191,13 +191,7 @@ func (c *Collector) collect(env Env, gen int) (m, n int) {
 	held := objs[:k]
 
 	// Step 5: promote the survivors (linked into old above).
-	switch gen {
-	case NumGenerations - 2:
-		c.longLivedPending.Add(int64(survivors))
-	case NumGenerations - 1:
-		c.longLivedPending.Store(0)
-		c.longLivedTotal.Store(int64(survivors))
-	}
+	c.countSurvivors(gen, survivors)
 
 	if anyLegacy {
 		// Step 6: legacy finalizers and everything they reach are set
@@ -420,14 +414,7 @@ func (c *Collector) promoteAll(env Env, gen int, old *List, objs []*Header) {
 	for g := 0; g < gen; g++ {
 		old.adopt(&c.gens[g])
 	}
-	survivors := len(objs)
-	switch gen {
-	case NumGenerations - 2:
-		c.longLivedPending.Add(int64(survivors))
-	case NumGenerations - 1:
-		c.longLivedPending.Store(0)
-		c.longLivedTotal.Store(int64(survivors))
-	}
+	c.countSurvivors(gen, len(objs))
 	clear(objs)
 	c.objs = keep(objs, len(objs))
 	c.members = [NumGenerations]*List{}
@@ -674,5 +661,18 @@ func (c *Collector) visitMove(r *Header) {
 	if r.flags&flagUnreachable != 0 {
 		r.flags &^= scratchFlags
 		MoveTo(r, &c.finalizers)
+	}
+}
+
+// countSurvivors keeps the figures of the 25% rule for a full collection:
+// survivors of the middle generation await their first full collection;
+// a full collection's survivors are the long-lived ones.
+func (c *Collector) countSurvivors(gen, survivors int) {
+	switch gen {
+	case NumGenerations - 2:
+		c.longLivedPending.Add(int64(survivors))
+	case NumGenerations - 1:
+		c.longLivedPending.Store(0)
+		c.longLivedTotal.Store(int64(survivors))
 	}
 }

@@ -60,11 +60,6 @@ func TestDictTableStorage(t *testing.T) {
 			require.Equal(t, 1, th.RefCount(k))
 			th.DecRef(k)
 		}
-		s := th.AllocatorStats()
-		if s.Classes != nil {
-			require.Zero(t, s.Classes["dict-table-8"].SlotsInUse)
-		} else {
-			require.Zero(t, s.Pools["dict-table-8"].SlotsInUse)
-		}
+		requireNoSlotsInUse(t, th, "dict-table-8")
 	})
 }

@@ -61,11 +61,6 @@ func TestInstanceAttributeStorage(t *testing.T) {
 			require.Equal(t, 1, th.RefCount(v))
 			th.DecRef(v)
 		}
-		s := th.AllocatorStats()
-		if s.Classes != nil {
-			require.Zero(t, s.Classes["attrs-4"].SlotsInUse)
-		} else {
-			require.Zero(t, s.Pools["attrs-4"].SlotsInUse)
-		}
+		requireNoSlotsInUse(t, th, "attrs-4")
 	})
 }

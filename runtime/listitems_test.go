@@ -55,14 +55,7 @@ func TestListItemArrays(t *testing.T) {
 			require.Equal(t, 1, th.RefCount(o), "every reference a list took was dropped")
 			th.DecRef(o)
 		}
-		s := th.AllocatorStats()
-		for _, name := range []string{"list-items-4", "list-items-8", "list-items-16"} {
-			if s.Classes != nil {
-				require.Zero(t, s.Classes[name].SlotsInUse, "%s: every array given back", name)
-			} else {
-				require.Zero(t, s.Pools[name].SlotsInUse, "%s: every array given back", name)
-			}
-		}
+		requireNoSlotsInUse(t, th, "list-items-4", "list-items-8", "list-items-16")
 	})
 }
 
@@ -74,6 +67,20 @@ func TestItemsCapacity(t *testing.T) {
 			require.Contains(t, []int{4, 8, maxSmallItems}, c)
 		} else {
 			require.Greater(t, c, maxSmallItems, "a Go array's capacity must not look like a small class")
+		}
+	}
+}
+
+// requireNoSlotsInUse checks that every slot of the allocator classes named
+// was given back.
+func requireNoSlotsInUse(t *testing.T, th *Thread, classes ...string) {
+	t.Helper()
+	s := th.AllocatorStats()
+	for _, name := range classes {
+		if s.Classes != nil {
+			require.Zero(t, s.Classes[name].SlotsInUse, "%s: every slot given back", name)
+		} else {
+			require.Zero(t, s.Pools[name].SlotsInUse, "%s: every slot given back", name)
 		}
 	}
 }
