@@ -45,7 +45,21 @@ func (c *Count) DecBiased(me ThreadID) (out Outcome) {
 func (c *Count) decBiasedSlow(me ThreadID) Outcome {
 	switch ThreadID(c.owner.Load()) {
 	case me:
-		return c.decOwnerLast()
+		// The owner's last local reference (or a local part of 0: a
+		// caller bug). Written out here, with mergeZeroLocal's common case
+		// inlined, so that the owner's free of an object nobody else
+		// counted costs this one call.
+		//
+		// The owner's local part is never zero while it owns the object:
+		// reaching zero either frees or merges, and merging disowns.
+		if c.local == 0 {
+			return Underflow
+		}
+		c.local--
+		if c.local != 0 {
+			return Alive
+		}
+		return c.mergeZeroLocal()
 	case immortalOwner:
 		return Alive
 	case Unowned:
@@ -109,23 +123,9 @@ func mergedOutcome(next int64) Outcome {
 	return Alive
 }
 
-// decOwnerLast is the owner's decrement of a local part of 1 (or 0: a
-// caller bug).
-func (c *Count) decOwnerLast() Outcome {
-	// The owner's local part is never zero while it owns the object:
-	// reaching zero either frees or merges, and merging disowns.
-	if c.local == 0 {
-		return Underflow
-	}
-	c.local--
-	if c.local != 0 {
-		return Alive
-	}
-	return c.mergeZeroLocal()
-}
-
 // mergeZeroLocal runs on the owner when its local part reaches zero
-// (CPython's _Py_MergeZeroLocalRefcount).
+// (CPython's _Py_MergeZeroLocalRefcount). Its common case (nobody else
+// ever counted) inlines into decBiasedSlow; the merge is out of line.
 func (c *Count) mergeZeroLocal() Outcome {
 	shared := c.shared.Load()
 	if shared == 0 {
@@ -134,6 +134,14 @@ func (c *Count) mergeZeroLocal() Outcome {
 		// reference may exist: free without a compare-and-swap.
 		return Dead
 	}
+	return c.disownAndMerge(shared)
+}
+
+// disownAndMerge is mergeZeroLocal's merge, from shared, the owner's last
+// load of the word.
+//
+//go:noinline
+func (c *Count) disownAndMerge(shared int64) Outcome {
 	// Disown before publishing the merged state, so that a thread that sees
 	// merged also sees no owner.
 	c.owner.Store(uint64(Unowned))

@@ -1,6 +1,9 @@
 package runtime
 
-import "github.com/nogil-lab/nogil/mimallocish"
+import (
+	"github.com/nogil-lab/nogil/internal/invariants"
+	"github.com/nogil-lab/nogil/mimallocish"
+)
 
 // The allocation interface. Every object is allocated by one of the alloc
 // functions below and its slot is given back through freeSlot; the types
@@ -155,50 +158,21 @@ func (h *heaps) abandon() {
 // The alloc functions take a zeroed slot from the runtime's pools (GIL
 // mode) or the thread's heap (free-threaded). They are written out per
 // class, without a generic helper, so that the allocator's fast path
-// inlines into each.
-
-func (th *Thread) allocInt() *intObject {
-	var o *intObject
-	var id mimallocish.SlotID
-	if p := th.pools; p != nil {
-		o, id = p.ints.Alloc()
-	} else {
-		o, id = th.heaps.ints.Alloc()
-	}
-	o.slot = id
-	return o
-}
-
-func (th *Thread) allocFloat() *floatObject {
-	var o *floatObject
-	var id mimallocish.SlotID
-	if p := th.pools; p != nil {
-		o, id = p.floats.Alloc()
-	} else {
-		o, id = th.heaps.floats.Alloc()
-	}
-	o.slot = id
-	return o
-}
-
-func (th *Thread) allocStr() *strObject {
-	var o *strObject
-	var id mimallocish.SlotID
-	if p := th.pools; p != nil {
-		o, id = p.strs.Alloc()
-	} else {
-		o, id = th.heaps.strs.Alloc()
-	}
-	o.slot = id
-	return o
-}
+// (AllocFast, a pop from a free list) inlines into each; Alloc, the
+// complete allocation, is called only when the fast path cannot serve.
+// The scalars' constructors (NewInt, NewFloat, NewStr: scalars.go) write
+// the same lines out themselves rather than call an allocInt: with both
+// modes' fast paths such a function is too large to inline, and its call
+// would be one of the few left on a scalar's allocate-and-free (B3).
 
 func (th *Thread) allocTuple() *tupleObject {
 	var o *tupleObject
 	var id mimallocish.SlotID
 	if p := th.pools; p != nil {
-		o, id = p.tuples.Alloc()
-	} else {
+		if o, id = p.tuples.AllocFast(); o == nil {
+			o, id = p.tuples.Alloc()
+		}
+	} else if o, id = th.heaps.tuples.AllocFast(); o == nil {
 		o, id = th.heaps.tuples.Alloc()
 	}
 	o.slot = id
@@ -209,8 +183,10 @@ func (th *Thread) allocList() *listObject {
 	var o *listObject
 	var id mimallocish.SlotID
 	if p := th.pools; p != nil {
-		o, id = p.lists.Alloc()
-	} else {
+		if o, id = p.lists.AllocFast(); o == nil {
+			o, id = p.lists.Alloc()
+		}
+	} else if o, id = th.heaps.lists.AllocFast(); o == nil {
 		o, id = th.heaps.lists.Alloc()
 	}
 	o.slot = id
@@ -221,8 +197,10 @@ func (th *Thread) allocDict() *dictObject {
 	var o *dictObject
 	var id mimallocish.SlotID
 	if p := th.pools; p != nil {
-		o, id = p.dicts.Alloc()
-	} else {
+		if o, id = p.dicts.AllocFast(); o == nil {
+			o, id = p.dicts.Alloc()
+		}
+	} else if o, id = th.heaps.dicts.AllocFast(); o == nil {
 		o, id = th.heaps.dicts.Alloc()
 	}
 	o.slot = id
@@ -233,8 +211,10 @@ func (th *Thread) allocInstance() *instanceObject {
 	var o *instanceObject
 	var id mimallocish.SlotID
 	if p := th.pools; p != nil {
-		o, id = p.instances.Alloc()
-	} else {
+		if o, id = p.instances.AllocFast(); o == nil {
+			o, id = p.instances.Alloc()
+		}
+	} else if o, id = th.heaps.instances.AllocFast(); o == nil {
 		o, id = th.heaps.instances.Alloc()
 	}
 	o.slot = id
@@ -245,79 +225,106 @@ func (th *Thread) allocWeakref() *weakrefObject {
 	var o *weakrefObject
 	var id mimallocish.SlotID
 	if p := th.pools; p != nil {
-		o, id = p.weakrefs.Alloc()
-	} else {
+		if o, id = p.weakrefs.AllocFast(); o == nil {
+			o, id = p.weakrefs.Alloc()
+		}
+	} else if o, id = th.heaps.weakrefs.AllocFast(); o == nil {
 		o, id = th.heaps.weakrefs.Alloc()
 	}
 	o.slot = id
 	return o
 }
 
-// freeSlot gives a freed object's slot back to the allocator. k is the
-// kind the object had (its header is already poisoned). A free-threaded
-// free goes to the freeing thread's heap, which passes it on to the page's
-// owner when the page is another heap's.
-func (th *Thread) freeSlot(o *Object, k kind) {
+// freeSlot gives a freed object's slot back to the allocator; t is the
+// type the object had. In Debug mode it poisons the header and keeps the
+// slot (quarantine), so that a use after free keeps hitting the poison.
+// Otherwise the allocator zeroes the slot at once, and poisoning it first
+// would be a wasted pointer store (with its write-barrier check) on the
+// path every free takes. A free-threaded free goes to the freeing thread's
+// heap, which passes it on to the page's owner when the page is another
+// heap's.
+//
+// One switch on the kind, each case calling its class's Free directly (a
+// second switch per mode would cost a call).
+func (th *Thread) freeSlot(o *Object, t *Type) {
 	if th.quarantine {
-		return // Debug: a use after free keeps hitting the poison
-	}
-	id := o.slot
-	if p := th.pools; p != nil {
-		p.free(k, id)
+		o.typ = t.freed
 		return
 	}
+	id := o.slot
+	p := th.pools
 	h := &th.heaps
-	switch k {
+	switch t.kind {
 	case kindInt:
-		h.ints.Free(id)
+		if p != nil {
+			p.ints.Free(id)
+		} else {
+			h.ints.Free(id)
+		}
 	case kindFloat:
-		h.floats.Free(id)
+		if p != nil {
+			p.floats.Free(id)
+		} else {
+			h.floats.Free(id)
+		}
 	case kindStr:
-		h.strs.Free(id)
+		if p != nil {
+			p.strs.Free(id)
+		} else {
+			h.strs.Free(id)
+		}
 	case kindTuple:
-		h.tuples.Free(id)
+		if p != nil {
+			p.tuples.Free(id)
+		} else {
+			h.tuples.Free(id)
+		}
 	case kindList:
-		h.lists.Free(id)
+		if p != nil {
+			p.lists.Free(id)
+		} else {
+			h.lists.Free(id)
+		}
 	case kindDict:
-		h.dicts.Free(id)
+		if p != nil {
+			p.dicts.Free(id)
+		} else {
+			h.dicts.Free(id)
+		}
 	case kindInstance:
-		h.instances.Free(id)
+		if p != nil {
+			p.instances.Free(id)
+		} else {
+			h.instances.Free(id)
+		}
 	case kindWeakref:
-		h.weakrefs.Free(id)
+		if p != nil {
+			p.weakrefs.Free(id)
+		} else {
+			h.weakrefs.Free(id)
+		}
 	default:
-		misuse("free of a slot of kind %d", k)
+		misuse("free of a slot of kind %d", t.kind)
 	}
 }
 
-// free gives a slot back to its pool.
-func (p *pools) free(k kind, id mimallocish.SlotID) {
-	switch k {
-	case kindInt:
-		p.ints.Free(id)
-	case kindFloat:
-		p.floats.Free(id)
-	case kindStr:
-		p.strs.Free(id)
-	case kindTuple:
-		p.tuples.Free(id)
-	case kindList:
-		p.lists.Free(id)
-	case kindDict:
-		p.dicts.Free(id)
-	case kindInstance:
-		p.instances.Free(id)
-	case kindWeakref:
-		p.weakrefs.Free(id)
-	default:
-		misuse("free of a slot of kind %d", k)
+// bornBuiltin finishes a new object of a builtin type: its type, its first
+// reference (owned by th), its count in the statistics. i is t's index
+// (tiInt, ...), a constant at every call site, so that counting is one
+// increment. Small enough to inline.
+func (th *Thread) bornBuiltin(o *Object, t *Type, i int) {
+	if invariants.Enabled && t.index != i {
+		misuse("internal: %s born with the statistics index %d", t.name, i)
 	}
-}
-
-// born finishes a new object: its type, its first reference (owned by th),
-// its count in the statistics.
-func (th *Thread) born(o *Object, t *Type) {
 	o.typ = t
 	o.rc.InitFresh(th.strategy, th.id) // the allocator hands out zeroed slots
+	th.stats.countBuiltinAlloc(i)
+}
+
+// born is bornBuiltin for any type (user types: instances).
+func (th *Thread) born(o *Object, t *Type) {
+	o.typ = t
+	o.rc.InitFresh(th.strategy, th.id)
 	th.stats.countAlloc(t)
 }
 

@@ -17,18 +17,35 @@ import (
 //     if the object is referenced again afterwards it lives on.
 //  2. instances with a LegacyDel: the same, every time they die.
 //  3. clear the weak references to it and run their callbacks.
-//  4. drop the references it holds (pushing what dies on the work list),
-//     count the free, poison the header and give the slot back.
+//  4. drop the references it holds (pushing the containers that die on the
+//     work list; scalars that die are freed at once), count the free and
+//     give the slot back (poisoning the header in Debug mode, freeSlot).
 
 // free frees o, whose count just reached zero.
 // A nil o only drains objects already on the work list.
 func (th *Thread) free(o *Object) {
-	if o != nil && !th.freeing && !o.typ.kind.container() {
-		// A scalar holds no references, has no finalizer and is never
-		// tracked: nothing can run or die because of its free.
-		th.freeObject(o, o.typ)
-		return
+	if o != nil {
+		if t := o.typ; !t.kind.container() {
+			th.freeScalar(o, t)
+			return
+		}
 	}
+	th.freeContainer(o)
+}
+
+// freeScalar frees a scalar (int, float, str) whose count reached zero. A
+// scalar holds no references, has no finalizer and is never tracked:
+// nothing can run or die because of its free, so it is freed at once, even
+// in the middle of another free, without the work list. Scalars are
+// builtin types, counted at their fixed index. Small enough to inline.
+func (th *Thread) freeScalar(o *Object, t *Type) {
+	th.stats.countBuiltinFree(t.index)
+	th.freeSlot(o, t)
+}
+
+// freeContainer is free for a container (or nil): it destroys o, and what
+// that frees, through the work list.
+func (th *Thread) freeContainer(o *Object) {
 	if th.freeing {
 		if o != nil {
 			th.dying(o)
@@ -184,7 +201,7 @@ func (th *Thread) destroy(o *Object) {
 		th.unlinkWeakref(asWeakref(o))
 	}
 	if !t.kind.container() {
-		th.freeObject(o, t)
+		th.freeScalar(o, t)
 		return
 	}
 	th.stats.countFree(t)
@@ -193,26 +210,23 @@ func (th *Thread) destroy(o *Object) {
 		th.flushGCCount()
 	}
 	c := asContainer(o)
+	// Poisoned here, before the untrack that may hand it to another
+	// thread, which frees its slot later (freeSlot poisons only in Debug).
 	o.typ = t.freed
 	if c.gc.IsTracked() && th.untrack(c, true) {
 		return // the young list's owner unlinks it and frees its slot
 	}
-	th.freeSlot(o, t.kind)
+	th.freeSlot(o, t)
 }
 
-// freeObject counts the free of an object that is done with (a scalar, or
-// a container already off every collector list), poisons its header and
-// gives its slot back.
-func (th *Thread) freeObject(o *Object, t *Type) {
-	th.stats.countFree(t)
-	o.typ = t.freed
-	th.freeSlot(o, t.kind)
-}
-
-// release drops a reference held by an object being freed; what dies goes
-// on the work list.
+// release drops a reference held by an object being freed; a container
+// that dies goes on the work list, a scalar is freed at once.
 func (th *Thread) release(o *Object) {
 	if th.dropRef(o) {
+		if t := o.typ; !t.kind.container() {
+			th.freeScalar(o, t)
+			return
+		}
 		th.dying(o)
 		th.trash = append(th.trash, o)
 	}

@@ -4,7 +4,8 @@ package runtime
 func (th *Thread) NewDict() *Object {
 	th.mustBeAttached()
 	d := th.allocDict()
-	th.bornContainer(&d.container, th.rt.t.dict)
+	th.bornBuiltin(&d.Object, th.rt.t.dict, tiDict)
+	th.track(&d.container)
 	th.afterAlloc()
 	return &d.Object
 }

@@ -112,15 +112,19 @@
 //
 // # Deallocation
 //
-// An object whose count reaches zero is untracked at once and pushed on its
-// thread's work list; the outermost free drains the list, so freeing a
+// A container whose count reaches zero is untracked at once and pushed on
+// its thread's work list; the outermost free drains the list, so freeing a
 // chain of any length never recurses (CPython's trashcan). For each object:
 // a PEP 442 Finalize runs once (with the object temporarily resurrected,
 // and it may stay resurrected); a LegacyDel runs every time; weak
 // references are cleared and their callbacks run; the references it holds
-// are dropped; the header is poisoned (its type becomes the type's "freed"
-// twin, so any later use panics naming the type) and the slot goes back to
-// the allocator (alloc.go). While a finalizer runs, the object's count is
+// are dropped; the slot goes back to the allocator (alloc.go), which zeroes
+// it. A scalar (int, float, str) holds nothing and runs nothing: it is
+// freed at once, without the work list. In Debug mode the header is
+// poisoned instead and the slot kept (its type becomes the type's "freed"
+// twin, so any later use panics naming the type); a container queued to
+// another thread's young list is poisoned in every mode until that thread
+// frees its slot. While a finalizer runs, the object's count is
 // owned by the finalizing thread with a zero shared part, so under biased
 // counting no other thread's WeakRefGet can revive a dying object.
 //

@@ -10,7 +10,8 @@ func (th *Thread) NewList(items ...*Object) *Object {
 		th.incref(it)
 		l.items = append(l.items, it)
 	}
-	th.bornContainer(&l.container, th.rt.t.list)
+	th.bornBuiltin(&l.Object, th.rt.t.list, tiList)
+	th.track(&l.container)
 	th.afterAlloc()
 	return &l.Object
 }

@@ -12,9 +12,10 @@ import (
 // API passes around. Concrete objects embed it as their first field (see
 // cast_unsafe.go). 40 bytes.
 type Object struct {
-	// typ is the object's type. Written when the object is allocated and
-	// when it is freed (poisoned to the type's freed twin, so a use after
-	// free is caught); read by every thread that holds a reference.
+	// typ is the object's type. Written when the object is allocated and,
+	// in Debug mode, when it is freed (poisoned to the type's freed twin,
+	// so a use after free is caught; otherwise the allocator zeroes the
+	// freed slot); read by every thread that holds a reference.
 	typ *Type
 	// rc is the reference-count word. Its fields say what protects them.
 	rc biasedrc.Count

@@ -4,6 +4,8 @@ import (
 	"math"
 	"strconv"
 	"strings"
+
+	"github.com/nogil-lab/nogil/mimallocish"
 )
 
 const (
@@ -18,27 +20,57 @@ func (th *Thread) NewInt(v int64) *Object {
 	if v >= smallIntMin && v <= smallIntMax {
 		return th.rt.smallInts[v-smallIntMin]
 	}
-	o := th.allocInt()
+	// the alloc function, written out (see alloc.go)
+	var o *intObject
+	var id mimallocish.SlotID
+	if p := th.pools; p != nil {
+		if o, id = p.ints.AllocFast(); o == nil {
+			o, id = p.ints.Alloc()
+		}
+	} else if o, id = th.heaps.ints.AllocFast(); o == nil {
+		o, id = th.heaps.ints.Alloc()
+	}
+	o.slot = id
 	o.v = v
-	th.born(&o.Object, th.rt.t.integer)
+	th.bornBuiltin(&o.Object, th.rt.t.integer, tiInt)
 	return &o.Object
 }
 
 // NewFloat returns a float.
 func (th *Thread) NewFloat(v float64) *Object {
 	th.mustBeAttached()
-	o := th.allocFloat()
+	// the alloc function, written out (see alloc.go)
+	var o *floatObject
+	var id mimallocish.SlotID
+	if p := th.pools; p != nil {
+		if o, id = p.floats.AllocFast(); o == nil {
+			o, id = p.floats.Alloc()
+		}
+	} else if o, id = th.heaps.floats.AllocFast(); o == nil {
+		o, id = th.heaps.floats.Alloc()
+	}
+	o.slot = id
 	o.v = v
-	th.born(&o.Object, th.rt.t.float)
+	th.bornBuiltin(&o.Object, th.rt.t.float, tiFloat)
 	return &o.Object
 }
 
 // NewStr returns a str.
 func (th *Thread) NewStr(s string) *Object {
 	th.mustBeAttached()
-	o := th.allocStr()
+	// the alloc function, written out (see alloc.go)
+	var o *strObject
+	var id mimallocish.SlotID
+	if p := th.pools; p != nil {
+		if o, id = p.strs.AllocFast(); o == nil {
+			o, id = p.strs.Alloc()
+		}
+	} else if o, id = th.heaps.strs.AllocFast(); o == nil {
+		o, id = th.heaps.strs.Alloc()
+	}
+	o.slot = id
 	o.s = s
-	th.born(&o.Object, th.rt.t.str)
+	th.bornBuiltin(&o.Object, th.rt.t.str, tiStr)
 	return &o.Object
 }
 

@@ -20,27 +20,60 @@ type Stats struct {
 	QueuedMerges uint64
 }
 
-// counters are allocation and free counts indexed by Type.index.
+// counters are allocation and free counts per type. The builtin types
+// have fixed indexes below numBuiltins (type.go) and are counted in fixed
+// arrays, so that creating or freeing an int, a float, a list... counts
+// with one increment at a constant offset: no bounds check, no growth
+// check. User types (Type.index >= numBuiltins) are counted in slices
+// indexed by Type.index - numBuiltins, grown as types appear.
 type counters struct {
-	allocated []uint64
-	freed     []uint64
-	merged    uint64
+	builtinAllocated [numBuiltins]uint64
+	builtinFreed     [numBuiltins]uint64
+	userAllocated    []uint64
+	userFreed        []uint64
+	merged           uint64
 }
 
-func (c *counters) grow(n int) {
-	for len(c.allocated) < n {
-		c.allocated = append(c.allocated, 0)
-		c.freed = append(c.freed, 0)
+// growUser makes room for the user type whose counter index is i.
+func (c *counters) growUser(i int) {
+	for len(c.userAllocated) <= i {
+		c.userAllocated = append(c.userAllocated, 0)
+		c.userFreed = append(c.userFreed, 0)
 	}
 }
 
 // add folds d into c.
 func (c *counters) add(d *counters) {
-	c.grow(len(d.allocated))
 	c.merged += d.merged
-	for i := range d.allocated {
-		c.allocated[i] += d.allocated[i]
-		c.freed[i] += d.freed[i]
+	for i := range d.builtinAllocated {
+		c.builtinAllocated[i] += d.builtinAllocated[i]
+		c.builtinFreed[i] += d.builtinFreed[i]
+	}
+	if n := len(d.userAllocated); n > 0 {
+		c.growUser(n - 1)
+	}
+	for i := range d.userAllocated {
+		c.userAllocated[i] += d.userAllocated[i]
+		c.userFreed[i] += d.userFreed[i]
+	}
+}
+
+// reset zeroes c, keeping its slices' storage.
+func (c *counters) reset() {
+	c.builtinAllocated = [numBuiltins]uint64{}
+	c.builtinFreed = [numBuiltins]uint64{}
+	clear(c.userAllocated)
+	clear(c.userFreed)
+	c.merged = 0
+}
+
+// each calls fn with every type index and its counts.
+func (c *counters) each(fn func(index int, allocated, freed uint64)) {
+	for i := range c.builtinAllocated {
+		fn(i, c.builtinAllocated[i], c.builtinFreed[i])
+	}
+	for i := range c.userAllocated {
+		fn(numBuiltins+i, c.userAllocated[i], c.userFreed[i])
 	}
 }
 
@@ -55,19 +88,39 @@ type threadCounters struct {
 	published counters
 }
 
-func (tc *threadCounters) countAlloc(t *Type) {
-	if t.index >= len(tc.local.allocated) {
-		tc.local.grow(t.index + 1)
-	}
-	tc.local.allocated[t.index]++
+// countBuiltinAlloc counts the allocation of an object of the builtin type
+// whose index is i (a constant at every call site).
+func (tc *threadCounters) countBuiltinAlloc(i int) {
+	tc.local.builtinAllocated[i]++
 	tc.dirty = true
 }
 
-func (tc *threadCounters) countFree(t *Type) {
-	if t.index >= len(tc.local.freed) {
-		tc.local.grow(t.index + 1)
+// countBuiltinFree counts the free of an object of the builtin type whose
+// index is i.
+func (tc *threadCounters) countBuiltinFree(i int) {
+	tc.local.builtinFreed[i]++
+	tc.dirty = true
+}
+
+// countAlloc counts the allocation of an object of type t.
+func (tc *threadCounters) countAlloc(t *Type) {
+	if i := t.index; i < numBuiltins {
+		tc.local.builtinAllocated[i]++
+	} else {
+		tc.local.growUser(i - numBuiltins)
+		tc.local.userAllocated[i-numBuiltins]++
 	}
-	tc.local.freed[t.index]++
+	tc.dirty = true
+}
+
+// countFree counts the free of an object of type t.
+func (tc *threadCounters) countFree(t *Type) {
+	if i := t.index; i < numBuiltins {
+		tc.local.builtinFreed[i]++
+	} else {
+		tc.local.growUser(i - numBuiltins)
+		tc.local.userFreed[i-numBuiltins]++
+	}
 	tc.dirty = true
 }
 
@@ -79,9 +132,7 @@ func (tc *threadCounters) publish() {
 	tc.mu.Lock()
 	tc.published.add(&tc.local)
 	tc.mu.Unlock()
-	clear(tc.local.allocated)
-	clear(tc.local.freed)
-	tc.local.merged = 0
+	tc.local.reset()
 	tc.dirty = false
 }
 
@@ -100,14 +151,14 @@ func (rt *Runtime) Stats() Stats {
 	types := rt.types
 	rt.typesMu.Unlock()
 	s := Stats{LiveByType: make(map[string]int), QueuedMerges: sum.merged}
-	for i := range sum.allocated {
-		s.Allocated += sum.allocated[i]
-		s.Freed += sum.freed[i]
-		if live := int(sum.allocated[i]) - int(sum.freed[i]); live != 0 {
+	sum.each(func(i int, allocated, freed uint64) {
+		s.Allocated += allocated
+		s.Freed += freed
+		if live := int(allocated) - int(freed); live != 0 {
 			s.LiveByType[types[i].name] += live
 			s.Live += live
 		}
-	}
+	})
 	return s
 }
 

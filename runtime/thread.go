@@ -303,7 +303,7 @@ func (y *youngList) drainRemote(th *Thread) {
 	y.mu.Unlock()
 	for _, c := range remote {
 		gc.Unlink(&c.gc)
-		th.freeSlot(&c.Object, c.typ.original.kind)
+		th.freeSlot(&c.Object, c.typ.original)
 	}
 }
 

@@ -15,7 +15,8 @@ func (th *Thread) NewTuple(items ...*Object) *Object {
 		th.incref(it)
 		t.items[i] = it
 	}
-	th.bornContainer(&t.container, th.rt.t.tuple)
+	th.bornBuiltin(&t.Object, th.rt.t.tuple, tiTuple)
+	th.track(&t.container)
 	th.afterAlloc()
 	return &t.Object
 }

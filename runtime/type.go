@@ -98,17 +98,40 @@ type builtins struct {
 	none, boolean, integer, float, str, tuple, list, dict, weakref *Type
 }
 
+// The builtin types' indexes (Type.index): initBuiltins adds them first,
+// in this order, so that the statistics can count them at constant
+// indexes (stats.go). User types follow.
+const (
+	tiNone = iota
+	tiBool
+	tiInt
+	tiFloat
+	tiStr
+	tiTuple
+	tiList
+	tiDict
+	tiWeakref
+	numBuiltins
+)
+
 func (rt *Runtime) initBuiltins() {
+	add := func(name string, k kind, index int) *Type {
+		t := rt.addType(name, k)
+		if t.index != index {
+			panic("nogil: internal error: builtin type " + name + " added out of order")
+		}
+		return t
+	}
 	rt.t = builtins{
-		none:    rt.addType("NoneType", kindNone),
-		boolean: rt.addType("bool", kindBool),
-		integer: rt.addType("int", kindInt),
-		float:   rt.addType("float", kindFloat),
-		str:     rt.addType("str", kindStr),
-		tuple:   rt.addType("tuple", kindTuple),
-		list:    rt.addType("list", kindList),
-		dict:    rt.addType("dict", kindDict),
-		weakref: rt.addType("weakref", kindWeakref),
+		none:    add("NoneType", kindNone, tiNone),
+		boolean: add("bool", kindBool, tiBool),
+		integer: add("int", kindInt, tiInt),
+		float:   add("float", kindFloat, tiFloat),
+		str:     add("str", kindStr, tiStr),
+		tuple:   add("tuple", kindTuple, tiTuple),
+		list:    add("list", kindList, tiList),
+		dict:    add("dict", kindDict, tiDict),
+		weakref: add("weakref", kindWeakref, tiWeakref),
 	}
 }
 

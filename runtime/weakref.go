@@ -45,7 +45,8 @@ func (th *Thread) NewWeakRef(target *Object, callback func(th *Thread, ref *Obje
 	wr := th.allocWeakref()
 	wr.callback = callback
 	wr.target.Store(target)
-	th.bornContainer(&wr.container, th.rt.t.weakref)
+	th.bornBuiltin(&wr.Object, th.rt.t.weakref, tiWeakref)
+	th.track(&wr.container)
 	// Both counts must refuse a free without a compare-and-swap: the
 	// target's for WeakRefGet's try-incref, the weakref's own for the
 	// try-incref that keeps it alive for its callback when the target dies
