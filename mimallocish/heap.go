@@ -340,21 +340,13 @@ func (h *Heap[T]) resetPage() {
 
 // Alloc returns a zeroed slot and its id. Owner only.
 //
-// Fast path: pop the allocation page's free list (reading and clearing the
-// slot's link); no lock, no atomic.
+// Fast path (AllocFast): pop the allocation page's free list (reading and
+// clearing the slot's link); no lock, no atomic.
 func (h *Heap[T]) Alloc() (*T, SlotID) {
-	pg := h.page
-	i := pg.free
-	if i == noSlot {
-		return h.allocSlow()
+	if s, id := h.AllocFast(); s != nil {
+		return s, id
 	}
-	s := &pg.slots[i]
-	pg.free = popLink(s, pg.link)
-	pg.used++
-	if invariants.Enabled {
-		pg.dbgAlloc(i)
-	}
-	return s, pg.base | SlotID(i)
+	return h.allocSlow()
 }
 
 // AllocFast is Alloc's fast path, small enough to inline into the caller
