@@ -18,7 +18,11 @@
 // reach the free-list link inside a free slot (below).
 //
 // Each size class is one Go type T (the runtime's intObject, listObject,
-// ...), so a page only ever holds Ts: pages are type-stable.
+// ...), so a page only ever holds Ts: pages are type-stable. Variable-sized
+// storage gets capacity classes the same way: the runtime's list item
+// arrays of 4, 8 and 16 items, its smallest dict tables and its instances'
+// first four attributes are each a T with the array first and a SlotID
+// field after it (runtime/listitems.go, dicttable.go, instattrs.go).
 //
 // # Free lists through the slots
 //
