@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"math/bits"
 	"sync"
 
 	"github.com/nogil-lab/nogil/gil"
@@ -58,15 +59,6 @@ func (c *counters) add(d *counters) {
 	}
 }
 
-// reset zeroes c, keeping its slices' storage.
-func (c *counters) reset() {
-	c.builtinAllocated = [numBuiltins]uint64{}
-	c.builtinFreed = [numBuiltins]uint64{}
-	clear(c.userAllocated)
-	clear(c.userFreed)
-	c.merged = 0
-}
-
 // each calls fn with every type index and its counts.
 func (c *counters) each(fn func(index int, allocated, freed uint64)) {
 	for i := range c.builtinAllocated {
@@ -80,9 +72,12 @@ func (c *counters) each(fn func(index int, allocated, freed uint64)) {
 // threadCounters are one thread's statistics: the owner counts into local
 // with plain writes and publishes them into published at safe points.
 type threadCounters struct {
-	// local is owned by the thread.
+	// local is owned by the thread. dirty has bit i set when builtin type
+	// i's counts changed since the last publish, and dirtyOther when a user
+	// type's or the merge count did: publishing then touches only those
+	// (a thread that checkpoints often publishes often).
 	local counters
-	dirty bool
+	dirty uint64
 	// published is protected by mu.
 	mu        sync.Mutex
 	published counters
@@ -92,49 +87,83 @@ type threadCounters struct {
 // whose index is i (a constant at every call site).
 func (tc *threadCounters) countBuiltinAlloc(i int) {
 	tc.local.builtinAllocated[i]++
-	tc.dirty = true
+	tc.dirty |= 1 << i
 }
 
 // countBuiltinFree counts the free of an object of the builtin type whose
 // index is i.
 func (tc *threadCounters) countBuiltinFree(i int) {
 	tc.local.builtinFreed[i]++
-	tc.dirty = true
+	tc.dirty |= 1 << i
 }
 
 // countAlloc counts the allocation of an object of type t.
 func (tc *threadCounters) countAlloc(t *Type) {
 	if i := t.index; i < numBuiltins {
 		tc.local.builtinAllocated[i]++
+		tc.dirty |= 1 << i
 	} else {
 		tc.local.growUser(i - numBuiltins)
 		tc.local.userAllocated[i-numBuiltins]++
+		tc.dirty |= dirtyOther
 	}
-	tc.dirty = true
 }
 
 // countFree counts the free of an object of type t.
 func (tc *threadCounters) countFree(t *Type) {
 	if i := t.index; i < numBuiltins {
 		tc.local.builtinFreed[i]++
+		tc.dirty |= 1 << i
 	} else {
 		tc.local.growUser(i - numBuiltins)
 		tc.local.userFreed[i-numBuiltins]++
+		tc.dirty |= dirtyOther
 	}
-	tc.dirty = true
 }
 
 // publish moves the local counts into published.
 func (tc *threadCounters) publish() {
-	if !tc.dirty {
+	dirty := tc.dirty
+	if dirty == 0 {
 		return
 	}
+	l, p := &tc.local, &tc.published
 	tc.mu.Lock()
-	tc.published.add(&tc.local)
+	for m := dirty &^ dirtyOther; m != 0; m &= m - 1 {
+		i := bits.TrailingZeros64(m)
+		p.builtinAllocated[i] += l.builtinAllocated[i]
+		p.builtinFreed[i] += l.builtinFreed[i]
+	}
+	if dirty&dirtyOther != 0 {
+		p.merged += l.merged
+		if n := len(l.userAllocated); n > 0 {
+			p.growUser(n - 1)
+		}
+		for i := range l.userAllocated {
+			p.userAllocated[i] += l.userAllocated[i]
+			p.userFreed[i] += l.userFreed[i]
+		}
+	}
 	tc.mu.Unlock()
-	tc.local.reset()
-	tc.dirty = false
+	for m := dirty &^ dirtyOther; m != 0; m &= m - 1 {
+		i := bits.TrailingZeros64(m)
+		l.builtinAllocated[i], l.builtinFreed[i] = 0, 0
+	}
+	if dirty&dirtyOther != 0 {
+		clear(l.userAllocated)
+		clear(l.userFreed)
+		l.merged = 0
+	}
+	tc.dirty = 0
 }
+
+// dirtyOther is threadCounters.dirty's bit for user types and merges; the
+// builtin types' indexes stay below it (the constant below fails to
+// compile otherwise).
+const (
+	dirtyOther        = 1 << 63
+	_          uint64 = 63 - numBuiltins
+)
 
 // Stats returns the object counts as of each thread's last safe point.
 func (rt *Runtime) Stats() Stats {
@@ -166,7 +195,7 @@ func (rt *Runtime) Stats() Stats {
 func (tc *threadCounters) countMerges(n int) {
 	if n > 0 {
 		tc.local.merged += uint64(n)
-		tc.dirty = true
+		tc.dirty |= dirtyOther
 	}
 }
 
