@@ -1,11 +1,9 @@
 package biasedrc
 
 import (
-	"os/exec"
-	"regexp"
 	"testing"
 
-	"github.com/stretchr/testify/require"
+	"github.com/nogil-lab/nogil/internal/inlinecheck"
 )
 
 // TestHotPathInlines guards B1: the owner's increment and decrement (and
@@ -13,25 +11,16 @@ import (
 // callers. DecBiased sits exactly at the compiler's budget, so an innocent
 // edit can push it out; this test says so instead of a benchmark drifting.
 func TestHotPathInlines(t *testing.T) {
-	goTool, err := exec.LookPath("go")
-	require.NoError(t, err, "the go command is needed to ask the compiler")
-	cmd := exec.Command(goTool, "build", "-gcflags=-m", ".")
-	out, err := cmd.CombinedOutput()
-	require.NoError(t, err, "%s", out)
-	for _, fn := range []string{
-		"(*Count).IncBiased",
-		"(*Count).DecBiased",
-		"(*Count).IncPlain",
-		"(*Count).DecPlain",
-		"(*Count).IncAtomic",
-		"(*Count).DecAtomic",
-		"(*Count).IsImmortal",
+	inlinecheck.Require(t,
+		inlinecheck.CanInline("(*Count).IncBiased"),
+		inlinecheck.CanInline("(*Count).DecBiased"),
+		inlinecheck.CanInline("(*Count).IncPlain"),
+		inlinecheck.CanInline("(*Count).DecPlain"),
+		inlinecheck.CanInline("(*Count).IncAtomic"),
+		inlinecheck.CanInline("(*Count).DecAtomic"),
+		inlinecheck.CanInline("(*Count).IsImmortal"),
 		// Into decBiasedSlow: the owner's free of an object nobody else
 		// counted then costs DecBiased's one call (B3).
-		"(*Count).mergeZeroLocal",
-	} {
-		re := regexp.MustCompile(`(?m)can inline ` + regexp.QuoteMeta(fn) + `( |$)`)
-		require.True(t, re.Match(out),
-			"%s no longer inlines (go build -gcflags=-m=2 ./biasedrc/ says why)", fn)
-	}
+		inlinecheck.CanInline("(*Count).mergeZeroLocal"),
+	)
 }

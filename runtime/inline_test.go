@@ -1,11 +1,9 @@
 package runtime
 
 import (
-	"os/exec"
-	"regexp"
 	"testing"
 
-	"github.com/stretchr/testify/require"
+	"github.com/nogil-lab/nogil/internal/inlinecheck"
 )
 
 // TestAllocFastInlines guards B3 (allocate + free a small object): the
@@ -15,23 +13,15 @@ import (
 // innocent edit can push it out; this test says so instead of a benchmark
 // drifting.
 func TestAllocFastInlines(t *testing.T) {
-	goTool, err := exec.LookPath("go")
-	require.NoError(t, err, "the go command is needed to ask the compiler")
-	cmd := exec.Command(goTool, "build", "-gcflags=-m", ".")
-	out, err := cmd.CombinedOutput()
-	require.NoError(t, err, "%s", out)
-	for _, want := range []string{
+	inlinecheck.Require(t,
 		// The classes appear by their shapes: floatObject's and listObject's.
 		`scalars\.go:\d+:\d+: inlining call to mimallocish\.\(\*Pools\[.*runtime\.v float64 \}\]\)\.AllocFast`,
 		`scalars\.go:\d+:\d+: inlining call to mimallocish\.\(\*Heap\[.*runtime\.v float64 \}\]\)\.AllocFast`,
 		`alloc\.go:\d+:\d+: inlining call to mimallocish\.\(\*Pools\[.*runtime\.container; .*runtime\.items \[\]\*.*Object \}\]\)\.AllocFast`,
 		`alloc\.go:\d+:\d+: inlining call to mimallocish\.\(\*Heap\[.*runtime\.container; .*runtime\.items \[\]\*.*Object \}\]\)\.AllocFast`,
-		`can inline \(\*Thread\)\.bornBuiltin( |$)`,
-		`can inline \(\*Thread\)\.freeScalar( |$)`,
-		`can inline \(\*threadCounters\)\.countBuiltinAlloc( |$)`,
-		`can inline \(\*threadCounters\)\.countBuiltinFree( |$)`,
-	} {
-		require.True(t, regexp.MustCompile(`(?m)`+want).Match(out),
-			"%s: no longer inlines (go build -gcflags=-m=2 ./runtime/ says why)", want)
-	}
+		inlinecheck.CanInline("(*Thread).bornBuiltin"),
+		inlinecheck.CanInline("(*Thread).freeScalar"),
+		inlinecheck.CanInline("(*threadCounters).countBuiltinAlloc"),
+		inlinecheck.CanInline("(*threadCounters).countBuiltinFree"),
+	)
 }
