@@ -410,7 +410,6 @@ func (e *collectEnv) Clear(hs []*gc.Header) {
 		case kindList:
 			a := takeItems(asList(o))
 			drop = append(drop, a...)
-			clear(a)
 			th.freeItems(a)
 		case kindDict:
 			d := asDict(o)
@@ -421,7 +420,6 @@ func (e *collectEnv) Clear(hs []*gc.Header) {
 			for i := range inst.attrs {
 				drop = append(drop, inst.attrs[i].value)
 			}
-			clear(inst.attrs)
 			th.freeAttrs(inst.attrs)
 			inst.attrs = nil
 		}

@@ -195,7 +195,6 @@ func (th *Thread) destroy(o *Object) {
 		for _, a := range attrs {
 			th.release(a.value)
 		}
-		clear(attrs)
 		th.freeAttrs(attrs)
 	case kindWeakref:
 		th.unlinkWeakref(asWeakref(o))

@@ -41,14 +41,13 @@ func (th *Thread) growAttrs(inst *instanceObject) {
 	} else {
 		grown = make([]attr, len(old), 2*cap(old))
 		copy(grown, old)
-		clear(old)
 	}
 	th.freeAttrs(old)
 	inst.attrs = grown
 }
 
 // freeAttrs gives an attribute array back; its values must have been
-// dropped or moved.
+// dropped or moved. No clearing first, as for freeItems.
 func (th *Thread) freeAttrs(a []attr) {
 	if cap(a) != smallAttrs {
 		return // none, or Go's heap

@@ -95,8 +95,9 @@ func (th *Thread) newItems(n int) []*Object {
 	}
 }
 
-// freeItems gives an array back. Its items must have been dropped or moved:
-// the allocator clears the slot, so nothing keeps them alive.
+// freeItems gives an array back. Its items must have been dropped or moved.
+// It needs no clearing first: the allocator zeroes a small array's slot,
+// and a larger array is simply left to Go's collector.
 func (th *Thread) freeItems(a []*Object) {
 	switch cap(a) {
 	case 0:
@@ -133,7 +134,6 @@ func (th *Thread) listReserve(l *listObject, extra int) {
 	}
 	a := th.newItems(n + extra)[:n]
 	copy(a, l.items)
-	clear(l.items)
 	th.freeItems(l.items)
 	l.items = a
 }
