@@ -68,12 +68,12 @@ func (th *Thread) park() {
 
 // stwSpin is how long a parked thread, and a stopper waiting for the others
 // to park, poll before they block. Most generation-0 pauses are shorter
-// than this, and a goroutine blocked on a condition variable is woken
-// through the Go scheduler: its OS thread has gone idle, and waking it
-// (on this machine kind, a virtual CPU woken by an interrupt) took 100 µs
-// at the median and milliseconds at the 99th percentile in the B7
-// benchmark; polling keeps the processor (CPython's PyMutex also spins
-// before it parks). Measured in docs/benchmarks.md (B7).
+// than this (p50 86 µs in the B7 benchmark), and a goroutine blocked on a
+// condition variable comes back only when the Go scheduler gets its idle OS
+// thread running again. Polling keeps the processor: in the B7 benchmark
+// it took the workers' stall from p50 154-176 / p99 1.3-2.3 ms to p50
+// 83-95 / p99 148-326 µs (docs/benchmarks.md). CPython's PyMutex also
+// spins briefly before it parks.
 const stwSpin = 200 * time.Microsecond
 
 // spinWhile polls cond, yielding the processor between polls, until it is
