@@ -38,6 +38,7 @@ const (
 	flagFinalized   uint32 = 1 << iota // PEP 442: Finalize has run
 	flagUnreachable                    // found unreachable: in the collection's unreachable set
 	flagReachable                      // marked reachable from outside the set
+	flagUncounted                      // never tracked: its death is not subtracted from generation 0's count
 
 	// The rest of flags is the epoch of the collection that last examined
 	// the object: an object is in the set being examined (refs is its
@@ -82,3 +83,13 @@ func (h *Header) Finalized() bool { return h.flags&flagFinalized != 0 }
 
 // SetFinalized records that the finalizer has run (or is about to).
 func (h *Header) SetFinalized() { h.flags |= flagFinalized }
+
+// SetUncounted records that the object was born untracked (a tuple of
+// atomic objects): generation 0's count is net tracked allocations, so
+// its birth was not added and its death must not be subtracted. Written
+// before the object is published.
+func (h *Header) SetUncounted() { h.flags |= flagUncounted }
+
+// Counted reports whether the object's birth was added to generation 0's
+// count (see SetUncounted).
+func (h *Header) Counted() bool { return h.flags&flagUncounted == 0 }

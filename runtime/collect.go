@@ -302,7 +302,7 @@ func (e *collectEnv) Untrackable(h *gc.Header) bool {
 		return false
 	}
 	for _, it := range asTuple(o).items {
-		if it.typ.kind.container() && asContainer(it).gc.IsTracked() {
+		if mayBeTracked(it) {
 			return false
 		}
 	}

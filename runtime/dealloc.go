@@ -204,11 +204,13 @@ func (th *Thread) destroy(o *Object) {
 		return
 	}
 	th.stats.countFree(t)
-	th.gcDelta--
-	if th.gcDelta <= -gcCountBatch {
-		th.flushGCCount()
-	}
 	c := asContainer(o)
+	if c.gc.Counted() {
+		th.gcDelta--
+		if th.gcDelta <= -gcCountBatch {
+			th.flushGCCount()
+		}
+	}
 	// Poisoned here, before the untrack that may hand it to another
 	// thread, which frees its slot later (freeSlot poisons only in Debug).
 	o.typ = t.freed

@@ -72,8 +72,11 @@
 //
 //  1. the stopper sets stopRequested and moves every detached thread to
 //     suspended, so it cannot attach;
-//  2. each attached thread parks at its next Checkpoint (detach, wait,
-//     attach again);
+//  2. each attached thread parks at its next Checkpoint or at the end of
+//     its next container allocation (detach, wait, attach again): the
+//     second is CPython's eval breaker, checked at every call, so that a
+//     thread building a large structure without Checkpoints answers within
+//     one allocation (never inside one, and never while it frees);
 //  3. the stopper waits until no other thread is attached, works, then
 //     moves suspended threads back to detached and wakes everyone.
 //
@@ -81,7 +84,10 @@
 // thread's biased queue, unlinks the young objects other threads freed,
 // gives its net container count to the collector and publishes its
 // statistics; a due automatic collection runs at Checkpoint or at the end
-// of the allocation that made it due.
+// of the allocation that made it due. The GIL changes hands only at
+// Checkpoint, Detach and Close: code between two Checkpoints runs under
+// the GIL without another thread's work in between (a collection may
+// still run at an allocation, with its finalizers and callbacks).
 //
 // # Containers in free-threaded mode
 //
@@ -98,6 +104,13 @@
 // clears garbage, which no other thread can reach.
 //
 // # The collector's lists
+//
+// Lists, dicts, instances and weak references are tracked from birth to
+// death. A tuple is born tracked only when one of its items may be tracked
+// (a container other than an untracked tuple; CPython 3.14.1+, gh-139951),
+// and a collection untracks survivors that hold nothing trackable. Only
+// tracked births and deaths move generation 0's count (gc.Header's
+// Counted bit remembers a tuple born untracked).
 //
 // In GIL mode every tracked object is on one of the collector's shared
 // generation lists, and the GIL guards them. In free-threaded mode a new

@@ -18,12 +18,26 @@ func (th *Thread) NewInstance(t *Type) *Object {
 	return &inst.Object
 }
 
-// afterAlloc runs an automatic collection that became due while the new
-// object was made, now that it is complete.
+// afterAlloc makes the end of a container's allocation a safe point for
+// the collector, now that the new object is complete and no lock is held:
+// it parks for another thread's stop-the-world request and runs an
+// automatic collection that became due while the object was made. CPython
+// gets the same from its eval breaker, checked at every call: a thread
+// building a large structure answers a stop request within one allocation,
+// not at the end of its work (binary-trees stalled the other thread for a
+// whole tree before this). GIL hand-overs stay at Checkpoint: code between
+// two Checkpoints runs under the GIL without interruption by other threads.
 func (th *Thread) afterAlloc() {
-	if th.gcDue {
-		th.runDueCollection()
+	if th.gcDue || th.rt.stopRequested.Load() {
+		th.allocSafePoint()
 	}
+}
+
+func (th *Thread) allocSafePoint() {
+	if th.rt.stopRequested.Load() && !th.stoppedWorld && !th.freeing {
+		th.park()
+	}
+	th.runDueCollection()
 }
 
 func (th *Thread) attrOwner(o *Object, name string) (*instanceObject, error) {

@@ -136,6 +136,7 @@ func (th *Thread) stopTheWorld() {
 		}
 		rt.worldCond.Wait()
 	}
+	th.stoppedWorld = true
 	rt.worldMu.Unlock()
 }
 
@@ -161,6 +162,7 @@ func (th *Thread) startTheWorld() {
 	for _, t := range rt.threads {
 		t.state.CompareAndSwap(stSuspended, stDetached)
 	}
+	th.stoppedWorld = false
 	rt.stopRequested.Store(false)
 	rt.worldCond.Broadcast()
 	rt.worldMu.Unlock()

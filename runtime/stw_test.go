@@ -508,3 +508,56 @@ func TestCloseWithOpenThreads(t *testing.T) {
 		th.Close()
 	})
 }
+
+// The end of a container's allocation is a safe point for the collector:
+// a free-threaded thread that allocates in a loop and never calls
+// Checkpoint still stops for another thread (CPython's eval breaker is
+// checked at every call). Under the GIL it is not a place to hand the
+// GIL over: the looping thread keeps it until it leaves.
+func TestAllocationIsASafePoint(t *testing.T) {
+	giLoops := invariants.Scale(20000, 2000)
+	stwEachModeThread(t, nil, func(t *testing.T, th *Thread) {
+		defer stwWatchdog(t, 30*time.Second)()
+		rt := th.Runtime()
+		rt.GC().Disable()
+		gilMode := rt.Mode() == GIL
+		var progress stwCounter // written by the allocating thread while attached
+		var stop atomic.Bool
+		started := make(chan struct{})
+		var wg sync.WaitGroup
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			wt := rt.NewThread()
+			close(started)
+			for !stop.Load() && (!gilMode || progress.n < int64(giLoops)) {
+				wt.DecRef(wt.NewList())
+				wt.DecRef(wt.NewTuple(wt.NewInt(1)))
+				progress.n++
+			}
+			wt.Close()
+		}()
+		ccBlock(th, func() { <-started })
+		if gilMode {
+			// Attaching took the GIL: only after the loop, which never
+			// reached a Checkpoint, ended.
+			require.Equal(t, int64(giLoops), progress.n, "the GIL changed hands inside the loop")
+		} else {
+			// Without the safe point the stop below would wait forever
+			// (the watchdog would fire).
+			for range 3 {
+				restart := th.StopTheWorld()
+				first := progress.n
+				th.DecRef(th.NewList()) // the stopper's own allocation does not park it
+				for deadline := time.Now().Add(time.Millisecond); time.Now().Before(deadline); {
+				}
+				last := progress.n
+				restart()
+				require.Equal(t, first, last, "the allocating thread ran while the world was stopped")
+				ccBlock(th, func() { time.Sleep(time.Millisecond) })
+			}
+		}
+		stop.Store(true)
+		ccBlock(th, wg.Wait)
+	})
+}

@@ -47,9 +47,12 @@ type Thread struct {
 	trash      []*Object
 	freeing    bool
 	collecting bool
-	heaps      heaps  // free-threaded: this thread's allocator heaps
-	pools      *pools // GIL mode: the runtime's pools (nil when free-threaded)
-	quarantine bool   // Debug: freed slots are never given back
+	// stoppedWorld: this thread has stopped the world and not restarted
+	// it; its own allocations must not park for its own stop request.
+	stoppedWorld bool
+	heaps        heaps  // free-threaded: this thread's allocator heaps
+	pools        *pools // GIL mode: the runtime's pools (nil when free-threaded)
+	quarantine   bool   // Debug: freed slots are never given back
 }
 
 // youngList is a free-threaded thread's generation 0: objects it allocated
