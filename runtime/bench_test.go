@@ -96,6 +96,7 @@ func BenchmarkReferenceAtomicPair(b *testing.B) {
 func BenchmarkNewFloatDecRef(b *testing.B) {
 	benchModesThread(b, func(b *testing.B, th *Thread) {
 		b.ReportAllocs()
+		defer reportCPUPerOp(b)()
 		for i := 0; i < b.N; i++ {
 			th.DecRef(th.NewFloat(float64(i)))
 		}
