@@ -1,6 +1,7 @@
 package stress
 
 import (
+	"cmp"
 	"context"
 	"encoding/csv"
 	"encoding/json"
@@ -25,7 +26,13 @@ type CompareConfig struct {
 	Threads  []int
 	Duration time.Duration // per run; used when Ops is 0
 	Ops      int           // ops per thread per run (fixed work, as ftscalingbench)
-	Seed     int64
+	// Repeat is how many runs each workload × mode × thread count gets
+	// (0 means 1). The runs of a workload go round-robin over its modes and
+	// thread counts, and each row reports the run with the median
+	// throughput: a burst of load from elsewhere on a shared machine then
+	// spoils one run of a cell, not the cell.
+	Repeat int
+	Seed   int64
 	// StallTimeout is each run's Config.StallTimeout.
 	StallTimeout time.Duration
 	// Progress, when set, is called before each run (done runs so far,
@@ -37,30 +44,35 @@ type CompareConfig struct {
 // Row is one run of a comparison. Its JSON and CSV field names are part of
 // the command line's output format.
 type Row struct {
-	Workload      string   `json:"workload"`
-	Mode          string   `json:"mode"`
-	Threads       int      `json:"threads"`
-	Ops           uint64   `json:"ops"`
-	Seconds       float64  `json:"seconds"`
-	OpsPerSec     float64  `json:"ops_per_sec"`
-	Speedup       float64  `json:"speedup"` // ops/s over the same mode's 1-thread ops/s; 0 if unknown
-	VsGIL         float64  `json:"vs_gil"`  // ops/s over GIL mode's at the same thread count; 0 if unknown
-	PerThreadOps  []uint64 `json:"per_thread_ops"`
-	GCCollections int      `json:"gc_collections"`
-	GCPauseP50us  float64  `json:"gc_pause_p50_us"`
-	GCPauseP99us  float64  `json:"gc_pause_p99_us"`
-	GCPauseMaxus  float64  `json:"gc_pause_max_us"`
-	GILSwitches   uint64   `json:"gil_switches"`
-	ForcedSwitch  uint64   `json:"forced_switches"`
-	QueuedMerges  uint64   `json:"queued_merges"`
-	Allocated     uint64   `json:"allocated"`
-	PeakLive      int      `json:"peak_live"`
-	HeapReserved  int64    `json:"heap_bytes_reserved"`
-	RemoteFrees   int64    `json:"remote_frees"`
-	Leaked        int      `json:"leaked"`
-	Violations    int      `json:"violations"`
-	Restarts      int      `json:"restarts"`
-	Error         string   `json:"error,omitempty"`
+	Workload     string   `json:"workload"`
+	Mode         string   `json:"mode"`
+	Threads      int      `json:"threads"`
+	Ops          uint64   `json:"ops"`
+	Seconds      float64  `json:"seconds"`
+	OpsPerSec    float64  `json:"ops_per_sec"`
+	Speedup      float64  `json:"speedup"` // ops/s over the same mode's 1-thread ops/s; 0 if unknown
+	VsGIL        float64  `json:"vs_gil"`  // ops/s over GIL mode's at the same thread count; 0 if unknown
+	PerThreadOps []uint64 `json:"per_thread_ops"`
+	// Runs is how many runs the cell had; OpsPerSecRuns their throughputs
+	// in the order they ran. The row's other figures are the median run's,
+	// except Leaked, Violations and Restarts, which add up every run.
+	Runs          int       `json:"runs"`
+	OpsPerSecRuns []float64 `json:"ops_per_sec_runs"`
+	GCCollections int       `json:"gc_collections"`
+	GCPauseP50us  float64   `json:"gc_pause_p50_us"`
+	GCPauseP99us  float64   `json:"gc_pause_p99_us"`
+	GCPauseMaxus  float64   `json:"gc_pause_max_us"`
+	GILSwitches   uint64    `json:"gil_switches"`
+	ForcedSwitch  uint64    `json:"forced_switches"`
+	QueuedMerges  uint64    `json:"queued_merges"`
+	Allocated     uint64    `json:"allocated"`
+	PeakLive      int       `json:"peak_live"`
+	HeapReserved  int64     `json:"heap_bytes_reserved"`
+	RemoteFrees   int64     `json:"remote_frees"`
+	Leaked        int       `json:"leaked"`
+	Violations    int       `json:"violations"`
+	Restarts      int       `json:"restarts"`
+	Error         string    `json:"error,omitempty"`
 }
 
 // Comparison is the outcome of Compare.
@@ -69,7 +81,9 @@ type Comparison struct {
 	Modes     []string
 	Threads   []int
 	Rows      []Row
-	Results   []*Result // Rows[i] summarizes Results[i]
+	Results   []*Result // Rows[i] summarizes Results[i], its median run
+	// AllResults holds every run, in the order they ran.
+	AllResults []*Result
 }
 
 // Compare runs cfg's workloads × modes × thread counts and fills in speedup
@@ -126,38 +140,81 @@ func Compare(ctx context.Context, cfg CompareConfig) (*Comparison, error) {
 		return nil, fmt.Errorf("stress: need a positive Duration or Ops")
 	}
 
-	total := len(c.Workloads) * len(c.Threads) * len(variants)
+	repeat := max(cfg.Repeat, 1)
+	cells := len(c.Threads) * len(variants)
+	total := len(c.Workloads) * cells * repeat
+	done := 0
 	for _, w := range c.Workloads {
-		// Modes interleaved at each thread count, so that slow drifts of a
-		// noisy machine hit every mode alike.
-		for _, n := range c.Threads {
-			for _, v := range variants {
-				if err := ctx.Err(); err != nil {
-					c.fillRatios()
-					return c, err
+		// The runs of one workload go round-robin over thread counts and
+		// modes, so that slow drifts of a noisy machine hit every cell
+		// alike, and a burst hits one run of a cell.
+		runs := make([][]*Result, cells)
+		finish := func() {
+			for _, rs := range runs {
+				if len(rs) > 0 {
+					c.addCell(rs)
 				}
-				rc := v.cfg
-				rc.Workload, rc.Threads, rc.Duration, rc.Ops, rc.Seed = w, n, cfg.Duration, cfg.Ops, cfg.Seed
-				rc.Progress = cfg.RunProgress
-				rc.StallTimeout = cfg.StallTimeout
-				if cfg.Progress != nil {
-					cfg.Progress(len(c.Rows), total, rc)
+			}
+			c.fillRatios()
+		}
+		for range repeat {
+			cell := 0
+			for _, n := range c.Threads {
+				for _, v := range variants {
+					if err := ctx.Err(); err != nil {
+						finish()
+						return c, err
+					}
+					rc := v.cfg
+					rc.Workload, rc.Threads, rc.Duration, rc.Ops, rc.Seed = w, n, cfg.Duration, cfg.Ops, cfg.Seed
+					rc.Progress = cfg.RunProgress
+					rc.StallTimeout = cfg.StallTimeout
+					if cfg.Progress != nil {
+						cfg.Progress(done, total, rc)
+					}
+					res, err := Run(ctx, rc)
+					if err != nil {
+						finish()
+						return c, err
+					}
+					runs[cell] = append(runs[cell], res)
+					c.AllResults = append(c.AllResults, res)
+					cell++
+					done++
 				}
-				res, err := Run(ctx, rc)
-				if err != nil {
-					c.fillRatios()
-					return c, err
-				}
-				c.Results = append(c.Results, res)
-				c.Rows = append(c.Rows, rowOf(res))
 			}
 		}
+		finish()
 	}
 	if cfg.Progress != nil {
 		cfg.Progress(total, total, Config{})
 	}
 	c.fillRatios()
 	return c, nil
+}
+
+// addCell adds the row of one cell's runs: the median-throughput run's
+// figures (the lower middle one of an even number), with every run's
+// throughput, leaks, violations and restarts, and the first error.
+func (c *Comparison) addCell(rs []*Result) {
+	sorted := slices.Clone(rs)
+	slices.SortStableFunc(sorted, func(a, b *Result) int { return cmp.Compare(a.OpsPerSec, b.OpsPerSec) })
+	med := sorted[(len(sorted)-1)/2]
+	row := rowOf(med)
+	row.Runs = len(rs)
+	row.OpsPerSecRuns = make([]float64, len(rs))
+	row.Leaked, row.Violations, row.Restarts = 0, 0, 0
+	for i, r := range rs {
+		row.OpsPerSecRuns[i] = r.OpsPerSec
+		row.Leaked += r.Leaked
+		row.Violations += r.Violations
+		row.Restarts += r.Restarts
+		if row.Error == "" && r.Err != nil {
+			row.Error = r.Err.Error()
+		}
+	}
+	c.Results = append(c.Results, med)
+	c.Rows = append(c.Rows, row)
 }
 
 func us(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1e3 }
@@ -207,8 +264,8 @@ func (c *Comparison) fillRatios() {
 // Failures counts the runs with an error, a leak or a violation.
 func (c *Comparison) Failures() int {
 	n := 0
-	for _, r := range c.Rows {
-		if r.Error != "" || r.Leaked != 0 || r.Violations != 0 {
+	for _, r := range c.AllResults {
+		if !r.OK() {
 			n++
 		}
 	}
@@ -219,7 +276,7 @@ func (c *Comparison) Failures() int {
 // every run was clean).
 func (c *Comparison) Err() error {
 	var errs []error
-	for _, r := range c.Results {
+	for _, r := range c.AllResults {
 		if r.OK() {
 			continue
 		}
@@ -250,14 +307,14 @@ func (c *Comparison) WriteJSON(w io.Writer) error {
 // CSVHeader is the header line WriteCSV writes: Row's JSON names.
 var CSVHeader = []string{
 	"workload", "mode", "threads", "ops", "seconds", "ops_per_sec", "speedup", "vs_gil",
-	"per_thread_ops", "gc_collections", "gc_pause_p50_us", "gc_pause_p99_us", "gc_pause_max_us",
+	"per_thread_ops", "runs", "ops_per_sec_runs", "gc_collections", "gc_pause_p50_us", "gc_pause_p99_us", "gc_pause_max_us",
 	"gil_switches", "forced_switches", "queued_merges", "allocated", "peak_live",
 	"heap_bytes_reserved", "remote_frees", "leaked",
 	"violations", "restarts", "error",
 }
 
-// WriteCSV writes the rows as CSV with a header line (per_thread_ops is
-// written as numbers separated by ';').
+// WriteCSV writes the rows as CSV with a header line (per_thread_ops and
+// ops_per_sec_runs are written as numbers separated by ';').
 func (c *Comparison) WriteCSV(w io.Writer) error {
 	cw := csv.NewWriter(w)
 	if err := cw.Write(CSVHeader); err != nil {
@@ -270,9 +327,14 @@ func (c *Comparison) WriteCSV(w io.Writer) error {
 		for i, n := range r.PerThreadOps {
 			per[i] = u(n)
 		}
+		runs := make([]string, len(r.OpsPerSecRuns))
+		for i, v := range r.OpsPerSecRuns {
+			runs[i] = f(v)
+		}
 		rec := []string{
 			r.Workload, r.Mode, strconv.Itoa(r.Threads), u(r.Ops), f(r.Seconds), f(r.OpsPerSec),
-			f(r.Speedup), f(r.VsGIL), strings.Join(per, ";"), strconv.Itoa(r.GCCollections),
+			f(r.Speedup), f(r.VsGIL), strings.Join(per, ";"), strconv.Itoa(r.Runs), strings.Join(runs, ";"),
+			strconv.Itoa(r.GCCollections),
 			f(r.GCPauseP50us), f(r.GCPauseP99us), f(r.GCPauseMaxus),
 			u(r.GILSwitches), u(r.ForcedSwitch), u(r.QueuedMerges), u(r.Allocated),
 			strconv.Itoa(r.PeakLive), strconv.FormatInt(r.HeapReserved, 10), strconv.FormatInt(r.RemoteFrees, 10),
@@ -458,14 +520,14 @@ func (c *Comparison) writeSummary(w io.Writer, hasGIL bool, others []string) err
 		}
 	}
 	var leaked, violations, errs int
-	for _, r := range c.Rows {
+	for _, r := range c.AllResults {
 		leaked += r.Leaked
 		violations += r.Violations
-		if r.Error != "" {
+		if r.Err != nil {
 			errs++
 		}
 	}
-	fmt.Fprintf(&b, "runs: %d, leaked objects: %d, violations: %d, errors: %d\n", len(c.Rows), leaked, violations, errs)
+	fmt.Fprintf(&b, "runs: %d, leaked objects: %d, violations: %d, errors: %d\n", len(c.AllResults), leaked, violations, errs)
 	_, err := io.WriteString(w, b.String())
 	return err
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 
@@ -90,6 +91,51 @@ func TestCompare(t *testing.T) {
 	require.Contains(t, out, "geomean speedup at 2 threads")
 	require.Contains(t, out, "runs: 12, leaked objects: 0, violations: 0, errors: 0")
 	require.Equal(t, 2*2, strings.Count(out, " ok\n"))
+}
+
+// With Repeat, each cell runs that many times, round-robin, and its row
+// shows the median run, with every run's throughput.
+func TestCompareRepeat(t *testing.T) {
+	var order []string
+	c, err := Compare(context.Background(), CompareConfig{
+		Workloads:    []string{"create-objects", "alloc-churn"},
+		Modes:        []string{"gil", "ft"},
+		Threads:      []int{1},
+		Ops:          invariants.Scale(1000, 10),
+		Repeat:       3,
+		StallTimeout: testStall,
+		Progress: func(done, total int, next Config) {
+			require.Equal(t, 2*2*3, total)
+			if done < total {
+				order = append(order, next.Workload+"/"+ModeName(next.Mode, next.RefCounting))
+			}
+		},
+	})
+	require.NoError(t, err)
+	require.NoError(t, c.Err())
+	require.Len(t, c.Rows, 2*2)
+	require.Len(t, c.Results, 2*2)
+	require.Len(t, c.AllResults, 2*2*3)
+	require.Equal(t, []string{
+		"create-objects/gil", "create-objects/ft", "create-objects/gil", "create-objects/ft", "create-objects/gil", "create-objects/ft",
+		"alloc-churn/gil", "alloc-churn/ft", "alloc-churn/gil", "alloc-churn/ft", "alloc-churn/gil", "alloc-churn/ft",
+	}, order, "round-robin within a workload")
+	for i, r := range c.Rows {
+		require.Equal(t, 3, r.Runs)
+		require.Len(t, r.OpsPerSecRuns, 3)
+		sorted := slices.Clone(r.OpsPerSecRuns)
+		slices.Sort(sorted)
+		require.Equal(t, sorted[1], r.OpsPerSec, "the row is the median run")
+		require.Equal(t, r.OpsPerSec, c.Results[i].OpsPerSec)
+	}
+	var buf bytes.Buffer
+	require.NoError(t, c.WriteTable(&buf))
+	require.Contains(t, buf.String(), "runs: 12, leaked objects: 0")
+
+	// A leak or an error in any run, median or not, counts.
+	c.AllResults[1].Leaked = 5
+	require.Equal(t, 1, c.Failures())
+	require.ErrorContains(t, c.Err(), "5 objects leaked")
 }
 
 func TestCompareErrors(t *testing.T) {

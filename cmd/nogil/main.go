@@ -206,8 +206,9 @@ func cmdCompare(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	workloads := fs.String("workloads", "all", "comma-separated workloads (all: "+strings.Join(stress.Workloads(), ",")+")")
 	modes := fs.String("modes", "gil,ft,ft-atomic", "comma-separated modes: gil, ft (biased counting), ft-atomic")
 	threads := fs.String("threads", "1,2", "comma-separated thread counts (1 is always run: speedup is against it)")
-	duration := fs.Duration("duration", 750*time.Millisecond, "how long each run lasts")
+	duration := fs.Duration("duration", 250*time.Millisecond, "how long each run lasts")
 	ops := fs.Int("ops", 0, "if > 0, ops per thread per run instead of -duration (fixed work, like ftscalingbench)")
+	repeat := fs.Int("repeat", 3, "runs per workload, mode and thread count, round-robin; each row shows the median run")
 	seed := fs.Int64("seed", defaultSeed, "seed of the workloads' random choices")
 	asJSON := fs.Bool("json", false, "print the rows as JSON instead of the table")
 	asCSV := fs.Bool("csv", false, "print the rows as CSV instead of the table")
@@ -238,10 +239,13 @@ func cmdCompare(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		if *ops < 0 {
 			return cfg, badValue("-ops: must not be negative, got %d", *ops)
 		}
+		if *repeat < 1 {
+			return cfg, badValue("-repeat: must be at least 1, got %d", *repeat)
+		}
 		if *asJSON && *asCSV {
 			return cfg, badValue("-json and -csv are exclusive")
 		}
-		cfg.Duration, cfg.Ops, cfg.Seed = *duration, *ops, *seed
+		cfg.Duration, cfg.Ops, cfg.Seed, cfg.Repeat = *duration, *ops, *seed, *repeat
 		return cfg, nil
 	}()
 	if err != nil {
@@ -295,7 +299,8 @@ func cmdCompare(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	default:
 		err = c.WriteTable(stdout)
 		if err == nil {
-			_, err = fmt.Fprintf(stdout, "(%s per run, seed %d, %s total)\n", runLength(cfg), cfg.Seed, time.Since(start).Round(100*time.Millisecond))
+			_, err = fmt.Fprintf(stdout, "(%s per run, %d runs per row (median shown), seed %d, %s total)\n",
+				runLength(cfg), cfg.Repeat, cfg.Seed, time.Since(start).Round(100*time.Millisecond))
 		}
 	}
 	if err != nil {

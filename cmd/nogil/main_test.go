@@ -40,6 +40,7 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"compare", "-duration", "-1s"}, "-duration: must be positive"},
 		{[]string{"compare", "-duration", "soon"}, `invalid value "soon" for flag -duration`},
 		{[]string{"compare", "-ops", "-3"}, "-ops: must not be negative"},
+		{[]string{"compare", "-repeat", "0"}, "-repeat: must be at least 1"},
 		{[]string{"compare", "-json", "-csv"}, "-json and -csv are exclusive"},
 		{[]string{"compare", "-seed", "x"}, `invalid value "x" for flag -seed`},
 		{[]string{"compare", "extra"}, `unexpected argument "extra"`},
@@ -114,7 +115,8 @@ func TestCompareTable(t *testing.T) {
 	require.Contains(t, stdout, "ft/gil")
 	require.Contains(t, stdout, "speedup ft-atomic")
 	require.Contains(t, stdout, "shared-read-immortal")
-	require.Contains(t, stdout, "runs: 6, leaked objects: 0, violations: 0, errors: 0")
+	require.Contains(t, stdout, "runs: 18, leaked objects: 0, violations: 0, errors: 0", "3 runs (the default) of 6 cells")
+	require.Contains(t, stdout, "3 runs per row (median shown)")
 	require.NotContains(t, stderr, "\r", "no progress line when stderr is not a terminal")
 }
 
