@@ -237,10 +237,10 @@ func BenchmarkGCGen0PauseLongLived(b *testing.B) {
 // gcbWorkers starts n threads running allocation loops until stop is
 // called: each keeps a ring of 256 recent lists (replacing one each
 // iteration), makes a piece of cyclic garbage every 64th iteration, and
-// Checkpoints every iteration. In free-threaded mode a worker also times
-// each Checkpoint at which it stops for another thread's stop-the-world:
-// stop returns those stalls (the pauses as the mutators see them) and the
-// iterations made. th must be detached while they start and stop.
+// Checkpoints every iteration. In free-threaded mode a worker also records
+// how long it is parked for each of another thread's stop-the-worlds (at
+// a Checkpoint or at the end of an allocation): stop returns those stalls
+// (the pauses as the mutators see them) and the iterations made. th must be detached while they start and stop.
 func gcbWorkers(rt *Runtime, n int) (stop func() (iterations int64, stalls []time.Duration)) {
 	var quit atomic.Bool
 	var total atomic.Int64
@@ -254,6 +254,7 @@ func gcbWorkers(rt *Runtime, n int) (stop func() (iterations int64, stalls []tim
 			wt := rt.NewThread()
 			var ring [256]*Object
 			var mine []time.Duration
+			wt.onPark = func(d time.Duration) { mine = append(mine, d) }
 			var j int64
 			for ; !quit.Load(); j++ {
 				slot := &ring[j%int64(len(ring))]
@@ -266,13 +267,7 @@ func gcbWorkers(rt *Runtime, n int) (stop func() (iterations int64, stalls []tim
 					_ = wt.ListAppend(g, g)
 					wt.DecRef(g)
 				}
-				if rt.mode == FreeThreaded && rt.stopRequested.Load() {
-					start := time.Now()
-					wt.Checkpoint() // parks until the world restarts
-					mine = append(mine, time.Since(start))
-				} else {
-					wt.Checkpoint()
-				}
+				wt.Checkpoint()
 			}
 			for _, o := range ring {
 				if o != nil {

@@ -61,9 +61,16 @@ func (th *Thread) detachFT() {
 
 // park stops the thread at a safe point until the world restarts.
 func (th *Thread) park() {
+	var start time.Time
+	if th.onPark != nil {
+		start = time.Now()
+	}
 	th.detachFT()
 	spinWhile(th.rt.stopRequested.Load)
 	th.attachFT()
+	if th.onPark != nil {
+		th.onPark(time.Since(start))
+	}
 }
 
 // stwSpin is how long a parked thread, and a stopper waiting for the others

@@ -3,6 +3,7 @@ package runtime
 import (
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/nogil-lab/nogil/biasedrc"
 	"github.com/nogil-lab/nogil/gc"
@@ -53,6 +54,9 @@ type Thread struct {
 	heaps        heaps  // free-threaded: this thread's allocator heaps
 	pools        *pools // GIL mode: the runtime's pools (nil when free-threaded)
 	quarantine   bool   // Debug: freed slots are never given back
+	// onPark, when set (by the benchmarks), is told how long each park
+	// for another thread's stop-the-world lasted.
+	onPark func(time.Duration)
 }
 
 // youngList is a free-threaded thread's generation 0: objects it allocated
