@@ -298,7 +298,8 @@ func gcbWorkers(rt *Runtime, n int) (stop func() (iterations int64, stalls []tim
 // world-running steps, where in free-threaded mode the collecting thread
 // competes with the others for the 2 cores); in free-threaded mode also
 // the stalls the workers see at Checkpoint while the world is stopped
-// (µs-stall-*), the pause proper.
+// (µs-stall-*), the pause proper; and the time the hypervisor took from
+// the machine meanwhile (steal-ms).
 func BenchmarkGCGen0PauseThreads(b *testing.B) {
 	for _, mc := range allModes {
 		b.Run("mode="+mc.name, func(b *testing.B) {
@@ -307,6 +308,7 @@ func BenchmarkGCGen0PauseThreads(b *testing.B) {
 				th := rt.NewThread()
 				th.Detach()
 				stop := gcbWorkers(rt, 2)
+				reportSteal := gcbStealMeter(b)
 				var pauses []time.Duration
 				for b.Loop() {
 					for i := 0; i < 100; i++ {
@@ -320,6 +322,7 @@ func BenchmarkGCGen0PauseThreads(b *testing.B) {
 				}
 				b.StopTimer()
 				_, stalls := stop()
+				reportSteal()
 				gcbReportPauses(b, pauses)
 				gcbReportStalls(b, rt, stalls)
 				th.Attach()
@@ -347,11 +350,13 @@ func BenchmarkGCGen0PauseThreads(b *testing.B) {
 				})
 				rt.GC().Enable()
 				stop := gcbWorkers(rt, 2)
+				reportSteal := gcbStealMeter(b)
 				for b.Loop() {
 					time.Sleep(100 * time.Millisecond)
 				}
 				b.StopTimer()
 				iters, stalls := stop()
+				reportSteal()
 				gcbReportStalls(b, rt, stalls)
 				rt.GC().Disable()
 				remove()
@@ -375,6 +380,18 @@ func gcbReportPauses(b *testing.B, pauses []time.Duration) {
 	b.ReportMetric(gcbMicros(gcbPercentile(pauses, 0.99)), "µs-p99")
 	b.ReportMetric(gcbMicros(slices.Max(pauses)), "µs-max")
 	b.ReportMetric(float64(len(pauses)), "pauses")
+}
+
+// gcbStealMeter reports, as "steal-ms", the CPU time the hypervisor took
+// from the machine between its creation and the call of the function it
+// returns (Linux only): runs with steal are the machine's stalls.
+func gcbStealMeter(b *testing.B) (report func()) {
+	start, ok := hostSteal()
+	return func() {
+		if end, ok2 := hostSteal(); ok && ok2 {
+			b.ReportMetric(float64(end-start)/float64(time.Millisecond), "steal-ms")
+		}
+	}
 }
 
 func gcbReportStalls(b *testing.B, rt *Runtime, stalls []time.Duration) {
