@@ -8,6 +8,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/nogil-lab/nogil/internal/hoststeal"
 )
 
 // Benchmarks of the cycle collector (DESIGN.md §6, B6, B7, B8, B11), one
@@ -386,10 +388,10 @@ func gcbReportPauses(b *testing.B, pauses []time.Duration) {
 // from the machine between its creation and the call of the function it
 // returns (Linux only): runs with steal are the machine's stalls.
 func gcbStealMeter(b *testing.B) (report func()) {
-	start, ok := hostSteal()
+	m := hoststeal.Start()
 	return func() {
-		if end, ok2 := hostSteal(); ok && ok2 {
-			b.ReportMetric(float64(end-start)/float64(time.Millisecond), "steal-ms")
+		if d, ok := m.Stop(); ok {
+			b.ReportMetric(float64(d)/float64(time.Millisecond), "steal-ms")
 		}
 	}
 }

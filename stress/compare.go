@@ -58,21 +58,24 @@ type Row struct {
 	// except Leaked, Violations and Restarts, which add up every run.
 	Runs          int       `json:"runs"`
 	OpsPerSecRuns []float64 `json:"ops_per_sec_runs"`
-	GCCollections int       `json:"gc_collections"`
-	GCPauseP50us  float64   `json:"gc_pause_p50_us"`
-	GCPauseP99us  float64   `json:"gc_pause_p99_us"`
-	GCPauseMaxus  float64   `json:"gc_pause_max_us"`
-	GILSwitches   uint64    `json:"gil_switches"`
-	ForcedSwitch  uint64    `json:"forced_switches"`
-	QueuedMerges  uint64    `json:"queued_merges"`
-	Allocated     uint64    `json:"allocated"`
-	PeakLive      int       `json:"peak_live"`
-	HeapReserved  int64     `json:"heap_bytes_reserved"`
-	RemoteFrees   int64     `json:"remote_frees"`
-	Leaked        int       `json:"leaked"`
-	Violations    int       `json:"violations"`
-	Restarts      int       `json:"restarts"`
-	Error         string    `json:"error,omitempty"`
+	// HostStealMs is the CPU time in ms the hypervisor took from the
+	// machine during the median run (-1 when unknown: not Linux).
+	HostStealMs   float64 `json:"host_steal_ms"`
+	GCCollections int     `json:"gc_collections"`
+	GCPauseP50us  float64 `json:"gc_pause_p50_us"`
+	GCPauseP99us  float64 `json:"gc_pause_p99_us"`
+	GCPauseMaxus  float64 `json:"gc_pause_max_us"`
+	GILSwitches   uint64  `json:"gil_switches"`
+	ForcedSwitch  uint64  `json:"forced_switches"`
+	QueuedMerges  uint64  `json:"queued_merges"`
+	Allocated     uint64  `json:"allocated"`
+	PeakLive      int     `json:"peak_live"`
+	HeapReserved  int64   `json:"heap_bytes_reserved"`
+	RemoteFrees   int64   `json:"remote_frees"`
+	Leaked        int     `json:"leaked"`
+	Violations    int     `json:"violations"`
+	Restarts      int     `json:"restarts"`
+	Error         string  `json:"error,omitempty"`
 }
 
 // Comparison is the outcome of Compare.
@@ -230,6 +233,10 @@ func rowOf(r *Result) Row {
 		QueuedMerges: r.QueuedMerges, Allocated: r.Allocated,
 		PeakLive: r.PeakLive, HeapReserved: r.HeapBytesReserved, RemoteFrees: r.RemoteFrees,
 		Leaked: r.Leaked, Violations: r.Violations, Restarts: r.Restarts,
+		HostStealMs: -1,
+	}
+	if r.HostStealKnown {
+		row.HostStealMs = float64(r.HostSteal) / float64(time.Millisecond)
 	}
 	if r.Err != nil {
 		row.Error = r.Err.Error()
@@ -307,7 +314,7 @@ func (c *Comparison) WriteJSON(w io.Writer) error {
 // CSVHeader is the header line WriteCSV writes: Row's JSON names.
 var CSVHeader = []string{
 	"workload", "mode", "threads", "ops", "seconds", "ops_per_sec", "speedup", "vs_gil",
-	"per_thread_ops", "runs", "ops_per_sec_runs", "gc_collections", "gc_pause_p50_us", "gc_pause_p99_us", "gc_pause_max_us",
+	"per_thread_ops", "runs", "ops_per_sec_runs", "host_steal_ms", "gc_collections", "gc_pause_p50_us", "gc_pause_p99_us", "gc_pause_max_us",
 	"gil_switches", "forced_switches", "queued_merges", "allocated", "peak_live",
 	"heap_bytes_reserved", "remote_frees", "leaked",
 	"violations", "restarts", "error",
@@ -333,7 +340,7 @@ func (c *Comparison) WriteCSV(w io.Writer) error {
 		}
 		rec := []string{
 			r.Workload, r.Mode, strconv.Itoa(r.Threads), u(r.Ops), f(r.Seconds), f(r.OpsPerSec),
-			f(r.Speedup), f(r.VsGIL), strings.Join(per, ";"), strconv.Itoa(r.Runs), strings.Join(runs, ";"),
+			f(r.Speedup), f(r.VsGIL), strings.Join(per, ";"), strconv.Itoa(r.Runs), strings.Join(runs, ";"), f(r.HostStealMs),
 			strconv.Itoa(r.GCCollections),
 			f(r.GCPauseP50us), f(r.GCPauseP99us), f(r.GCPauseMaxus),
 			u(r.GILSwitches), u(r.ForcedSwitch), u(r.QueuedMerges), u(r.Allocated),
@@ -528,6 +535,17 @@ func (c *Comparison) writeSummary(w io.Writer, hasGIL bool, others []string) err
 		}
 	}
 	fmt.Fprintf(&b, "runs: %d, leaked objects: %d, violations: %d, errors: %d\n", len(c.AllResults), leaked, violations, errs)
+	var steal, worst time.Duration
+	known := len(c.AllResults) > 0
+	for _, r := range c.AllResults {
+		known = known && r.HostStealKnown
+		steal += r.HostSteal
+		worst = max(worst, r.HostSteal)
+	}
+	if known {
+		fmt.Fprintf(&b, "CPU time the host took from this machine during the runs: %v (at most %v in one run)\n",
+			steal.Round(time.Millisecond), worst.Round(time.Millisecond))
+	}
 	_, err := io.WriteString(w, b.String())
 	return err
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/json"
+	goruntime "runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -64,6 +65,10 @@ func TestCompare(t *testing.T) {
 			require.Contains(t, r, k)
 		}
 		require.Contains(t, []string{"gil", "ft", "ft-atomic"}, r["mode"])
+		require.Contains(t, r, "host_steal_ms")
+		if goruntime.GOOS == "linux" {
+			require.GreaterOrEqual(t, r["host_steal_ms"], 0.0, "known on Linux")
+		}
 	}
 
 	// CSV: the header and one record per row, all of the same width.
@@ -90,6 +95,9 @@ func TestCompare(t *testing.T) {
 	require.Contains(t, out, "geomean ft/gil at 1 thread")
 	require.Contains(t, out, "geomean speedup at 2 threads")
 	require.Contains(t, out, "runs: 12, leaked objects: 0, violations: 0, errors: 0")
+	if goruntime.GOOS == "linux" {
+		require.Contains(t, out, "CPU time the host took from this machine during the runs: ")
+	}
 	require.Equal(t, 2*2, strings.Count(out, " ok\n"))
 }
 

@@ -132,6 +132,11 @@ type Result struct {
 	// Speedup is OpsPerSec over the 1-thread OpsPerSec of the same workload
 	// and mode; set by Compare (0 when unknown).
 	Speedup float64
+	// HostSteal is the CPU time the hypervisor took from the machine while
+	// the workers ran (Linux; HostStealKnown false elsewhere): the run's
+	// figures are the machine's as much as the code's when it is large.
+	HostSteal      time.Duration
+	HostStealKnown bool
 
 	// Collections during the measured interval and their durations (from
 	// the collector's start callback to its stop callback: the stopped-world

@@ -13,6 +13,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/nogil-lab/nogil/internal/hoststeal"
 	"github.com/nogil-lab/nogil/runtime"
 )
 
@@ -215,6 +216,7 @@ func runWorkload(ctx context.Context, cfg Config, wl *workload) *Result {
 	gilBase := rt.GILStats()
 	gcBase := totalCollections(rt)
 	pauseBase := pauses.mark()
+	steal := hoststeal.Start()
 	t0 := time.Now()
 	close(r.startCh)
 	var timer *time.Timer
@@ -340,6 +342,7 @@ func runWorkload(ctx context.Context, cfg Config, wl *workload) *Result {
 	if end.Equal(t0) {
 		end = time.Now()
 	}
+	res.HostSteal, res.HostStealKnown = steal.Stop()
 	res.PerThreadOps = r.perOps
 	res.Elapsed = end.Sub(t0)
 	if s := res.Elapsed.Seconds(); s > 0 {
