@@ -109,7 +109,8 @@
 //
 //  8. A thread that exits calls Registry.Deregister (CPython's
 //     _Py_brc_remove_thread). It drains its queue until a drain leaves it
-//     empty while the registry lock is held, and only then removes it: the
+//     empty, closes it under its mutex (Enqueue pushes nothing to a closed
+//     queue) and only then removes it from the registry: the
 //     dead callbacks free objects, and freeing drops references, often to
 //     other objects the exiting thread owns, through its local parts, which
 //     must all happen before any other thread can see that the owner is
@@ -176,10 +177,12 @@
 // and every non-owner read (Merge called off the owner, Value,
 // LocalUnsynchronized) must sit behind one of them:
 //
-//   - the registry lock at thread exit: the owner's last count operation
-//     happens before Deregister's final Lock/Unlock of Registry.mu, which
-//     happens before the RLock in which Enqueue finds the queue gone and
-//     merges directly;
+//   - the queue's close at thread exit: the owner's last count operation
+//     happens before Deregister closes its queue under Queue.mu and then
+//     publishes the registry's map without it, and Enqueue merges directly
+//     only after it found the queue closed (under the same mutex) or
+//     loaded a map without it (an atomic load that synchronises with that
+//     store);
 //   - the owner word: the owner's last write to local (to zero) happens
 //     before its atomic store of Unowned in step 5, which happens before a
 //     non-owner's Owner() load that sees Unowned (Go's atomics are
@@ -204,12 +207,17 @@
 //
 // # Locks
 //
-// Lock order: Registry.mu (an RWMutex: Enqueue and Registered read-lock it,
-// Register and Deregister lock it), then Queue.mu. No caller callback, and
-// so no destructor, ever runs while either lock is held: Drain swaps the
-// entry slice out under Queue.mu and merges outside it, Enqueue merges
-// directly only after releasing Registry.mu, and Count's operations take no
-// locks at all.
+// Lock order: Registry.mu (Register and Deregister only), then Queue.mu.
+// Enqueue and Registered take no registry lock: the map from owner to
+// queue is copied on write and read through an atomic pointer, so an
+// enqueue costs the queue's mutex, an append and, when the owner has
+// drained since the last push, one store to its pending flag (it was a
+// read lock on a registry-wide RWMutex too, two more atomic adds on a line
+// that every enqueuing thread wrote). No caller callback, and so no
+// destructor, ever runs while either lock is held: Drain swaps the entry
+// slice out under Queue.mu and merges outside it, Enqueue merges directly
+// only after releasing Queue.mu, and Count's operations take no locks at
+// all.
 //
 // # CPython structures modelled
 //

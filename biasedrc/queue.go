@@ -12,13 +12,19 @@ import (
 // T is the caller's object handle; count finds its Count.
 //
 // Lock order: Registry.mu, then Queue.mu. No destructor ever runs, and no
-// caller callback is ever invoked, while either lock is held.
+// caller callback is ever invoked, while either lock is held. Enqueue
+// takes no registry lock: it reads the map through an atomic pointer, and
+// a queue that Deregister closed (under its own mutex) takes no more
+// pushes.
 type Registry[T any] struct {
 	count func(T) *Count
-	// mu protects queues. Enqueue holds it for reading while it pushes, so
-	// a queue that Deregister removed receives nothing afterwards.
-	mu     sync.RWMutex
-	queues map[ThreadID]*Queue[T]
+	// mu serializes Register and Deregister.
+	mu sync.Mutex
+	// queues is the map from owner to queue. Atomic pointer to a map that
+	// is never changed once published: Register and Deregister (holding
+	// mu) publish a changed copy. Threads come and go rarely; every
+	// enqueue reads it.
+	queues atomic.Pointer[map[ThreadID]*Queue[T]]
 }
 
 // NewRegistry returns an empty registry; count maps an object to its Count.
@@ -26,7 +32,9 @@ func NewRegistry[T any](count func(T) *Count) *Registry[T] {
 	if count == nil {
 		panic("biasedrc: NewRegistry with a nil count function")
 	}
-	return &Registry[T]{count: count, queues: make(map[ThreadID]*Queue[T])}
+	r := &Registry[T]{count: count}
+	r.queues.Store(&map[ThreadID]*Queue[T]{})
+	return r
 }
 
 // Queue is one thread's merge queue: objects that other threads dropped a
@@ -34,20 +42,38 @@ func NewRegistry[T any](count func(T) *Count) *Registry[T] {
 // reference. Any thread pushes; only the owner drains (or whoever stopped
 // the world, or the owner's Deregister).
 type Queue[T any] struct {
-	// pending is set by every push and cleared by Drain: the owner polls it
-	// at each safe point with one atomic load. It sits on its own cache
-	// line because other threads write it while the owner reads it.
+	// pending is set by every push (unless it is set already) and cleared
+	// by Drain: the owner polls it at each safe point with one atomic load.
+	// It sits on its own cache line because other threads write it while
+	// the owner reads it.
 	pending atomic.Bool
 	_       cacheline.Pad
 	owner   ThreadID
 	reg     *Registry[T]
-	// mu protects items.
+	// mu protects items and closed.
 	mu    sync.Mutex
 	items []T
+	// closed is set by Deregister once the queue is empty for good.
+	closed bool
 	// spare is the drained slice kept for reuse. Owned by the draining
 	// thread (Drain is never called concurrently for one queue).
 	spare []T
 }
+
+// update publishes a copy of the registry's map changed by fn. The caller
+// holds r.mu.
+func (r *Registry[T]) update(fn func(m map[ThreadID]*Queue[T])) {
+	old := *r.queues.Load()
+	m := make(map[ThreadID]*Queue[T], len(old)+1)
+	for id, q := range old {
+		m[id] = q
+	}
+	fn(m)
+	r.queues.Store(&m)
+}
+
+// lookup returns the queue of thread id, or nil.
+func (r *Registry[T]) lookup(id ThreadID) *Queue[T] { return (*r.queues.Load())[id] }
 
 // Register creates the merge queue of thread id. Registering an id twice
 // panics: ids are never reused.
@@ -58,19 +84,15 @@ func (r *Registry[T]) Register(id ThreadID) *Queue[T] {
 	q := &Queue[T]{owner: id, reg: r}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if _, dup := r.queues[id]; dup {
+	if r.lookup(id) != nil {
 		panic("biasedrc: Register of a thread id that is already registered")
 	}
-	r.queues[id] = q
+	r.update(func(m map[ThreadID]*Queue[T]) { m[id] = q })
 	return q
 }
 
 // Registered reports whether thread id has a live queue.
-func (r *Registry[T]) Registered(id ThreadID) bool {
-	r.mu.RLock()
-	defer r.mu.RUnlock()
-	return r.queues[id] != nil
-}
+func (r *Registry[T]) Registered(id ThreadID) bool { return r.lookup(id) != nil }
 
 // Enqueue hands obj, whose count a non-owner's DecBiased just set to queued
 // (outcome MustQueue), to its owner's queue together with the reference the
@@ -93,20 +115,25 @@ func (r *Registry[T]) Enqueue(owner ThreadID, obj T) Outcome {
 	if owner == Unowned {
 		return mergedOutcome(r.count(obj).shared.Add(-sharedUnit))
 	}
-	r.mu.RLock()
-	q := r.queues[owner]
-	if q != nil {
+	if q := r.lookup(owner); q != nil {
 		q.mu.Lock()
-		q.items = append(q.items, obj)
+		if !q.closed {
+			q.items = append(q.items, obj)
+			q.mu.Unlock()
+			// Set already: the owner has not drained since, and its next
+			// drain takes this entry too (a drain clears pending before it
+			// takes the items, so a push after the take sees it cleared).
+			if !q.pending.Load() {
+				q.pending.Store(true)
+			}
+			return Alive
+		}
 		q.mu.Unlock()
-		r.mu.RUnlock()
-		q.pending.Store(true)
-		return Alive
 	}
-	r.mu.RUnlock()
-	// The owner deregistered: its last write to the plain local part
-	// happened before it took r.mu in Deregister, and we have taken r.mu
-	// since, so reading that part in Merge is ordered after it.
+	// The owner deregistered. Its last write to the plain local part
+	// happened before it closed its queue under q.mu and published the map
+	// without it: we took that mutex, or loaded that map, since, so reading
+	// the part in Merge is ordered after the write.
 	_, out := r.count(obj).Merge(-1)
 	return out
 }
@@ -172,7 +199,7 @@ func (q *Queue[T]) DrainWith(merge func(T)) int {
 // Deregister returns.
 func (r *Registry[T]) Deregister(q *Queue[T], dead func(T)) int {
 	r.mu.Lock()
-	if q.reg != r || r.queues[q.owner] != q {
+	if q.reg != r || r.lookup(q.owner) != q {
 		r.mu.Unlock()
 		panic("biasedrc: Deregister of a queue that is not registered")
 	}
@@ -180,15 +207,15 @@ func (r *Registry[T]) Deregister(q *Queue[T], dead func(T)) int {
 	n := 0
 	for {
 		n += q.Drain(dead)
-		r.mu.Lock()
 		q.mu.Lock()
 		empty := len(q.items) == 0
+		q.closed = empty
 		q.mu.Unlock()
 		if empty {
-			delete(r.queues, q.owner)
+			r.mu.Lock()
+			r.update(func(m map[ThreadID]*Queue[T]) { delete(m, q.owner) })
 			r.mu.Unlock()
 			return n
 		}
-		r.mu.Unlock()
 	}
 }
