@@ -80,6 +80,9 @@
 //  3. the stopper waits until no other thread is attached, works, then
 //     moves suspended threads back to detached and wakes everyone.
 //
+// Runtime.WorldStats counts the worlds stopped and every park, with its
+// length: the cost of stopping the world as the other threads see it.
+//
 // Every safe point (Checkpoint, Attach, Detach, Close) also merges the
 // thread's biased queue, unlinks the young objects other threads freed,
 // gives its net container count to the collector and publishes its

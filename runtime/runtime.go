@@ -66,6 +66,9 @@ type Runtime struct {
 	// attached thread polls it at its safe points.
 	stopRequested atomic.Bool
 	_             cacheline.Pad
+	// world counts stop-the-worlds and the parks they cost (WorldStats).
+	// Atomic: written by stoppers and parked threads, rarely.
+	world worldCounters
 
 	// weakStripes protect the weak-reference lists of objects, striped by
 	// the referent's address (CPython's WEAKREF_LIST_LOCK). Free-threaded

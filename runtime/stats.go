@@ -3,6 +3,8 @@ package runtime
 import (
 	"math/bits"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/nogil-lab/nogil/gil"
 )
@@ -208,4 +210,45 @@ func (rt *Runtime) GILStats() GILStats {
 		return GILStats{}
 	}
 	return rt.gil.Stats()
+}
+
+// WorldStats describe stopping the world in free-threaded mode: how often
+// a thread stopped it (a collection's pauses, StopTheWorld, RefCount of
+// another live thread's object), and what that cost the other threads,
+// parked at a safe point until it ran again. Zero in GIL mode, where the
+// GIL holder is the stopped world (see GILStats for its hand-overs).
+type WorldStats struct {
+	Stops   uint64        // worlds stopped
+	Parks   uint64        // times an attached thread parked for another's stop
+	Parked  time.Duration // the parks' total time
+	MaxPark time.Duration // the longest park
+}
+
+// worldCounters are WorldStats' counters. All atomic.
+type worldCounters struct {
+	stops, parks        atomic.Uint64
+	parkedNs, maxParkNs atomic.Int64
+}
+
+func (w *worldCounters) countPark(d time.Duration) {
+	w.parks.Add(1)
+	w.parkedNs.Add(int64(d))
+	for {
+		old := w.maxParkNs.Load()
+		if int64(d) <= old || w.maxParkNs.CompareAndSwap(old, int64(d)) {
+			return
+		}
+	}
+}
+
+// WorldStats returns the stop-the-world statistics since the runtime
+// started.
+func (rt *Runtime) WorldStats() WorldStats {
+	w := &rt.world
+	return WorldStats{
+		Stops:   w.stops.Load(),
+		Parks:   w.parks.Load(),
+		Parked:  time.Duration(w.parkedNs.Load()),
+		MaxPark: time.Duration(w.maxParkNs.Load()),
+	}
 }

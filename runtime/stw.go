@@ -59,17 +59,17 @@ func (th *Thread) detachFT() {
 	}
 }
 
-// park stops the thread at a safe point until the world restarts.
+// park stops the thread at a safe point until the world restarts, and
+// counts the time it lost (WorldStats).
 func (th *Thread) park() {
-	var start time.Time
-	if th.onPark != nil {
-		start = time.Now()
-	}
+	start := time.Now()
 	th.detachFT()
 	spinWhile(th.rt.stopRequested.Load)
 	th.attachFT()
+	d := time.Since(start)
+	th.rt.world.countPark(d)
 	if th.onPark != nil {
-		th.onPark(time.Since(start))
+		th.onPark(d)
 	}
 }
 
@@ -145,6 +145,7 @@ func (th *Thread) stopTheWorld() {
 	}
 	th.stoppedWorld = true
 	rt.worldMu.Unlock()
+	rt.world.stops.Add(1)
 }
 
 // attachedOthers reports whether a thread other than th is attached.

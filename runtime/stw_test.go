@@ -561,3 +561,34 @@ func TestAllocationIsASafePoint(t *testing.T) {
 		ccBlock(th, wg.Wait)
 	})
 }
+
+// WorldStats counts the worlds stopped and the parks they cost the other
+// threads (free-threaded); under the GIL it stays zero.
+func TestWorldStats(t *testing.T) {
+	stwEachModeThread(t, nil, func(t *testing.T, th *Thread) {
+		defer stwWatchdog(t, 30*time.Second)()
+		rt := th.Runtime()
+		require.Zero(t, rt.WorldStats())
+		b := stwStartBusy(rt, 1, nil)
+		b.waitStarted(th)
+		const pauses = 3
+		for range pauses {
+			stwPause(t, th, b, 2*time.Millisecond)
+			ccBlock(th, func() { time.Sleep(time.Millisecond) })
+		}
+		b.end(th)
+		ws := rt.WorldStats()
+		if rt.Mode() == GIL {
+			require.Zero(t, ws, "the GIL holder is the stopped world")
+			return
+		}
+		require.Equal(t, uint64(pauses), ws.Stops)
+		// The busy thread parks once per pause, unless it was detached
+		// (toggling) or not yet back from the previous one.
+		require.GreaterOrEqual(t, ws.Parks, uint64(1))
+		require.LessOrEqual(t, ws.Parks, uint64(pauses))
+		require.GreaterOrEqual(t, ws.MaxPark, 2*time.Millisecond, "a park lasts at least the pause it waited out")
+		require.GreaterOrEqual(t, ws.Parked, ws.MaxPark)
+		require.LessOrEqual(t, ws.Parked, time.Duration(ws.Parks)*ws.MaxPark)
+	})
+}

@@ -66,16 +66,22 @@ type Row struct {
 	GCPauseP99us  float64 `json:"gc_pause_p99_us"`
 	GCPauseMaxus  float64 `json:"gc_pause_max_us"`
 	GILSwitches   uint64  `json:"gil_switches"`
-	ForcedSwitch  uint64  `json:"forced_switches"`
-	QueuedMerges  uint64  `json:"queued_merges"`
-	Allocated     uint64  `json:"allocated"`
-	PeakLive      int     `json:"peak_live"`
-	HeapReserved  int64   `json:"heap_bytes_reserved"`
-	RemoteFrees   int64   `json:"remote_frees"`
-	Leaked        int     `json:"leaked"`
-	Violations    int     `json:"violations"`
-	Restarts      int     `json:"restarts"`
-	Error         string  `json:"error,omitempty"`
+	// Stop-the-worlds and what they cost the threads that parked for
+	// them (free-threaded; 0 under the GIL).
+	WorldStops   uint64  `json:"stw_stops"`
+	Parks        uint64  `json:"stw_parks"`
+	ParkedMs     float64 `json:"stw_parked_ms"`
+	MaxParkus    float64 `json:"stw_park_max_us"`
+	ForcedSwitch uint64  `json:"forced_switches"`
+	QueuedMerges uint64  `json:"queued_merges"`
+	Allocated    uint64  `json:"allocated"`
+	PeakLive     int     `json:"peak_live"`
+	HeapReserved int64   `json:"heap_bytes_reserved"`
+	RemoteFrees  int64   `json:"remote_frees"`
+	Leaked       int     `json:"leaked"`
+	Violations   int     `json:"violations"`
+	Restarts     int     `json:"restarts"`
+	Error        string  `json:"error,omitempty"`
 }
 
 // Comparison is the outcome of Compare.
@@ -230,6 +236,8 @@ func rowOf(r *Result) Row {
 		GCCollections: r.GCCollections,
 		GCPauseP50us:  us(r.GCPauseP50), GCPauseP99us: us(r.GCPauseP99), GCPauseMaxus: us(r.GCPauseMax),
 		GILSwitches: r.GILSwitches, ForcedSwitch: r.ForcedSwitches,
+		WorldStops: r.WorldStops, Parks: r.Parks,
+		ParkedMs: float64(r.Parked) / float64(time.Millisecond), MaxParkus: us(r.MaxPark),
 		QueuedMerges: r.QueuedMerges, Allocated: r.Allocated,
 		PeakLive: r.PeakLive, HeapReserved: r.HeapBytesReserved, RemoteFrees: r.RemoteFrees,
 		Leaked: r.Leaked, Violations: r.Violations, Restarts: r.Restarts,
@@ -315,7 +323,7 @@ func (c *Comparison) WriteJSON(w io.Writer) error {
 var CSVHeader = []string{
 	"workload", "mode", "threads", "ops", "seconds", "ops_per_sec", "speedup", "vs_gil",
 	"per_thread_ops", "runs", "ops_per_sec_runs", "host_steal_ms", "gc_collections", "gc_pause_p50_us", "gc_pause_p99_us", "gc_pause_max_us",
-	"gil_switches", "forced_switches", "queued_merges", "allocated", "peak_live",
+	"gil_switches", "forced_switches", "stw_stops", "stw_parks", "stw_parked_ms", "stw_park_max_us", "queued_merges", "allocated", "peak_live",
 	"heap_bytes_reserved", "remote_frees", "leaked",
 	"violations", "restarts", "error",
 }
@@ -343,7 +351,7 @@ func (c *Comparison) WriteCSV(w io.Writer) error {
 			f(r.Speedup), f(r.VsGIL), strings.Join(per, ";"), strconv.Itoa(r.Runs), strings.Join(runs, ";"), f(r.HostStealMs),
 			strconv.Itoa(r.GCCollections),
 			f(r.GCPauseP50us), f(r.GCPauseP99us), f(r.GCPauseMaxus),
-			u(r.GILSwitches), u(r.ForcedSwitch), u(r.QueuedMerges), u(r.Allocated),
+			u(r.GILSwitches), u(r.ForcedSwitch), u(r.WorldStops), u(r.Parks), f(r.ParkedMs), f(r.MaxParkus), u(r.QueuedMerges), u(r.Allocated),
 			strconv.Itoa(r.PeakLive), strconv.FormatInt(r.HeapReserved, 10), strconv.FormatInt(r.RemoteFrees, 10),
 			strconv.Itoa(r.Leaked), strconv.Itoa(r.Violations),
 			strconv.Itoa(r.Restarts), r.Error,

@@ -66,6 +66,12 @@ func TestCompare(t *testing.T) {
 		}
 		require.Contains(t, []string{"gil", "ft", "ft-atomic"}, r["mode"])
 		require.Contains(t, r, "host_steal_ms")
+		for _, k := range []string{"stw_stops", "stw_parks", "stw_parked_ms", "stw_park_max_us"} {
+			require.Contains(t, r, k)
+			if r["mode"] == "gil" {
+				require.Zero(t, r[k], "%s under the GIL", k)
+			}
+		}
 		if goruntime.GOOS == "linux" {
 			require.GreaterOrEqual(t, r["host_steal_ms"], 0.0, "known on Linux")
 		}

@@ -152,6 +152,15 @@ type Result struct {
 	DropRequests   uint64
 	GILWait        time.Duration // total time threads waited for the GIL
 
+	// Stopping the world during the measured interval (free-threaded; 0
+	// under the GIL): worlds stopped, the times a worker parked for one
+	// and the total time parked, and the longest park (since the runtime
+	// started).
+	WorldStops uint64
+	Parks      uint64
+	Parked     time.Duration
+	MaxPark    time.Duration
+
 	// QueuedMerges counts objects that went through a biased merge queue
 	// (free-threaded biased mode; 0 otherwise).
 	QueuedMerges uint64

@@ -214,6 +214,7 @@ func runWorkload(ctx context.Context, cfg Config, wl *workload) *Result {
 	readyBy.Stop()
 	base2 := rt.Stats()
 	gilBase := rt.GILStats()
+	worldBase := rt.WorldStats()
 	gcBase := totalCollections(rt)
 	pauseBase := pauses.mark()
 	steal := hoststeal.Start()
@@ -372,6 +373,7 @@ func runWorkload(ctx context.Context, cfg Config, wl *workload) *Result {
 	type after struct {
 		st          runtime.Stats
 		gs          runtime.GILStats
+		ws          runtime.WorldStats
 		as          runtime.AllocatorStats
 		collections int
 		leaked      int
@@ -383,6 +385,7 @@ func runWorkload(ctx context.Context, cfg Config, wl *workload) *Result {
 		defer func() { torn <- a }()
 		a.st = rt.Stats()
 		a.gs = rt.GILStats()
+		a.ws = rt.WorldStats()
 		a.collections = totalCollections(rt)
 		if err := protect(-1, func() error { setupTh.Attach(); return nil }); err != nil {
 			r.fail(fmt.Errorf("stress: teardown: %w", err))
@@ -435,6 +438,10 @@ func runWorkload(ctx context.Context, cfg Config, wl *workload) *Result {
 	res.ForcedSwitches = a.gs.ForcedSwitches - gilBase.ForcedSwitches
 	res.DropRequests = a.gs.DropRequests - gilBase.DropRequests
 	res.GILWait = a.gs.TotalWait - gilBase.TotalWait
+	res.WorldStops = a.ws.Stops - worldBase.Stops
+	res.Parks = a.ws.Parks - worldBase.Parks
+	res.Parked = a.ws.Parked - worldBase.Parked
+	res.MaxPark = a.ws.MaxPark
 	res.GCCollections = a.collections - gcBase
 	res.HeapBytesReserved = a.as.BytesReserved
 	res.HeapBytesInUse = a.as.BytesInUse

@@ -188,3 +188,28 @@ func TestStallIsReported(t *testing.T) {
 	require.ErrorContains(t, res.Err, "stallLoop", "the goroutine dump shows where it is stuck")
 	require.False(t, res.OK())
 }
+
+// Every collection stops the world in free-threaded mode, and the run
+// reports it; under the GIL there is nothing to report.
+func TestRunReportsStopTheWorld(t *testing.T) {
+	for _, m := range []string{ModeGIL, ModeFT} {
+		mode, rc, err := ParseMode(m)
+		require.NoError(t, err)
+		res, err := Run(context.Background(), Config{Workload: "cycles", Mode: mode, RefCounting: rc,
+			Threads: 2, Ops: 3000, Seed: 1, StallTimeout: testStall})
+		require.NoError(t, err)
+		require.True(t, res.OK(), "%v", res.Err)
+		require.Positive(t, res.GCCollections, "cycles collects")
+		if m == ModeGIL {
+			require.Zero(t, res.WorldStops)
+			require.Zero(t, res.Parks)
+			continue
+		}
+		require.GreaterOrEqual(t, res.WorldStops, uint64(res.GCCollections), "a collection stops the world at least once")
+		require.LessOrEqual(t, res.Parks, 2*res.WorldStops, "a worker parks at most once per stop, and there are two")
+		if res.Parks > 0 {
+			require.Positive(t, res.MaxPark)
+			require.LessOrEqual(t, res.MaxPark, res.Parked, "no park outside the measured interval")
+		}
+	}
+}
