@@ -308,6 +308,35 @@ func (c *Comparison) Err() error {
 	return errors.Join(errs...)
 }
 
+// writeParked adds, for each mode that stopped the world, the share of
+// its workers' time they spent parked for it, over the rows shown (every
+// workload and thread count), and the longest park.
+func (c *Comparison) writeParked(b *strings.Builder) {
+	var parts []string
+	for _, m := range c.Modes {
+		var parked, worst time.Duration
+		var workerTime float64
+		stopped := false
+		for i, r := range c.Rows {
+			if r.Mode != m || i >= len(c.Results) {
+				continue
+			}
+			res := c.Results[i]
+			stopped = stopped || res.WorldStops > 0
+			parked += res.Parked
+			worst = max(worst, res.MaxPark)
+			workerTime += res.Elapsed.Seconds() * float64(res.Threads)
+		}
+		if stopped && workerTime > 0 {
+			parts = append(parts, fmt.Sprintf("%s %.2f%% (longest %v)", m,
+				100*parked.Seconds()/workerTime, worst.Round(time.Microsecond)))
+		}
+	}
+	if len(parts) > 0 {
+		fmt.Fprintf(b, "workers' time parked for stop-the-world pauses: %s\n", strings.Join(parts, ", "))
+	}
+}
+
 // WriteJSON writes the rows as a JSON array.
 func (c *Comparison) WriteJSON(w io.Writer) error {
 	rows := c.Rows
@@ -534,6 +563,7 @@ func (c *Comparison) writeSummary(w io.Writer, hasGIL bool, others []string) err
 			fmt.Fprintf(&b, "geomean speedup at %d threads, thread-private workloads (B4): %s\n", n, strings.Join(parts, ", "))
 		}
 	}
+	c.writeParked(&b)
 	var leaked, violations, errs int
 	for _, r := range c.AllResults {
 		leaked += r.Leaked

@@ -152,6 +152,27 @@ func TestCompareRepeat(t *testing.T) {
 	require.ErrorContains(t, c.Err(), "5 objects leaked")
 }
 
+// The summary gives the share of the workers' time parked for
+// stop-the-world pauses, for the modes that stopped the world.
+func TestCompareParkedLine(t *testing.T) {
+	c, err := Compare(context.Background(), CompareConfig{
+		Workloads: []string{"cycles"}, Modes: []string{"gil", "ft"}, Threads: []int{2},
+		Ops: 3000, StallTimeout: testStall,
+	})
+	require.NoError(t, err)
+	require.NoError(t, c.Err())
+	var buf bytes.Buffer
+	require.NoError(t, c.WriteTable(&buf))
+	var parked string
+	for _, line := range strings.Split(buf.String(), "\n") {
+		if strings.HasPrefix(line, "workers' time parked for stop-the-world pauses: ") {
+			parked = line
+		}
+	}
+	require.Contains(t, parked, " ft ", "cycles collects, and collections stop the world: %q", buf.String())
+	require.NotContains(t, parked, " gil ", "the GIL holder is the stopped world")
+}
+
 func TestCompareErrors(t *testing.T) {
 	_, err := Compare(context.Background(), CompareConfig{Workloads: []string{"nope"}, Ops: 1})
 	require.ErrorContains(t, err, "unknown workload")
