@@ -35,4 +35,14 @@
 // mode. With [Config].Ops (a fixed number of ops per thread) a run is the
 // ftscalingbench measurement itself; with [Config].Duration it is the same
 // ratio measured over a fixed time instead of a fixed amount of work.
+//
+// # Noise
+//
+// The machines this runs on are shared virtual machines. [CompareConfig].Repeat
+// runs each cell several times, round-robin over the modes and thread
+// counts of a workload, and a row reports the median run. Every [Result]
+// carries the CPU time the hypervisor took from the machine while its
+// workers ran (HostSteal, from /proc/stat on Linux): a run with much steal
+// measured the host as much as the code. WorldStops, Parks and Parked say
+// what stopping the world cost the free-threaded workers.
 package stress

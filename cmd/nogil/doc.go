@@ -2,15 +2,22 @@
 // runtime's modes.
 //
 //	nogil compare [-workloads a,b] [-modes gil,ft,ft-atomic] [-threads 1,2]
-//	              [-duration 750ms | -ops N] [-seed N] [-json | -csv] [-svg FILE]
+//	              [-duration 250ms | -ops N] [-repeat 3] [-seed N] [-json | -csv]
+//	              [-svg FILE] [-cpuprofile FILE]
 //	nogil stress  [-workloads a,b] [-modes gil,ft,ft-atomic] [-threads 8]
 //	              [-duration 30s] [-seed N]
 //
 // compare runs every workload in every mode at every thread count and prints
 // a table: ops/s per mode, each free-threaded mode's ratio to GIL mode, and
 // each mode's speedup against one thread (ftscalingbench's definition:
-// throughput at n threads over throughput at one thread). -json and -csv
-// print the rows instead; -svg also draws throughput against threads.
+// throughput at n threads over throughput at one thread). Each row is the
+// median of -repeat runs, taken round-robin over a workload's modes and
+// thread counts so that a burst of load elsewhere on a shared machine spoils
+// one run rather than a ratio; the summary adds the workers' time parked
+// for stop-the-world pauses and the CPU time the host stole from the
+// machine. -json and -csv print the rows instead (with every run's
+// throughput, the steal and the stop-the-world figures); -svg also draws
+// throughput against threads.
 //
 // stress runs the mixed workload and the contention workloads in every mode
 // with a live status line, prints a summary, and exits 1 on any leak,
