@@ -120,9 +120,10 @@ func (r *Registry[T]) Enqueue(owner ThreadID, obj T) Outcome {
 		if !q.closed {
 			q.items = append(q.items, obj)
 			q.mu.Unlock()
-			// Set already: the owner has not drained since, and its next
-			// drain takes this entry too (a drain clears pending before it
-			// takes the items, so a push after the take sees it cleared).
+			// If pending is set already, the owner has not drained since
+			// it was set, and its next drain takes this entry too: a drain
+			// clears pending before it takes the items, so a push that
+			// comes after the take sees it clear and sets it.
 			if !q.pending.Load() {
 				q.pending.Store(true)
 			}

@@ -41,8 +41,9 @@ type CompareConfig struct {
 	RunProgress func(Progress)
 }
 
-// Row is one run of a comparison. Its JSON and CSV field names are part of
-// the command line's output format.
+// Row is one cell of a comparison (a workload in a mode at a thread count):
+// its median run's figures, with what the other runs add (see Runs). Its
+// JSON and CSV field names are part of the command line's output format.
 type Row struct {
 	Workload     string   `json:"workload"`
 	Mode         string   `json:"mode"`
@@ -66,13 +67,13 @@ type Row struct {
 	GCPauseP99us  float64 `json:"gc_pause_p99_us"`
 	GCPauseMaxus  float64 `json:"gc_pause_max_us"`
 	GILSwitches   uint64  `json:"gil_switches"`
+	ForcedSwitch  uint64  `json:"forced_switches"`
 	// Stop-the-worlds and what they cost the threads that parked for
 	// them (free-threaded; 0 under the GIL).
 	WorldStops   uint64  `json:"stw_stops"`
 	Parks        uint64  `json:"stw_parks"`
 	ParkedMs     float64 `json:"stw_parked_ms"`
 	MaxParkus    float64 `json:"stw_park_max_us"`
-	ForcedSwitch uint64  `json:"forced_switches"`
 	QueuedMerges uint64  `json:"queued_merges"`
 	Allocated    uint64  `json:"allocated"`
 	PeakLive     int     `json:"peak_live"`

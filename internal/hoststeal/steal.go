@@ -26,7 +26,8 @@ func Total() (time.Duration, bool) {
 	return parse(data)
 }
 
-// userHZ is the unit of /proc/stat: USER_HZ, 100 on every Linux.
+// userHZ is the unit of /proc/stat: USER_HZ, which is 100 on the
+// architectures Go runs Linux on.
 const userHZ = 100
 
 // parse reads the steal column of /proc/stat's first line:
