@@ -32,7 +32,14 @@ type CompareConfig struct {
 	// throughput: a burst of load from elsewhere on a shared machine then
 	// spoils one run of a cell, not the cell.
 	Repeat int
-	Seed   int64
+	// MaxSteal, when positive, is the most CPU time the hypervisor may take
+	// from the machine during a run (Result.HostSteal): a run with more is
+	// run again, up to StealRetries times (default 3), and the rerun
+	// replaces it in its row. Every run still counts for leaks, violations
+	// and errors, and Comparison.Rerun says how many were replaced.
+	MaxSteal     time.Duration
+	StealRetries int
+	Seed         int64
 	// StallTimeout is each run's Config.StallTimeout.
 	StallTimeout time.Duration
 	// Progress, when set, is called before each run (done runs so far,
@@ -92,8 +99,12 @@ type Comparison struct {
 	Threads   []int
 	Rows      []Row
 	Results   []*Result // Rows[i] summarizes Results[i], its median run
-	// AllResults holds every run, in the order they ran.
+	// AllResults holds every run, in the order they ran (those replaced
+	// for steal included).
 	AllResults []*Result
+	// Rerun counts the runs replaced because the host took more than
+	// CompareConfig.MaxSteal during them.
+	Rerun int
 }
 
 // Compare runs cfg's workloads × modes × thread counts and fills in speedup
@@ -182,13 +193,12 @@ func Compare(ctx context.Context, cfg CompareConfig) (*Comparison, error) {
 					if cfg.Progress != nil {
 						cfg.Progress(done, total, rc)
 					}
-					res, err := Run(ctx, rc)
+					res, err := c.runWithin(ctx, rc, cfg)
 					if err != nil {
 						finish()
 						return c, err
 					}
 					runs[cell] = append(runs[cell], res)
-					c.AllResults = append(c.AllResults, res)
 					cell++
 					done++
 				}
@@ -201,6 +211,27 @@ func Compare(ctx context.Context, cfg CompareConfig) (*Comparison, error) {
 	}
 	c.fillRatios()
 	return c, nil
+}
+
+// runWithin runs rc, and again while the host stole more than
+// cfg.MaxSteal from it (at most cfg.StealRetries more times, default 3).
+// It returns the last run; every run joins AllResults.
+func (c *Comparison) runWithin(ctx context.Context, rc Config, cfg CompareConfig) (*Result, error) {
+	retries := cfg.StealRetries
+	if retries <= 0 {
+		retries = 3
+	}
+	for try := 0; ; try++ {
+		res, err := Run(ctx, rc)
+		if err != nil {
+			return nil, err
+		}
+		c.AllResults = append(c.AllResults, res)
+		if cfg.MaxSteal <= 0 || !res.HostStealKnown || res.HostSteal <= cfg.MaxSteal || try == retries || !res.OK() {
+			return res, nil
+		}
+		c.Rerun++
+	}
 }
 
 // addCell adds the row of one cell's runs: the median-throughput run's
@@ -584,6 +615,9 @@ func (c *Comparison) writeSummary(w io.Writer, hasGIL bool, others []string) err
 	if known {
 		fmt.Fprintf(&b, "CPU time the host took from this machine during the runs: %v (at most %v in one run)\n",
 			steal.Round(time.Millisecond), worst.Round(time.Millisecond))
+	}
+	if c.Rerun > 0 {
+		fmt.Fprintf(&b, "runs repeated because the host took too much CPU time during them: %d\n", c.Rerun)
 	}
 	_, err := io.WriteString(w, b.String())
 	return err

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -171,6 +172,48 @@ func TestCompareParkedLine(t *testing.T) {
 	}
 	require.Contains(t, parked, " ft ", "cycles collects, and collections stop the world: %q", buf.String())
 	require.NotContains(t, parked, " gil ", "the GIL holder is the stopped world")
+}
+
+// With MaxSteal, a run during which the host took more CPU time is run
+// again (at most StealRetries times), and the rerun takes its place.
+func TestCompareRerunsStolenRuns(t *testing.T) {
+	// The first two runs measure 50 ms of steal, the rest none.
+	measured := 0
+	orig := measureSteal
+	measureSteal = func() func() (time.Duration, bool) {
+		measured++
+		stolen := time.Duration(0)
+		if measured <= 2 {
+			stolen = 50 * time.Millisecond
+		}
+		return func() (time.Duration, bool) { return stolen, true }
+	}
+	defer func() { measureSteal = orig }()
+	c, err := Compare(context.Background(), CompareConfig{
+		Workloads: []string{"create-dict"}, Modes: []string{"gil"}, Threads: []int{1},
+		Ops: 100, Repeat: 2, MaxSteal: 10 * time.Millisecond, StallTimeout: testStall,
+	})
+	require.NoError(t, err)
+	require.NoError(t, c.Err())
+	require.Equal(t, 2, c.Rerun, "the first run was run again twice")
+	require.Len(t, c.AllResults, 4)
+	require.Len(t, c.Rows, 1)
+	require.Equal(t, 2, c.Rows[0].Runs, "the reruns replace the stolen run in the row")
+	require.Zero(t, c.Rows[0].HostStealMs)
+	var buf bytes.Buffer
+	require.NoError(t, c.WriteTable(&buf))
+	require.Contains(t, buf.String(), "runs repeated because the host took too much CPU time during them: 2")
+
+	// At most StealRetries reruns: then the last run stands.
+	measured = -10
+	c, err = Compare(context.Background(), CompareConfig{
+		Workloads: []string{"create-dict"}, Modes: []string{"gil"}, Threads: []int{1},
+		Ops: 100, MaxSteal: 10 * time.Millisecond, StealRetries: 1, StallTimeout: testStall,
+	})
+	require.NoError(t, err)
+	require.Equal(t, 1, c.Rerun)
+	require.Len(t, c.AllResults, 2)
+	require.InDelta(t, 50.0, c.Rows[0].HostStealMs, 1e-9)
 }
 
 func TestCompareErrors(t *testing.T) {

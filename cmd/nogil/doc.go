@@ -2,8 +2,8 @@
 // runtime's modes.
 //
 //	nogil compare [-workloads a,b] [-modes gil,ft,ft-atomic] [-threads 1,2]
-//	              [-duration 250ms | -ops N] [-repeat 3] [-seed N] [-json | -csv]
-//	              [-svg FILE] [-cpuprofile FILE]
+//	              [-duration 250ms | -ops N] [-repeat 3] [-max-steal D] [-seed N]
+//	              [-json | -csv] [-svg FILE] [-cpuprofile FILE]
 //	nogil stress  [-workloads a,b] [-modes gil,ft,ft-atomic] [-threads 8]
 //	              [-duration 30s] [-seed N]
 //

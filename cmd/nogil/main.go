@@ -209,6 +209,7 @@ func cmdCompare(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	duration := fs.Duration("duration", 250*time.Millisecond, "how long each run lasts")
 	ops := fs.Int("ops", 0, "if > 0, ops per thread per run instead of -duration (fixed work, like ftscalingbench)")
 	repeat := fs.Int("repeat", 3, "runs per workload, mode and thread count, round-robin; each row shows the median run")
+	maxSteal := fs.Duration("max-steal", 0, "if > 0, run again (up to 3 times) a run during which the host took more CPU time than this from the machine (Linux)")
 	seed := fs.Int64("seed", defaultSeed, "seed of the workloads' random choices")
 	asJSON := fs.Bool("json", false, "print the rows as JSON instead of the table")
 	asCSV := fs.Bool("csv", false, "print the rows as CSV instead of the table")
@@ -242,6 +243,10 @@ func cmdCompare(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		if *repeat < 1 {
 			return cfg, badValue("-repeat: must be at least 1, got %d", *repeat)
 		}
+		if *maxSteal < 0 {
+			return cfg, badValue("-max-steal: must not be negative, got %v", *maxSteal)
+		}
+		cfg.MaxSteal = *maxSteal
 		if *asJSON && *asCSV {
 			return cfg, badValue("-json and -csv are exclusive")
 		}

@@ -41,6 +41,7 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"compare", "-duration", "soon"}, `invalid value "soon" for flag -duration`},
 		{[]string{"compare", "-ops", "-3"}, "-ops: must not be negative"},
 		{[]string{"compare", "-repeat", "0"}, "-repeat: must be at least 1"},
+		{[]string{"compare", "-max-steal", "-1ms"}, "-max-steal: must not be negative"},
 		{[]string{"compare", "-json", "-csv"}, "-json and -csv are exclusive"},
 		{[]string{"compare", "-seed", "x"}, `invalid value "x" for flag -seed`},
 		{[]string{"compare", "extra"}, `unexpected argument "extra"`},
