@@ -5,6 +5,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/nogil-lab/nogil/biasedrc"
 	"github.com/nogil-lab/nogil/internal/invariants"
@@ -782,5 +783,54 @@ func TestFinalizerResurrectsOnAnotherThread(t *testing.T) {
 		require.EqualValues(t, rounds, finalized.Load(), "Finalize runs once per object")
 		st := ccStats(th)
 		require.Equal(t, 0, st.Live, "%v", st.LiveByType)
+	})
+}
+
+// Stats counts the per-object lock acquisitions that found the lock held
+// (free-threaded), and those that had to block; under the GIL there are
+// none.
+func TestLockContentionStats(t *testing.T) {
+	eachModeThread(t, func(t *testing.T, th *Thread) {
+		rt := th.Runtime()
+		shared := th.NewList()
+		var stop atomic.Bool
+		var wg sync.WaitGroup
+		for range 2 {
+			wg.Go(func() {
+				wt := rt.NewThread()
+				defer wt.Close()
+				v := wt.NewInt(1 << 40)
+				defer wt.DecRef(v)
+				for i := 0; !stop.Load(); i++ {
+					if err := wt.ListAppend(shared, v); err != nil {
+						panic(err)
+					}
+					if o, err := wt.ListPop(shared, -1); err == nil {
+						wt.DecRef(o)
+					}
+					if i%64 == 0 {
+						wt.Checkpoint()
+					}
+				}
+			})
+		}
+		deadline := time.Now().Add(10 * time.Second)
+		ccBlock(th, func() {
+			for time.Now().Before(deadline) && rt.Mode() == FreeThreaded && rt.Stats().LockContended == 0 {
+				time.Sleep(time.Millisecond)
+			}
+			time.Sleep(5 * time.Millisecond)
+			stop.Store(true)
+			wg.Wait()
+		})
+		th.DecRef(shared)
+		st := rt.Stats()
+		if rt.Mode() == GIL {
+			require.Zero(t, st.LockContended)
+			require.Zero(t, st.LockParked)
+			return
+		}
+		require.Positive(t, st.LockContended, "two threads on one list never met at its lock")
+		require.LessOrEqual(t, st.LockParked, st.LockContended)
 	})
 }

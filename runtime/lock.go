@@ -49,18 +49,18 @@ func (m *objectMutex) bucket() *parkingBucket {
 	return &parkingLot[mutexHash(m)%parkingBuckets]
 }
 
-func (m *objectMutex) lock() {
-	if m.state.CompareAndSwap(mutexUnlocked, mutexLocked) {
-		return
-	}
-	m.lockSlow()
+// tryLock takes the lock if it is free: the uncontended path, one CAS.
+func (m *objectMutex) tryLock() bool {
+	return m.state.CompareAndSwap(mutexUnlocked, mutexLocked)
 }
 
-func (m *objectMutex) lockSlow() {
+// lockSlow takes a lock that was held when tryLock looked, and reports
+// whether it had to block (rather than win it while spinning).
+func (m *objectMutex) lockSlow() (parked bool) {
 	// Spin briefly: critical sections are a few dozen instructions.
 	for i := 0; i < 64; i++ {
 		if m.state.Load() == mutexUnlocked && m.state.CompareAndSwap(mutexUnlocked, mutexLocked) {
-			return
+			return false
 		}
 	}
 	b := m.bucket()
@@ -70,9 +70,18 @@ func (m *objectMutex) lockSlow() {
 		// which costs the next unlock a wake-up it may not need).
 		if m.state.Swap(mutexContended) == mutexUnlocked {
 			b.mu.Unlock()
-			return
+			return parked
 		}
+		parked = true
 		b.cond.Wait()
+	}
+}
+
+// lock takes m for th, counting contention in th's statistics (Stats:
+// LockContended, LockParked) on the slow path only.
+func (th *Thread) lock(m *objectMutex) {
+	if !m.tryLock() {
+		th.stats.countLockContended(m.lockSlow())
 	}
 }
 
@@ -94,7 +103,7 @@ func (m *objectMutex) unlock() {
 // makes the operation atomic.
 func (th *Thread) lockObject(o *Object) {
 	if th.rt.mode == FreeThreaded {
-		o.mu.lock()
+		th.lock(&o.mu)
 	}
 }
 
@@ -111,14 +120,14 @@ func (th *Thread) lockTwo(a, b *Object) {
 		return
 	}
 	if a == b {
-		a.mu.lock()
+		th.lock(&a.mu)
 		return
 	}
 	if addressOf(a) > addressOf(b) {
 		a, b = b, a
 	}
-	a.mu.lock()
-	b.mu.lock()
+	th.lock(&a.mu)
+	th.lock(&b.mu)
 }
 
 func (th *Thread) unlockTwo(a, b *Object) {

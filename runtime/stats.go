@@ -21,6 +21,11 @@ type Stats struct {
 	// (a non-owner dropped a reference the owner then merged): the cost
 	// biased counting pays for sharing.
 	QueuedMerges uint64
+	// LockContended counts per-object lock acquisitions (free-threaded)
+	// that found the lock held; LockParked those of them that had to
+	// block until it was released, rather than win it while spinning.
+	LockContended uint64
+	LockParked    uint64
 }
 
 // counters are allocation and free counts per type. The builtin types
@@ -35,6 +40,8 @@ type counters struct {
 	userAllocated    []uint64
 	userFreed        []uint64
 	merged           uint64
+	lockContended    uint64
+	lockParked       uint64
 }
 
 // growUser makes room for the user type whose counter index is i.
@@ -48,6 +55,8 @@ func (c *counters) growUser(i int) {
 // add folds d into c.
 func (c *counters) add(d *counters) {
 	c.merged += d.merged
+	c.lockContended += d.lockContended
+	c.lockParked += d.lockParked
 	for i := range d.builtinAllocated {
 		c.builtinAllocated[i] += d.builtinAllocated[i]
 		c.builtinFreed[i] += d.builtinFreed[i]
@@ -138,6 +147,8 @@ func (tc *threadCounters) publish() {
 	}
 	if dirty&dirtyOther != 0 {
 		p.merged += l.merged
+		p.lockContended += l.lockContended
+		p.lockParked += l.lockParked
 		if n := len(l.userAllocated); n > 0 {
 			p.growUser(n - 1)
 		}
@@ -154,7 +165,7 @@ func (tc *threadCounters) publish() {
 	if dirty&dirtyOther != 0 {
 		clear(l.userAllocated)
 		clear(l.userFreed)
-		l.merged = 0
+		l.merged, l.lockContended, l.lockParked = 0, 0, 0
 	}
 	tc.dirty = 0
 }
@@ -181,7 +192,8 @@ func (rt *Runtime) Stats() Stats {
 	rt.typesMu.Lock()
 	types := rt.types
 	rt.typesMu.Unlock()
-	s := Stats{LiveByType: make(map[string]int), QueuedMerges: sum.merged}
+	s := Stats{LiveByType: make(map[string]int), QueuedMerges: sum.merged,
+		LockContended: sum.lockContended, LockParked: sum.lockParked}
 	sum.each(func(i int, allocated, freed uint64) {
 		s.Allocated += allocated
 		s.Freed += freed
@@ -191,6 +203,16 @@ func (rt *Runtime) Stats() Stats {
 		}
 	})
 	return s
+}
+
+// countLockContended records an object lock found held (and whether this
+// thread then had to block for it).
+func (tc *threadCounters) countLockContended(parked bool) {
+	tc.local.lockContended++
+	if parked {
+		tc.local.lockParked++
+	}
+	tc.dirty |= dirtyOther
 }
 
 // countMerges records objects merged from this thread's queue.

@@ -67,7 +67,7 @@ func TestCompare(t *testing.T) {
 		}
 		require.Contains(t, []string{"gil", "ft", "ft-atomic"}, r["mode"])
 		require.Contains(t, r, "host_steal_ms")
-		for _, k := range []string{"stw_stops", "stw_parks", "stw_parked_ms", "stw_park_max_us"} {
+		for _, k := range []string{"stw_stops", "stw_parks", "stw_parked_ms", "stw_park_max_us", "lock_contended", "lock_parked"} {
 			require.Contains(t, r, k)
 			if r["mode"] == "gil" {
 				require.Zero(t, r[k], "%s under the GIL", k)

@@ -164,6 +164,11 @@ type Result struct {
 	// QueuedMerges counts objects that went through a biased merge queue
 	// (free-threaded biased mode; 0 otherwise).
 	QueuedMerges uint64
+	// LockContended counts per-object lock acquisitions that found the
+	// lock held, LockParked those that then blocked (free-threaded; 0
+	// under the GIL).
+	LockContended uint64
+	LockParked    uint64
 
 	// Heap statistics of the measured interval.
 	Allocated uint64 // objects allocated

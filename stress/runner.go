@@ -438,6 +438,8 @@ func runWorkload(ctx context.Context, cfg Config, wl *workload) *Result {
 	res.Allocated = a.st.Allocated - base2.Allocated
 	res.Freed = a.st.Freed - base2.Freed
 	res.QueuedMerges = a.st.QueuedMerges - base2.QueuedMerges
+	res.LockContended = a.st.LockContended - base2.LockContended
+	res.LockParked = a.st.LockParked - base2.LockParked
 	res.PeakLive = max(peak, a.st.Live) - base.Live
 	res.GILSwitches = a.gs.Switches - gilBase.Switches
 	res.ForcedSwitches = a.gs.ForcedSwitches - gilBase.ForcedSwitches
