@@ -49,14 +49,29 @@ func (m *objectMutex) bucket() *parkingBucket {
 	return &parkingLot[mutexHash(m)%parkingBuckets]
 }
 
-// tryLock takes the lock if it is free: the uncontended path, one CAS.
-func (m *objectMutex) tryLock() bool {
-	return m.state.CompareAndSwap(mutexUnlocked, mutexLocked)
+// lock takes o's lock: one CAS when it is free.
+func (o *Object) lock() {
+	if o.mu.state.CompareAndSwap(mutexUnlocked, mutexLocked) {
+		return
+	}
+	o.lockSlow()
 }
 
-// lockSlow takes a lock that was held when tryLock looked, and reports
-// whether it had to block (rather than win it while spinning).
-func (m *objectMutex) lockSlow() (parked bool) {
+// lockSlow waits for o's lock, then counts the contention in the
+// runtime's statistics (Stats: LockContended, LockParked): atomics, but
+// only on this path, which has just waited anyway.
+func (o *Object) lockSlow() {
+	parked := o.mu.wait()
+	rt := o.typ.rt
+	rt.locksContended.Add(1)
+	if parked {
+		rt.locksParked.Add(1)
+	}
+}
+
+// wait takes a lock that was held when lock looked, and reports whether
+// it had to block rather than win it while spinning.
+func (m *objectMutex) wait() (parked bool) {
 	// Spin briefly: critical sections are a few dozen instructions.
 	for i := 0; i < 64; i++ {
 		if m.state.Load() == mutexUnlocked && m.state.CompareAndSwap(mutexUnlocked, mutexLocked) {
@@ -74,14 +89,6 @@ func (m *objectMutex) lockSlow() (parked bool) {
 		}
 		parked = true
 		b.cond.Wait()
-	}
-}
-
-// lock takes m for th, counting contention in th's statistics (Stats:
-// LockContended, LockParked) on the slow path only.
-func (th *Thread) lock(m *objectMutex) {
-	if !m.tryLock() {
-		th.stats.countLockContended(m.lockSlow())
 	}
 }
 
@@ -103,7 +110,7 @@ func (m *objectMutex) unlock() {
 // makes the operation atomic.
 func (th *Thread) lockObject(o *Object) {
 	if th.rt.mode == FreeThreaded {
-		th.lock(&o.mu)
+		o.lock()
 	}
 }
 
@@ -120,14 +127,14 @@ func (th *Thread) lockTwo(a, b *Object) {
 		return
 	}
 	if a == b {
-		th.lock(&a.mu)
+		a.lock()
 		return
 	}
 	if addressOf(a) > addressOf(b) {
 		a, b = b, a
 	}
-	th.lock(&a.mu)
-	th.lock(&b.mu)
+	a.lock()
+	b.lock()
 }
 
 func (th *Thread) unlockTwo(a, b *Object) {

@@ -69,6 +69,11 @@ type Runtime struct {
 	// world counts stop-the-worlds and the parks they cost (WorldStats).
 	// Atomic: written by stoppers and parked threads, rarely.
 	world worldCounters
+	// locksContended and locksParked count per-object lock acquisitions
+	// that found the lock held, and those that blocked (Stats). Atomic;
+	// written on the lock's slow path only.
+	locksContended, locksParked atomic.Uint64
+	_                           cacheline.Pad
 
 	// weakStripes protect the weak-reference lists of objects, striped by
 	// the referent's address (CPython's WEAKREF_LIST_LOCK). Free-threaded

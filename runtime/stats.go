@@ -40,8 +40,6 @@ type counters struct {
 	userAllocated    []uint64
 	userFreed        []uint64
 	merged           uint64
-	lockContended    uint64
-	lockParked       uint64
 }
 
 // growUser makes room for the user type whose counter index is i.
@@ -55,8 +53,6 @@ func (c *counters) growUser(i int) {
 // add folds d into c.
 func (c *counters) add(d *counters) {
 	c.merged += d.merged
-	c.lockContended += d.lockContended
-	c.lockParked += d.lockParked
 	for i := range d.builtinAllocated {
 		c.builtinAllocated[i] += d.builtinAllocated[i]
 		c.builtinFreed[i] += d.builtinFreed[i]
@@ -147,8 +143,6 @@ func (tc *threadCounters) publish() {
 	}
 	if dirty&dirtyOther != 0 {
 		p.merged += l.merged
-		p.lockContended += l.lockContended
-		p.lockParked += l.lockParked
 		if n := len(l.userAllocated); n > 0 {
 			p.growUser(n - 1)
 		}
@@ -165,7 +159,7 @@ func (tc *threadCounters) publish() {
 	if dirty&dirtyOther != 0 {
 		clear(l.userAllocated)
 		clear(l.userFreed)
-		l.merged, l.lockContended, l.lockParked = 0, 0, 0
+		l.merged = 0
 	}
 	tc.dirty = 0
 }
@@ -193,7 +187,7 @@ func (rt *Runtime) Stats() Stats {
 	types := rt.types
 	rt.typesMu.Unlock()
 	s := Stats{LiveByType: make(map[string]int), QueuedMerges: sum.merged,
-		LockContended: sum.lockContended, LockParked: sum.lockParked}
+		LockContended: rt.locksContended.Load(), LockParked: rt.locksParked.Load()}
 	sum.each(func(i int, allocated, freed uint64) {
 		s.Allocated += allocated
 		s.Freed += freed
@@ -203,16 +197,6 @@ func (rt *Runtime) Stats() Stats {
 		}
 	})
 	return s
-}
-
-// countLockContended records an object lock found held (and whether this
-// thread then had to block for it).
-func (tc *threadCounters) countLockContended(parked bool) {
-	tc.local.lockContended++
-	if parked {
-		tc.local.lockParked++
-	}
-	tc.dirty |= dirtyOther
 }
 
 // countMerges records objects merged from this thread's queue.
