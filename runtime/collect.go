@@ -294,39 +294,27 @@ func (e *collectEnv) Referents(hs []*gc.Header, buf []*gc.Header) []*gc.Header {
 	return buf
 }
 
-// Untrackable reports a tuple that holds no tracked object (CPython's
-// _PyTuple_MaybeUntrack).
-func (e *collectEnv) Untrackable(h *gc.Header) bool {
-	o := fromGC(h)
-	if o.typ.kind != kindTuple {
-		return false
-	}
-	for _, it := range asTuple(o).items {
-		if mayBeTracked(it) {
-			return false
-		}
-	}
-	return true
-}
+// Untrackable is never true here. CPython's collector untracks a tuple
+// that holds only untracked objects (_PyTuple_MaybeUntrack) because C code
+// may fill a tracked tuple after its birth; NewTuple knows every item at
+// birth and leaves such a tuple untracked then (mayBeTracked), and a
+// tracked tuple always holds, possibly through tracked tuples, a container
+// other than a tuple, which counts as trackable for as long as it is held
+// (as with _PyObject_GC_MAY_BE_TRACKED).
+// So Inspect never reports TraitUntrackable and the collector does not ask.
+func (e *collectEnv) Untrackable(*gc.Header) bool { return false }
 
 func (e *collectEnv) Untracked(*gc.Header) {}
 
-// Inspect reports whether any object of hs has a LegacyDel and whether any
-// is a tuple (which the collector may then untrack).
+// Inspect reports whether any object of hs has a LegacyDel (never
+// TraitUntrackable: see Untrackable).
 func (e *collectEnv) Inspect(hs []*gc.Header) gc.Traits {
-	var t gc.Traits
 	for _, h := range hs {
-		typ := fromGC(h).typ
-		switch typ.kind {
-		case kindTuple:
-			t |= gc.TraitUntrackable
-		case kindInstance:
-			if typ.legacyDel != nil {
-				t |= gc.TraitLegacy
-			}
+		if typ := fromGC(h).typ; typ.kind == kindInstance && typ.legacyDel != nil {
+			return gc.TraitLegacy
 		}
 	}
-	return t
+	return 0
 }
 
 // Hold takes the collector's hold on a batch of unreachable objects (world

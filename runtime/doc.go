@@ -110,8 +110,9 @@
 //
 // Lists, dicts, instances and weak references are tracked from birth to
 // death. A tuple is born tracked only when one of its items may be tracked
-// (a container other than an untracked tuple; CPython 3.14.1+, gh-139951),
-// and a collection untracks survivors that hold nothing trackable. Only
+// (a container other than an untracked tuple; CPython 3.14.1+, gh-139951);
+// since its items never change, it never needs the collection-time
+// untracking CPython keeps for tuples C code fills in later. Only
 // tracked births and deaths move generation 0's count (gc.Header's
 // Counted bit remembers a tuple born untracked).
 //

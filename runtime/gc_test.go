@@ -707,8 +707,9 @@ func TestGCFreezeOtherThreads(t *testing.T) {
 }
 
 // test_is_tracked: atomic objects are not tracked; lists, dicts,
-// instances and weak references always are; a tuple is untracked by a
-// collection once it holds only untracked objects.
+// instances and weak references always are; a tuple that holds only
+// untracked objects is not tracked, before or after a collection, and one
+// that holds a container stays tracked.
 func TestGCIsTracked(t *testing.T) {
 	eachModeThread(t, func(t *testing.T, th *Thread) {
 		rt := th.Runtime()
@@ -743,7 +744,7 @@ func TestGCIsTracked(t *testing.T) {
 		withInst := mk(th.NewTuple(inst))
 		deep := mk(th.NewTuple(mk(th.NewTuple(lst))))
 		gctCollect(t, th, 0)
-		require.False(t, g.IsTracked(atoms), "a tuple of atomic objects is untracked by a collection")
+		require.False(t, g.IsTracked(atoms), "a tuple of atomic objects is not tracked")
 		require.False(t, g.IsTracked(inner))
 		require.False(t, g.IsTracked(nested), "a tuple holding only untracked tuples too")
 		require.True(t, g.IsTracked(withList), "a tuple holding a list stays tracked")
