@@ -107,8 +107,7 @@ func (tc *threadCounters) countBuiltinFree(i int) {
 // countAlloc counts the allocation of an object of type t.
 func (tc *threadCounters) countAlloc(t *Type) {
 	if i := t.index; i < numBuiltins {
-		tc.local.builtinAllocated[i]++
-		tc.dirty |= 1 << i
+		tc.countBuiltinAlloc(i)
 	} else {
 		tc.local.growUser(i - numBuiltins)
 		tc.local.userAllocated[i-numBuiltins]++
@@ -119,8 +118,7 @@ func (tc *threadCounters) countAlloc(t *Type) {
 // countFree counts the free of an object of type t.
 func (tc *threadCounters) countFree(t *Type) {
 	if i := t.index; i < numBuiltins {
-		tc.local.builtinFreed[i]++
-		tc.dirty |= 1 << i
+		tc.countBuiltinFree(i)
 	} else {
 		tc.local.growUser(i - numBuiltins)
 		tc.local.userFreed[i-numBuiltins]++
