@@ -44,7 +44,6 @@ type classes struct {
 	items8      *mimallocish.Class[items8]
 	items16     *mimallocish.Class[items16]
 	smallTables *mimallocish.Class[smallTable]
-	attrs       *mimallocish.Class[attrs4]
 }
 
 // heaps are one thread's heaps, one per class. Owned by the thread.
@@ -61,7 +60,6 @@ type heaps struct {
 	items8      *mimallocish.Heap[items8]
 	items16     *mimallocish.Heap[items16]
 	smallTables *mimallocish.Heap[smallTable]
-	attrs       *mimallocish.Heap[attrs4]
 }
 
 // pools are a GIL runtime's pymalloc pools. Protected by the GIL.
@@ -79,7 +77,6 @@ type pools struct {
 	items8      *mimallocish.Pools[items8]
 	items16     *mimallocish.Pools[items16]
 	smallTables *mimallocish.Pools[smallTable]
-	attrs       *mimallocish.Pools[attrs4]
 }
 
 func (rt *Runtime) initAllocator() {
@@ -99,7 +96,6 @@ func (rt *Runtime) initAllocator() {
 			items8:      mimallocish.NewPoolsIn[items8](a, "list-items-8", 0, items8SlotLink),
 			items16:     mimallocish.NewPoolsIn[items16](a, "list-items-16", 0, items16SlotLink),
 			smallTables: mimallocish.NewPoolsIn[smallTable](a, "dict-table-8", 0, smallTableSlotLink),
-			attrs:       mimallocish.NewPoolsIn[attrs4](a, "attrs-4", 0, attrsSlotLink),
 		}
 		return
 	}
@@ -116,7 +112,6 @@ func (rt *Runtime) initAllocator() {
 		items8:      mimallocish.NewClass[items8]("list-items-8", 0, items8SlotLink),
 		items16:     mimallocish.NewClass[items16]("list-items-16", 0, items16SlotLink),
 		smallTables: mimallocish.NewClass[smallTable]("dict-table-8", 0, smallTableSlotLink),
-		attrs:       mimallocish.NewClass[attrs4]("attrs-4", 0, attrsSlotLink),
 	}
 }
 
@@ -134,7 +129,6 @@ func (c *classes) newHeaps() heaps {
 		items8:      c.items8.NewHeap(),
 		items16:     c.items16.NewHeap(),
 		smallTables: c.smallTables.NewHeap(),
-		attrs:       c.attrs.NewHeap(),
 	}
 }
 
@@ -152,7 +146,6 @@ func (h *heaps) abandon() {
 	h.items8.Abandon()
 	h.items16.Abandon()
 	h.smallTables.Abandon()
-	h.attrs.Abandon()
 }
 
 // The alloc functions take a zeroed slot from the runtime's pools (GIL

@@ -5,10 +5,8 @@ import "github.com/nogil-lab/nogil/mimallocish"
 // AllocatorStats describes the allocator of a runtime: per size class and in
 // total. In free-threaded mode Classes is filled (one mimalloc-style class
 // per object struct, per list item-array capacity, "list-items-N", and
-// "dict-table-8" for the smallest dict tables, "attrs-4" for instances'
-// first attributes;
-// every thread's heap and the abandoned pages included);
-// in GIL mode Pools and Arenas are.
+// "dict-table-8" for the smallest dict tables; every thread's heap and the
+// abandoned pages included); in GIL mode Pools and Arenas are.
 type AllocatorStats struct {
 	Classes map[string]mimallocish.HeapStats
 	Pools   map[string]mimallocish.PoolStats
@@ -36,7 +34,6 @@ func (th *Thread) AllocatorStats() AllocatorStats {
 			"instance": p.instances.Stats(), "weakref": p.weakrefs.Stats(),
 			"list-items-4": p.items4.Stats(), "list-items-8": p.items8.Stats(),
 			"list-items-16": p.items16.Stats(), "dict-table-8": p.smallTables.Stats(),
-			"attrs-4": p.attrs.Stats(),
 		}
 		s.Arenas = p.arenas.Stats()
 		for _, ps := range s.Pools {
@@ -54,7 +51,6 @@ func (th *Thread) AllocatorStats() AllocatorStats {
 		"instance": c.instances.Stats(), "weakref": c.weakrefs.Stats(),
 		"list-items-4": c.items4.Stats(), "list-items-8": c.items8.Stats(),
 		"list-items-16": c.items16.Stats(), "dict-table-8": c.smallTables.Stats(),
-		"attrs-4": c.attrs.Stats(),
 	}
 	restart()
 	for _, hs := range s.Classes {

@@ -277,9 +277,7 @@ func (e *collectEnv) Referents(hs []*gc.Header, buf []*gc.Header) []*gc.Header {
 		case kindDict:
 			asDict(o).table.each(func(k, v *Object) { rs = append(rs, k, v) })
 		case kindInstance:
-			for _, a := range asInstance(o).attrs {
-				rs = append(rs, a.value)
-			}
+			rs = asInstance(o).appendAttrs(rs)
 		}
 	}
 	e.touch(rs)
@@ -404,12 +402,7 @@ func (e *collectEnv) Clear(hs []*gc.Header) {
 			d.table.each(func(k, v *Object) { drop = append(drop, k, v) })
 			th.freeTable(&d.table)
 		case kindInstance:
-			inst := asInstance(o)
-			for i := range inst.attrs {
-				drop = append(drop, inst.attrs[i].value)
-			}
-			th.freeAttrs(inst.attrs)
-			inst.attrs = nil
+			drop = asInstance(o).takeAttrs(drop)
 		}
 	}
 	e.touch(drop)

@@ -190,12 +190,7 @@ func (th *Thread) destroy(o *Object) {
 	case kindInstance:
 		inst := asInstance(o)
 		th.clearWeakrefs(inst)
-		attrs := inst.attrs
-		inst.attrs = nil
-		for _, a := range attrs {
-			th.release(a.value)
-		}
-		th.freeAttrs(attrs)
+		th.releaseAttrs(inst)
 	case kindWeakref:
 		th.unlinkWeakref(asWeakref(o))
 	}

@@ -27,15 +27,17 @@
 //
 // Sizes (amd64): int and float 48 bytes, an empty list 96 (header 40, gc
 // header 32, slice 24), a tuple 112 (its first two items inline), an empty
-// dict 128, an instance 128 (padded so that its header, count and
-// collector fields share a cache line: the collector touches them for
-// every object of a full collection). The allocator adds nothing per slot.
+// dict 128, an instance 128 (its first five attribute values inline; its
+// header, count and collector fields share a cache line when it starts
+// one: the collector touches them for every object of a full collection).
+// The allocator adds nothing per slot.
 //
 // Every object is a slot of package mimallocish (alloc.go), and so are the
 // item arrays of lists up to 16 items (listitems.go: capacity classes of 4,
-// 8 and 16), the tables of dicts up to five keys (dicttable.go) and the
-// attribute arrays of instances up to four attributes (instattrs.go);
-// tuples of up to two items hold them in the object. Creating and dropping
+// 8 and 16) and the tables of dicts up to five keys (dicttable.go);
+// tuples of up to two items and instances of up to five attributes hold
+// them in the object (instattrs.go: the names are the type's, shared by
+// its instances, as CPython's split-keys dictionaries). Creating and dropping
 // such objects therefore allocates nothing from Go's heap
 // (goalloc_test.go), and Go's own collector has little to do while
 // short-lived objects churn. Larger arrays and tables come from Go's heap.

@@ -49,15 +49,6 @@ func (th *Thread) attrOwner(o *Object, name string) (*instanceObject, error) {
 	return asInstance(o), nil
 }
 
-func (inst *instanceObject) find(name string) int {
-	for i := range inst.attrs {
-		if inst.attrs[i].name == name {
-			return i
-		}
-	}
-	return -1
-}
-
 // GetAttr returns a new reference to attribute name; a missing attribute
 // gives ErrAttribute.
 func (th *Thread) GetAttr(o *Object, name string) (*Object, error) {
@@ -65,13 +56,13 @@ func (th *Thread) GetAttr(o *Object, name string) (*Object, error) {
 	if err != nil {
 		return nil, err
 	}
+	k := o.typ.attrKeys.lookup(name)
 	th.lockObject(o)
-	i := inst.find(name)
-	if i < 0 {
+	v := inst.getAttr(k, name)
+	if v == nil {
 		th.unlockObject(o)
 		return nil, errorf(ErrAttribute, "'%s' object has no attribute '%s'", o.typ.name, name)
 	}
-	v := inst.attrs[i].value
 	th.incref(v)
 	th.unlockObject(o)
 	return v, nil
@@ -86,15 +77,10 @@ func (th *Thread) SetAttr(o *Object, name string, v *Object) error {
 	}
 	inst := asInstance(o)
 	th.check(v)
+	k := o.typ.attrKeys.lookupOrAdd(name)
 	th.incref(v)
 	th.lockObject(o)
-	var old *Object
-	if i := inst.find(name); i >= 0 {
-		old = inst.attrs[i].value
-		inst.attrs[i].value = v
-	} else {
-		th.addAttr(inst, attr{name: name, value: v})
-	}
+	old := inst.setAttr(k, name, v)
 	th.unlockObject(o)
 	if old != nil {
 		th.decref(old)
@@ -108,18 +94,13 @@ func (th *Thread) DelAttr(o *Object, name string) error {
 	if err != nil {
 		return err
 	}
+	k := o.typ.attrKeys.lookup(name)
 	th.lockObject(o)
-	i := inst.find(name)
-	if i < 0 {
-		th.unlockObject(o)
+	old := inst.delAttr(k, name)
+	th.unlockObject(o)
+	if old == nil {
 		return errorf(ErrAttribute, "'%s' object has no attribute '%s'", o.typ.name, name)
 	}
-	old := inst.attrs[i].value
-	n := len(inst.attrs)
-	copy(inst.attrs[i:], inst.attrs[i+1:])
-	inst.attrs[n-1] = attr{}
-	inst.attrs = inst.attrs[:n-1]
-	th.unlockObject(o)
 	th.decref(old)
 	return nil
 }

@@ -2,8 +2,7 @@ package runtime
 
 import "unsafe"
 
-// From a small item array (or a small dict table's entries, or a small
-// attribute array) back to its allocator slot: the array is the
+// From a small item array (or a small dict table's entries) back to its allocator slot: the array is the
 // slot struct's first field, so the slice's data pointer is the struct's
 // address. cap(a) says which class it is (listitems.go's invariant).
 
@@ -27,13 +26,6 @@ func smallTableOf(entries []dictEntry) *smallTable {
 		misuse("internal: dict entries of capacity %d taken for a small table", cap(entries))
 	}
 	return (*smallTable)(unsafe.Pointer(unsafe.SliceData(entries)))
-}
-
-func attrs4Of(a []attr) *attrs4 {
-	if cap(a) != smallAttrs {
-		misuse("internal: attribute array of capacity %d taken for a small one", cap(a))
-	}
-	return (*attrs4)(unsafe.Pointer(unsafe.SliceData(a)))
 }
 
 func checkItemsCap(a []*Object, c int) {

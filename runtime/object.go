@@ -77,21 +77,17 @@ type dictObject struct {
 
 type instanceObject struct {
 	container
-	// attrs is protected by mu in free-threaded mode, by the GIL otherwise.
-	attrs []attr
 	// weakrefs heads the list of weak references to this object.
 	// Protected by the runtime's weakref stripe lock for this object.
 	weakrefs *weakrefObject
-	// Padding to 128 bytes: an instance's slot then starts a cache line,
-	// which holds its type, count and the collector's list, refs and flags,
-	// so that the collector reaching an instance misses the caches once
-	// rather than twice (B6, B11).
-	_ [24]byte
-}
-
-type attr struct {
-	name  string
-	value *Object
+	// values and more hold the attributes (instattrs.go). Protected by mu
+	// in free-threaded mode, by the GIL otherwise. They fill the slot to
+	// 128 bytes: an instance starts a cache line, which holds its type,
+	// count and the collector's list, refs and flags, and its first
+	// attributes are in the next line, which the collector reaching the
+	// instance reads with it (B6, B11).
+	values [inlineAttrs]*Object
+	more   *moreAttrs
 }
 
 type weakrefObject struct {

@@ -20,10 +20,9 @@ var (
 	instanceSlotLink = unsafe.Offsetof(instanceObject{}.slot)
 	weakrefSlotLink  = unsafe.Offsetof(weakrefObject{}.slot)
 
-	// Item arrays, small dict tables and attribute arrays keep their SlotID after the data.
+	// Item arrays and small dict tables keep their SlotID after the data.
 	items4SlotLink     = unsafe.Offsetof(items4{}.slot)
 	items8SlotLink     = unsafe.Offsetof(items8{}.slot)
 	items16SlotLink    = unsafe.Offsetof(items16{}.slot)
 	smallTableSlotLink = unsafe.Offsetof(smallTable{}.slot)
-	attrsSlotLink      = unsafe.Offsetof(attrs4{}.slot)
 )

@@ -51,6 +51,8 @@ type Type struct {
 	original  *Type
 	finalize  func(th *Thread, self *Object)
 	legacyDel func(th *Thread, self *Object)
+	// attrKeys are an instance type's attribute names (instattrs.go).
+	attrKeys sharedKeys
 }
 
 // Name returns the type's name: "int", "str", ..., or the TypeSpec name.
