@@ -81,7 +81,7 @@ func (c *Collector) collect(env Env, gen int) (m, n int) {
 	}
 	objs := c.objs[:0]
 	var traits Traits
-	const allTraits = TraitLegacy | TraitUntrackable
+	const allTraits = TraitLegacy | TraitUntrackable | TraitUnclearable
 	c.zeros = 0
 	ep := c.epochBits
 	for g := gen; ; g = (g + 1) % (gen + 1) {
@@ -108,7 +108,7 @@ func (c *Collector) collect(env Env, gen int) (m, n int) {
 			if traits != allTraits {
 				traits |= env.Inspect(objs[start:])
 			}
-			c.subtract(c.referents(env, objs[start:]))
+			c.subtract(objs[start:], c.referents(env, objs[start:]), c.ends)
 		}
 		if g == gen-1 || gen == 0 {
 			break
@@ -127,7 +127,8 @@ func (c *Collector) collect(env Env, gen int) (m, n int) {
 		// Steps 4-5 when everything survives and nothing may be
 		// untracked: the set is promoted without being visited again.
 		// Its members keep this collection's epoch, which no later
-		// collection has, and no other flag.
+		// collection has, and no other flag but closed, which only the
+		// collection that set it reads.
 		c.promoteAll(env, gen, old, objs)
 		return 0, 0
 	}
@@ -308,59 +309,13 @@ func (c *Collector) collect(env Env, gen int) (m, n int) {
 	}
 	c.cbs = keep(cbs, len(cbs))
 
-	// ---- World running. Step 13: break the cycles (delete_garbage). ----
-	// Only this thread can reach the garbage, and it holds every object of
-	// it, so none of them is freed here (Clear may free others); an object
-	// someone untracked meanwhile has left the unreachable list and is
-	// skipped. Clear is given the garbage in batches.
+	// ---- World running. Step 13: break the cycles (delete_garbage:
+	// delete.go). ----
 	m = unreachable.Len()
-	batch := c.batch[:0]
-	for _, h := range garbage {
-		if h.list == unreachable {
-			batch = append(batch, h)
-			if len(batch) == traverseBatch {
-				env.Clear(batch)
-				batch = batch[:0]
-			}
-		}
-	}
-	if len(batch) > 0 {
-		env.Clear(batch)
-	}
-	clear(batch)
-	c.batch = batch[:0]
-	if invariants.Enabled {
-		on := 0
-		for _, h := range garbage {
-			if h.list == unreachable {
-				on++
-			}
-		}
-		if on != unreachable.Len() {
-			panic("gc: an object joined the collector's unreachable list")
-		}
-	}
-	if resurrectionCheck {
-		clear(garbage)
-		c.set = keep(c.set, len(held))
-	}
-	// Then the holds are dropped, in the order of the set (the order the
-	// objects were allocated in, so the frees walk memory forward), with
-	// the garbage still on the unreachable list: a freed object is
-	// unlinked from it by the runtime (a private list: no lock). Nobody
-	// else can reach the garbage any more (its weak references are
-	// cleared, finalizers have run and what they resurrected has left the
-	// set), so only this thread frees it, here. Clearing everything first
-	// means that each DecRef frees its object at once, in that order,
-	// rather than later, from a Clear, in the order of the references.
-	for i, h := range held {
-		if !resurrectionCheck {
-			// Still flagged since pause 1, and invisible to every other
-			// thread: this thread may write the flags now.
-			h.flags &^= scratchFlags
-		}
-		env.DecRef(h) // frees happen here
-		held[i] = nil
+	if mark == markedNone && !anyLegacy && !resurrectionCheck && traits&TraitUnclearable == 0 {
+		c.discardGarbage(env, held)
+	} else {
+		c.clearGarbage(env, garbage, held, resurrectionCheck)
 	}
 	// What survived (an object that Clear could not break free, kept
 	// alive by another that survived) stays tracked in the old generation.
@@ -470,9 +425,13 @@ func (c *Collector) initRefs(h *Header) bool {
 const traverseBatch = 32
 
 // referents returns the referents of hs (Env.Referents) in the reusable
-// buffer c.refs, which holds only the last batch's.
+// buffer c.refs, which holds only the last batch's, and leaves where each
+// object's end in c.ends.
 func (c *Collector) referents(env Env, hs []*Header) []*Header {
-	c.refs = env.Referents(hs, c.refs[:0])
+	c.refs, c.ends = env.Referents(hs, c.refs[:0], c.ends[:0])
+	if len(c.ends) != len(hs) {
+		panic("gc: Env.Referents did not report where each object's referents end")
+	}
 	c.refsUsed = max(c.refsUsed, len(c.refs))
 	return c.refs
 }
@@ -489,27 +448,43 @@ func (c *Collector) releaseRefs() {
 	c.batch = b[:0]
 }
 
-// subtract is visit_decref for the first pause, over a batch of
-// referents. Membership of the set is known from the list an object is on
-// (one of members: the generation collected, or a younger one), so an
-// object's count is started lazily: when the walk reaches it, or when an
-// object before it refers to it, whichever comes first. When the walk ends
-// every object of the set has the collection's epoch and refs = the number
-// of references from outside. A member gathered from a young list may
-// still name it (see List.Gather) until the walk reaches it.
-func (c *Collector) subtract(refs []*Header) {
+// subtract is visit_decref for the first pause, over the referents refs
+// of the batch hs, which end for each object where ends says. Membership
+// of the set is known from the list an object is on (one of members: the
+// generation collected, or a younger one), so an object's count is started
+// lazily: when the walk reaches it, or when an object before it refers to
+// it, whichever comes first. When the walk ends every object of the set
+// has the collection's epoch and refs = the number of references from
+// outside. A member gathered from a young list may still name it (see
+// List.Gather) until the walk reaches it. An object whose references all
+// lead into the set is flagged closed: if the whole set turns out to be
+// garbage, clearing it need not count them down (Env.Discard).
+func (c *Collector) subtract(hs, refs []*Header, ends []int) {
 	m0, m1, m2 := c.members[0], c.members[1], c.members[2]
 	ep := c.epochBits
-	for _, r := range refs {
-		if l := r.list; l == nil || (l != m0 && l != m1 && l != m2 && !l.young) {
-			continue
+	i := 0
+	for k, h := range hs {
+		end := ends[k]
+		closed := end >= 0
+		if !closed {
+			end = -1 - end
 		}
-		if r.flags&epochMask != ep && !c.initRefs(r) {
-			panic("gc: Env.Referents reported an object that is being destroyed")
+		for ; i < end; i++ {
+			r := refs[i]
+			if l := r.list; l == nil || (l != m0 && l != m1 && l != m2 && !l.young) {
+				closed = false
+				continue
+			}
+			if r.flags&epochMask != ep && !c.initRefs(r) {
+				panic("gc: Env.Referents reported an object that is being destroyed")
+			}
+			r.refs--
+			if r.refs == 0 {
+				c.zeros++
+			}
 		}
-		r.refs--
-		if r.refs == 0 {
-			c.zeros++
+		if closed {
+			h.flags |= flagClosed
 		}
 	}
 }

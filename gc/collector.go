@@ -86,7 +86,15 @@ type Env interface {
 	// an indirect call per reference, and the runtime may load the
 	// referents of the whole batch before it looks at any of them, so that
 	// their cache misses overlap.
-	Referents(hs []*Header, buf []*Header) []*Header
+	//
+	// For each object of hs it also appends to ends where its referents
+	// end in buf (len(buf) after them), or -1-len(buf) if the object also
+	// holds a reference that Clear would count down and buf does not show
+	// (to an object without a Header, or untracked); references to
+	// immortal objects, which counting never changes, may be left out of
+	// both. The collector learns from ends which objects refer only to
+	// the set (see Discard).
+	Referents(hs []*Header, buf []*Header, ends []int) ([]*Header, []int)
 	// Untrackable reports that h may be untracked now (a tuple whose items
 	// are all untracked or immortal): the collector unlinks it from its list
 	// (world stopped) and the runtime is told via Untracked(h). Neither may
@@ -98,11 +106,12 @@ type Env interface {
 	// a collection reaches (world stopped), whether any of them has a
 	// legacy finalizer (TraitLegacy) and whether any of them may be
 	// Untrackable (TraitUntrackable; it may say so of an object that turns
-	// out not to be): one call per batch, made while the batch is in the
-	// caches, instead of a call per object. When neither trait is reported
-	// for the whole set (the common case), the collection asks nothing
-	// more of a survivor; when nothing is unreachable either, it does not
-	// look at the set again at all.
+	// out not to be), and whether Clear may leave any of them holding
+	// references (TraitUnclearable: a type without tp_clear): one call per
+	// batch, made while the batch is in the caches, instead of a call per
+	// object. When no trait is reported for the whole set (the common
+	// case), the collection asks nothing more of a survivor; when nothing
+	// is unreachable either, it does not look at the set again at all.
 	Inspect(hs []*Header) Traits
 	// HasLegacyFinalizer: the object has a LegacyDel (CPython tp_del).
 	HasLegacyFinalizer(h *Header) bool
@@ -132,6 +141,19 @@ type Env interface {
 	// of a whole batch, load the objects they refer to together (their
 	// cache misses overlapping), and only then drop them.
 	Clear(hs []*Header)
+	// Discard is Clear for garbage that refers only to garbage (world
+	// running): it drops every reference each object of hs holds without
+	// counting it down. The collector calls it only when every object
+	// those references lead to is garbage it then frees with Free, so the
+	// counts are moot; it saves loading each referent (the one random
+	// access of the clearing pass). Nothing is freed or run.
+	Discard(hs []*Header)
+	// Free frees h, an object of the garbage the collector holds, whatever
+	// its reference count (world running): every reference left to it is
+	// its hold or from garbage that Discard emptied, and nobody else can
+	// reach it. It is on the collector's unreachable list; the runtime
+	// unlinks it, as when reference counting frees an object.
+	Free(h *Header)
 	// IncRef / DecRef on behalf of the collecting thread. DecRef may free the
 	// object (world running). IncRef is called with the world stopped.
 	IncRef(h *Header)
@@ -147,6 +169,7 @@ type Traits uint8
 const (
 	TraitLegacy      Traits = 1 << iota // some object has a legacy finalizer
 	TraitUntrackable                    // some object may be Untrackable
+	TraitUnclearable                    // Clear may leave some object holding references
 )
 
 // Collector is the cycle collector of one runtime: the generation lists,
@@ -194,7 +217,8 @@ type Collector struct {
 	cbs         []*Header             // weak references whose callbacks must run, held
 	refs        []*Header             // Referents of the current batch
 	refsUsed    int                   // the most refs has held in this collection
-	batch       []*Header             // the current batch of markReachable
+	ends        []int                 // where each object's referents end in refs (Env.Referents)
+	batch       []*Header             // the current batch of markReachable or Clear
 	one         [1]*Header            // a batch of one
 	zeros       int                   // objects of the set whose refs reached 0 (pause 1)
 	// epoch is the running (or last) collection's epoch: an object whose

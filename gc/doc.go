@@ -23,12 +23,12 @@
 //
 // Header is CPython's PyGC_Head: the links of the list the object is on,
 // the list itself, the scratch count refs (gc_refs) and flag bits
-// (finalized, which lives as long as the object; two scratch bits of a
-// collection, reachable and unreachable; and the epoch of the collection
-// that last examined the object: a collection numbers itself, and an object
-// carrying its number is in the set it examines, so a survivor need not be
-// visited again to leave the set). List is a circular doubly linked list with a sentinel and a
-// member count. A tracked object is on exactly one list:
+// (finalized, which lives as long as the object; three scratch bits of a
+// collection, reachable, unreachable and closed; and the epoch of the
+// collection that last examined the object: a collection numbers itself,
+// and an object carrying its number is in the set it examines, so a
+// survivor need not be visited again to leave the set). List is a circular
+// doubly linked list with a sentinel and a member count. A tracked object is on exactly one list:
 //
 //   - a free-threaded thread's young list, where the thread tracks the
 //     containers it allocates without any lock (the runtime owns these);
@@ -75,16 +75,20 @@
 //
 //  2. update_refs and subtract_refs. One walk over generation gen and the
 //     younger ones (which also asks Inspect, a batch at a time, whether any
-//     object has a legacy finalizer or may be untracked) records the set in
-//     a slice (every later step walks the slice, several times cheaper than
-//     chasing list links) and, a batch of objects at a time, asks Referents
-//     for what they reference: each referent in the set has its refs
-//     decremented. An object's refs starts as its reference count the first
-//     time the walk reaches it or an object refers to it (it then takes the
-//     collection's epoch): membership is known from the list an object is
-//     on, so one walk does both of CPython's.
-//     Afterwards refs is the number of references from outside the set; the
-//     walk has also counted the objects whose refs is zero.
+//     object has a legacy finalizer, may be untracked or may resist Clear)
+//     records the set in a slice (every later step walks the slice, several
+//     times cheaper than chasing list links) and, a batch of objects at a
+//     time, asks Referents for what they reference: each referent in the
+//     set has its refs decremented. An object's refs starts as its
+//     reference count the first time the walk reaches it or an object
+//     refers to it (it then takes the collection's epoch): membership is
+//     known from the list an object is on, so one walk does both of
+//     CPython's. Afterwards refs is the number of references from outside
+//     the set; the walk has also counted the objects whose refs is zero,
+//     and flagged closed each object whose every reference leads into the
+//     set (or to an immortal object: Referents says where each object's
+//     references end, and whether it holds others the collector does not
+//     see).
 //
 //  3. Mark. Every object with refs > 0 is reachable from outside, and so is
 //     everything in the set reachable from it. A cursor walks the slice, as
@@ -115,7 +119,8 @@
 //     When everything is reachable (step 3's count of zero-refs objects is
 //     zero) and Inspect reported no object that may be untracked, there is
 //     nothing to partition: the set is not visited again, its objects keep
-//     the collection's epoch and no other flag, and the younger
+//     the collection's epoch and no other flag (but closed, which only the
+//     collection that set it reads), and the younger
 //     generations' lists are appended to the old one (their members
 //     relabeled through the slice); the old generation itself, at a full
 //     collection the whole heap, is not touched.
@@ -172,6 +177,14 @@
 //     frees from the unreachable list, a private list, without a lock. What
 //     survives (an object Clear could not break free) joins the old
 //     generation, under its Mu, and stays tracked there.
+//     When the whole set was garbage (step 3 found nothing reachable), no
+//     legacy finalizer set anything aside, no finalizer ran and nothing
+//     resists Clear, the counts are not needed to know what dies: the
+//     objects that also refer outside the set are cleared as above, then
+//     each closed object is emptied without counting its references down
+//     (Discard: they all lead to garbage) and freed at once (Free), and
+//     the rest are freed (delete.go). A pure cycle is thus cleared and
+//     freed in one pass that never loads what an object refers to.
 //
 //  14. Uncollectable objects (handle_legacy_finalizers). Each object of the
 //     finalizers list with a legacy finalizer is appended to gc.garbage;
@@ -197,13 +210,14 @@
 // So the pauses only read counts, traverse, move list links, set flags,
 // take references and clear weak references, and everything that can run a
 // finalizer, a callback, a LegacyDel or a free (Finalize,
-// RunWeakrefCallback, Clear, DecRef, AppendGarbage) is called with the
-// world running. In GIL mode StopTheWorld and StartTheWorld do nothing: the
-// thread holding the GIL is the stopped world, and the same order of steps
-// gives CPython's semantics. The collector never holds a lock while it
-// calls Env; it takes a generation's Mu only to link objects into it while
-// the world runs (step 13, for what survived clearing), where a
-// free-threaded thread freeing an object of that generation takes it too.
+// RunWeakrefCallback, Clear, Discard, Free, DecRef, AppendGarbage) is
+// called with the world running. In GIL mode StopTheWorld and StartTheWorld
+// do nothing: the thread holding the GIL is the stopped world, and the same
+// order of steps gives CPython's semantics. The collector never holds a
+// lock while it calls Env; it takes a generation's Mu only to link objects
+// into it while the world runs (step 13, for what survived clearing),
+// where a free-threaded thread freeing an object of that generation takes
+// it too.
 //
 // The hold is what makes the world-running steps safe without the default
 // build's care about lists changing under its feet: no object of the

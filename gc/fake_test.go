@@ -86,7 +86,7 @@ type graph struct {
 	live       int
 
 	// Calls, for the cost and behaviour tests.
-	refCountCalls, traverseCalls, untracked, cbRuns int
+	refCountCalls, traverseCalls, untracked, cbRuns, discards int
 	// mutated is set when user code changes the graph during a collection.
 	mutated bool
 	// garbageAnswers records, for each weak reference with a callback met
@@ -230,6 +230,12 @@ func (g *graph) decref(o *fobj) {
 		g.t.Fatalf("object %d: reference count below zero", o.id)
 	}
 	g.pending = append(g.pending, o)
+	g.drain()
+}
+
+// drain deallocates the pending objects, unless a drain is running
+// already (it will get to them).
+func (g *graph) drain() {
 	if g.freeing {
 		return
 	}
@@ -376,17 +382,25 @@ func (g *graph) Dying(h *Header) {
 	g.dying = append(g.dying, o)
 }
 
-func (g *graph) Referents(hs []*Header, buf []*Header) []*Header {
+func (g *graph) Referents(hs []*Header, buf []*Header, ends []int) ([]*Header, []int) {
 	g.enter("Referents", true, false)
 	g.traverseCalls += len(hs)
 	for _, h := range hs {
+		foreign := false
 		for _, r := range obj(h).refs {
 			if r.IsTracked() {
 				buf = append(buf, &r.Header)
+			} else {
+				foreign = true
 			}
 		}
+		if foreign {
+			ends = append(ends, -1-len(buf))
+		} else {
+			ends = append(ends, len(buf))
+		}
 	}
-	return buf
+	return buf, ends
 }
 
 func (g *graph) Untrackable(h *Header) bool {
@@ -421,6 +435,9 @@ func (g *graph) Inspect(hs []*Header) Traits {
 		}
 		if o.tuple {
 			t |= TraitUntrackable
+		}
+		if o.fext != nil && o.noClear {
+			t |= TraitUnclearable
 		}
 	}
 	return t
@@ -515,6 +532,41 @@ func (g *graph) Clear(hs []*Header) {
 			g.decref(r)
 		}
 	}
+}
+
+func (g *graph) Discard(hs []*Header) {
+	g.enter("Discard", false, false)
+	for _, h := range hs {
+		o := obj(h)
+		g.alive(o)
+		if o.fext != nil {
+			if o.noClear {
+				g.t.Errorf("Discard(%d) of an object that Clear cannot empty", o.id)
+			}
+			o.clears++
+		}
+		g.discards++
+		o.refs = nil
+	}
+}
+
+// Free frees a held garbage object whatever its count, as the runtime
+// does: the count is set to zero and the object deallocated; its
+// finalizer must have run (a collection frees with Free only when no
+// finalizer is due).
+func (g *graph) Free(h *Header) {
+	g.enter("Free", false, true)
+	o := obj(h)
+	g.alive(o)
+	if o.rc < 1 {
+		g.t.Errorf("Free(%d) of an object the collector does not hold (count %d)", o.id, o.rc)
+	}
+	if o.hasFin() && !o.Finalized() {
+		g.t.Errorf("Free(%d) of an object whose finalizer has not run", o.id)
+	}
+	o.rc = 0
+	g.pending = append(g.pending, o)
+	g.drain()
 }
 
 func (g *graph) IncRef(h *Header) {

@@ -934,3 +934,63 @@ func TestGatherSetsAsideDying(t *testing.T) {
 		require.Equal(t, 0, g.young.Len())
 	}
 }
+
+// TestDiscardClosedGarbage: when a whole collection is garbage, the
+// objects that refer only into the set are emptied with Discard (their
+// references not counted down) and the garbage is freed with Free; an
+// object that also refers outside the set (an atom) is cleared with Clear,
+// which counts its references down, so the atom is released exactly once.
+// With anything reachable, a finalizer due or an object Clear cannot
+// empty, every object is cleared with Clear.
+func TestDiscardClosedGarbage(t *testing.T) {
+	ring := func(g *graph, n int) []*fobj {
+		objs := make([]*fobj, n)
+		for i := range objs {
+			objs[i] = g.obj()
+		}
+		for i, o := range objs {
+			g.link(o, objs[(i+1)%n])
+			g.link(o, objs[(7*i+3)%n])
+		}
+		return objs
+	}
+	for _, tc := range []struct {
+		name        string
+		adjust      func(g *graph, objs []*fobj)
+		wantDiscard int
+		collected   int
+	}{
+		{"pure garbage", nil, 99, 100},
+		{"one survivor", func(g *graph, objs []*fobj) { g.addRoot(objs[0]) }, 0, 0},
+		{"a finalizer due", func(g *graph, objs []*fobj) { objs[5].fin = func(*graph, *fobj) {} }, 0, 100},
+		{"an object Clear cannot empty", func(g *graph, objs []*fobj) { objs[5].noClear = true }, 0, 100},
+	} {
+		forModes(t, func(t *testing.T, g *graph) {
+			t.Run(tc.name, func(t *testing.T) {
+				objs := ring(g, 100)
+				atom := g.atom()
+				g.link(objs[0], atom) // objs[0] refers outside the set
+				g.drop(atom)
+				if tc.adjust != nil {
+					tc.adjust(g, objs)
+				}
+				for _, o := range objs {
+					g.drop(o)
+				}
+				coll, _ := g.collect(2)
+				require.Equal(t, tc.collected, coll)
+				require.Equal(t, tc.wantDiscard, g.discards)
+				if tc.collected > 0 {
+					require.True(t, atom.freed, "the atom is released by Clear")
+				}
+				g.checkInvariants()
+				if tc.collected == 0 {
+					g.drop(objs[0])
+					coll, _ = g.collect(2)
+					require.Equal(t, 100, coll)
+				}
+				require.Zero(t, g.live)
+			})
+		})
+	}
+}

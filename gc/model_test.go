@@ -232,19 +232,20 @@ func TestModelOracle(t *testing.T) {
 	seeds := invariants.Scale(300, 3)
 	for _, md := range modes {
 		t.Run(md.name, func(t *testing.T) {
-			collections, exact := 0, 0
+			collections, exact, discards := 0, 0, 0
 			for seed := range seeds {
 				src := randSource{rand.New(rand.NewPCG(uint64(seed), 0x9e3779b97f4a7c15))}
 				m := runModel(t, md, src, 600)
 				collections += m.collections
 				exact += m.exact
+				discards += m.g.discards
 				if t.Failed() {
 					t.Fatalf("seed %d", seed)
 				}
 			}
 			// The oracle must have had something to check.
-			if exact < seeds || collections < 10*seeds {
-				t.Fatalf("only %d collections, %d exact checks over %d seeds", collections, exact, seeds)
+			if exact < seeds || collections < 10*seeds || discards == 0 {
+				t.Fatalf("only %d collections, %d exact checks, %d objects discarded over %d seeds", collections, exact, discards, seeds)
 			}
 		})
 	}

@@ -147,6 +147,8 @@ type collectEnv struct {
 	// untyped is where their touching loads go.
 	refs, drop []*Object
 	untyped    int
+	// per is where each object's references end in refs (Referents).
+	per []int
 }
 
 func (e *collectEnv) StopTheWorld() { e.th.stopTheWorld() }
@@ -260,13 +262,15 @@ func (e *collectEnv) RefCount(h *gc.Header) int64 {
 }
 
 // Referents appends the tracked objects that the objects of hs reference
-// (CPython's tp_traverse). It gathers the referents of the whole batch
-// first, then loads each one's type word in a loop that does nothing else,
-// so that their cache misses overlap (Go has no prefetch instruction; a
-// collection of a big heap spends most of its time waiting for referents),
-// and only then looks at them.
-func (e *collectEnv) Referents(hs []*gc.Header, buf []*gc.Header) []*gc.Header {
-	rs := e.refs[:0]
+// (CPython's tp_traverse), and where each object's end (see gc.Env). It
+// gathers the referents of the whole batch first, then loads each one's
+// type word in a loop that does nothing else, so that their cache misses
+// overlap (Go has no prefetch instruction; a collection of a big heap
+// spends most of its time waiting for referents), and only then looks at
+// them. A reference to an immortal object is left out: counting never
+// changes it, so clearing need not know of it.
+func (e *collectEnv) Referents(hs []*gc.Header, buf []*gc.Header, ends []int) ([]*gc.Header, []int) {
+	rs, per := e.refs[:0], e.per[:0]
 	for _, h := range hs {
 		o := fromGC(h)
 		switch o.typ.kind {
@@ -279,17 +283,32 @@ func (e *collectEnv) Referents(hs []*gc.Header, buf []*gc.Header) []*gc.Header {
 		case kindInstance:
 			rs = asInstance(o).appendAttrs(rs)
 		}
+		per = append(per, len(rs))
 	}
 	e.touch(rs)
-	for _, r := range rs {
-		if r.typ.kind.container() {
-			if rh := &asContainer(r).gc; rh.IsTracked() {
-				buf = append(buf, rh)
+	i := 0
+	for _, end := range per {
+		foreign := false
+		for _, r := range rs[i:end] {
+			if r.typ.kind.container() {
+				if rh := &asContainer(r).gc; rh.IsTracked() {
+					buf = append(buf, rh)
+					continue
+				}
+			}
+			if !r.rc.IsImmortal() {
+				foreign = true
 			}
 		}
+		i = end
+		if foreign {
+			ends = append(ends, -1-len(buf))
+		} else {
+			ends = append(ends, len(buf))
+		}
 	}
-	e.refs = rs
-	return buf
+	e.refs, e.per = rs, per
+	return buf, ends
 }
 
 // Untrackable is never true here. CPython's collector untracks a tuple
@@ -305,7 +324,8 @@ func (e *collectEnv) Untrackable(*gc.Header) bool { return false }
 func (e *collectEnv) Untracked(*gc.Header) {}
 
 // Inspect reports whether any object of hs has a LegacyDel (never
-// TraitUntrackable: see Untrackable).
+// TraitUntrackable: see Untrackable; never TraitUnclearable: Clear empties
+// every container).
 func (e *collectEnv) Inspect(hs []*gc.Header) gc.Traits {
 	for _, h := range hs {
 		if typ := fromGC(h).typ; typ.kind == kindInstance && typ.legacyDel != nil {
@@ -385,6 +405,30 @@ func (e *collectEnv) Finalize(h *gc.Header) {
 // write to it before this.
 func (e *collectEnv) Clear(hs []*gc.Header) {
 	th := e.th
+	drop := e.takeRefs(hs)
+	e.touch(drop)
+	for i, r := range drop {
+		drop[i] = nil
+		th.decref(r)
+	}
+	e.drop = drop[:0]
+}
+
+// Discard empties the objects hs as Clear does, without counting their
+// references down: the collector has found that they lead only to garbage
+// it frees with Free (or to immortal objects), so nothing they refer to is
+// loaded.
+func (e *collectEnv) Discard(hs []*gc.Header) {
+	drop := e.takeRefs(hs)
+	clear(drop)
+	e.drop = drop[:0]
+}
+
+// takeRefs takes every reference out of the objects hs, giving their item
+// arrays, dict tables and attribute storage back, and returns them in the
+// buffer e.drop.
+func (e *collectEnv) takeRefs(hs []*gc.Header) []*Object {
+	th := e.th
 	drop := e.drop[:0]
 	for _, h := range hs {
 		o := fromGC(h)
@@ -405,12 +449,17 @@ func (e *collectEnv) Clear(hs []*gc.Header) {
 			drop = asInstance(o).takeAttrs(drop)
 		}
 	}
-	e.touch(drop)
-	for i, r := range drop {
-		drop[i] = nil
-		th.decref(r)
-	}
-	e.drop = drop[:0]
+	return drop
+}
+
+// Free frees an object of the collector's garbage whatever its count
+// says: what is left of it is the collector's hold and references from
+// garbage that Discard emptied. It is freed as an object whose last
+// reference went: untracked from the collector's list, then destroyed
+// (its finalizer has run: the collector frees with Free only when none is
+// due).
+func (e *collectEnv) Free(h *gc.Header) {
+	e.th.freeContainer(fromGC(h))
 }
 
 // IncRef is the collector's hold, taken with the world stopped. Under

@@ -1,0 +1,137 @@
+package gc
+
+import "github.com/nogil-lab/nogil/internal/invariants"
+
+// Step 13, breaking the cycles (delete_garbage), with the world running.
+// Only this thread can reach the garbage (its weak references are
+// cleared, finalizers have run and what they resurrected has left the
+// set), and it holds every object of it, so none is freed before the
+// collector says so; an object someone untracked meanwhile has left the
+// unreachable list and is skipped. Two ways:
+//
+//   - clearGarbage, CPython's: Clear every object (a batch at a time),
+//     which counts its references down and may free objects outside the
+//     set, then drop the holds in the order of the set (allocation order,
+//     so the frees walk memory forward): reference counting frees the
+//     garbage, each object at once, since everything was cleared first.
+//     What survives (an object Clear could not empty, and what it keeps)
+//     joins the old generation.
+//   - discardGarbage, when the whole set was garbage (nothing reachable
+//     from outside), no legacy finalizer set anything aside, no finalizer
+//     ran (so nothing was resurrected) and Clear empties every object (no
+//     TraitUnclearable): every reference an object flagged closed in step
+//     2 holds leads to garbage (or to an immortal object), so it is dropped
+//     without being counted down (Discard) and the garbage is freed
+//     whatever its counts say (Free). A pure cycle of a million objects is
+//     cleared without loading what each object refers to a second time,
+//     and each closed object is emptied and freed in one visit.
+
+// clearGarbage is step 13 the CPython way. garbage is held, or, after a
+// resurrection check, what of held is still garbage (c.set).
+func (c *Collector) clearGarbage(env Env, garbage, held []*Header, resurrectionCheck bool) {
+	unreachable := &c.unreachable
+	batch := c.batch[:0]
+	for _, h := range garbage {
+		if h.list == unreachable {
+			batch = append(batch, h)
+			if len(batch) == traverseBatch {
+				env.Clear(batch)
+				batch = batch[:0]
+			}
+		}
+	}
+	if len(batch) > 0 {
+		env.Clear(batch)
+	}
+	clear(batch)
+	c.batch = batch[:0]
+	if invariants.Enabled {
+		on := 0
+		for _, h := range garbage {
+			if h.list == unreachable {
+				on++
+			}
+		}
+		if on != unreachable.Len() {
+			panic("gc: an object joined the collector's unreachable list")
+		}
+	}
+	if resurrectionCheck {
+		clear(garbage)
+		c.set = keep(c.set, len(held))
+	}
+	// The garbage is still on the unreachable list: a freed object is
+	// unlinked from it by the runtime (a private list: no lock).
+	for i, h := range held {
+		if !resurrectionCheck {
+			// Still flagged since pause 1, and invisible to every other
+			// thread: this thread may write the flags now.
+			h.flags &^= scratchFlags
+		}
+		env.DecRef(h) // frees happen here
+		held[i] = nil
+	}
+}
+
+// discardGarbage is step 13 when the whole set is garbage (see above).
+// held is the set, every object of it held.
+func (c *Collector) discardGarbage(env Env, held []*Header) {
+	unreachable := &c.unreachable
+	// 1. The objects that also refer outside the set are cleared first:
+	// Clear counts down what they refer to, garbage included, all of
+	// which is still held.
+	batch := c.batch[:0]
+	for _, h := range held {
+		if h.list == unreachable && h.flags&flagClosed == 0 {
+			batch = append(batch, h)
+			if len(batch) == traverseBatch {
+				env.Clear(batch)
+				batch = batch[:0]
+			}
+		}
+	}
+	if len(batch) > 0 {
+		env.Clear(batch)
+		batch = batch[:0]
+	}
+	// 2. The closed objects, a batch at a time: emptied without counting,
+	// then freed. Nothing left counts them down: the others are cleared,
+	// and the closed ones are discarded.
+	for i, h := range held {
+		if h.list == unreachable && h.flags&flagClosed != 0 {
+			batch = append(batch, h)
+			held[i] = nil
+			if len(batch) == traverseBatch {
+				discardAndFree(env, batch)
+				batch = batch[:0]
+			}
+		}
+	}
+	if len(batch) > 0 {
+		discardAndFree(env, batch)
+	}
+	clear(batch)
+	c.batch = batch[:0]
+	// 3. The rest. An object that left the unreachable list (nobody can
+	// reach it to untrack it, but if it happened) only loses its hold.
+	for i, h := range held {
+		if h == nil {
+			continue
+		}
+		h.flags &^= scratchFlags
+		if h.list == unreachable {
+			env.Free(h)
+		} else {
+			env.DecRef(h)
+		}
+		held[i] = nil
+	}
+}
+
+func discardAndFree(env Env, batch []*Header) {
+	env.Discard(batch)
+	for _, h := range batch {
+		h.flags &^= scratchFlags
+		env.Free(h)
+	}
+}
