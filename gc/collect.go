@@ -152,6 +152,7 @@ func (c *Collector) collect(env Env, gen int) (m, n int) {
 	otail := old.head.prev
 	utail := &unreachable.head
 	k, unheld := 0, 0
+	open := 0 // unreachable objects not flagged closed (see discardGarbage)
 	for _, h := range objs {
 		if mark.reachable(h) {
 			h.flags &^= scratchFlags
@@ -168,6 +169,9 @@ func (c *Collector) collect(env Env, gen int) (m, n int) {
 			continue
 		}
 		h.flags |= flagUnreachable // set already unless markedNone
+		if h.flags&flagClosed == 0 {
+			open++
+		}
 		h.list = unreachable
 		h.prev = utail
 		utail.next = h
@@ -313,7 +317,7 @@ func (c *Collector) collect(env Env, gen int) (m, n int) {
 	// delete.go). ----
 	m = unreachable.Len()
 	if mark == markedNone && !anyLegacy && !resurrectionCheck && traits&TraitUnclearable == 0 {
-		c.discardGarbage(env, held)
+		c.discardGarbage(env, held, open)
 	} else {
 		c.clearGarbage(env, garbage, held, resurrectionCheck)
 	}

@@ -74,15 +74,21 @@ func (c *Collector) clearGarbage(env Env, garbage, held []*Header, resurrectionC
 }
 
 // discardGarbage is step 13 when the whole set is garbage (see above).
-// held is the set, every object of it held.
-func (c *Collector) discardGarbage(env Env, held []*Header) {
+// held is the set, every object of it held; open of them are not flagged
+// closed: steps 1 and 3 stop once they have seen them all (each is a pass
+// over the set, which the caches do not hold; with open 0 neither is made).
+func (c *Collector) discardGarbage(env Env, held []*Header, open int) {
 	unreachable := &c.unreachable
 	// 1. The objects that also refer outside the set are cleared first:
 	// Clear counts down what they refer to, garbage included, all of
 	// which is still held.
 	batch := c.batch[:0]
 	for _, h := range held {
+		if open == 0 {
+			break // the rest is closed
+		}
 		if h.list == unreachable && h.flags&flagClosed == 0 {
+			open--
 			batch = append(batch, h)
 			if len(batch) == traverseBatch {
 				env.Clear(batch)
@@ -97,10 +103,12 @@ func (c *Collector) discardGarbage(env Env, held []*Header) {
 	// 2. The closed objects, a batch at a time: emptied without counting,
 	// then freed. Nothing left counts them down: the others are cleared,
 	// and the closed ones are discarded.
+	freed := 0
 	for i, h := range held {
 		if h.list == unreachable && h.flags&flagClosed != 0 {
 			batch = append(batch, h)
 			held[i] = nil
+			freed++
 			if len(batch) == traverseBatch {
 				discardAndFree(env, batch)
 				batch = batch[:0]
@@ -115,6 +123,9 @@ func (c *Collector) discardGarbage(env Env, held []*Header) {
 	// 3. The rest. An object that left the unreachable list (nobody can
 	// reach it to untrack it, but if it happened) only loses its hold.
 	for i, h := range held {
+		if freed == len(held) {
+			break // all done
+		}
 		if h == nil {
 			continue
 		}
@@ -125,6 +136,7 @@ func (c *Collector) discardGarbage(env Env, held []*Header) {
 			env.DecRef(h)
 		}
 		held[i] = nil
+		freed++
 	}
 }
 
