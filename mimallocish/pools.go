@@ -283,6 +283,33 @@ type Pools[T any] struct {
 	remade   int64 // empty pools of another class re-made for this one
 	reused   int64 // empty pools of this class taken back as they were
 	fresh    int64 // never-used pools carved for this class
+
+	// spare is the rest of the last group of slot arrays (newSlots).
+	spare []T
+}
+
+// largeObject is the size above which Go allocates an object on pages of
+// its own, starting on a page boundary, with no header before it.
+const largeObject = 32 << 10
+
+// newSlots returns a slot array of n slots for a new pool. A pool's array
+// (16 KiB) is small for Go, and a small Go object that holds pointers
+// starts with an 8-byte type header (Go 1.22's allocation headers), so its
+// slots would start 8 bytes past a cache line: every 128-byte instance
+// would touch three lines instead of two. So the arrays are cut from
+// groups of more than largeObject bytes, which start on a page; the rest
+// of a group waits here for the class's next new pool (it is not a pool
+// yet, so no statistic counts it: at most 32 KiB per class), and Go frees
+// a group once no pool holds any of it (a pool re-made for another class
+// drops its array).
+func (p *Pools[T]) newSlots(n int) []T {
+	if len(p.spare) < n {
+		group := n * (largeObject/(n*p.slotSize) + 1)
+		p.spare = make([]T, group)
+	}
+	s := p.spare[:n:n]
+	p.spare = p.spare[n:]
+	return s
 }
 
 // NewPools returns the pools of one class with slotsPerPool slots per pool
@@ -388,7 +415,7 @@ func (p *Pools[T]) newPool() *pool[T] {
 		}
 		n := p.slotsPerPool
 		pl = &pool[T]{
-			slots:     make([]T, n),
+			slots:     p.newSlots(n),
 			link:      p.link,
 			owner:     p,
 			slot:      ps,
