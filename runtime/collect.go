@@ -3,6 +3,7 @@ package runtime
 import (
 	"github.com/nogil-lab/nogil/biasedrc"
 	"github.com/nogil-lab/nogil/gc"
+	"github.com/nogil-lab/nogil/internal/invariants"
 )
 
 // The collector's part of the API, and the gc.Env that lets package gc
@@ -454,12 +455,28 @@ func (e *collectEnv) takeRefs(hs []*gc.Header) []*Object {
 
 // Free frees an object of the collector's garbage whatever its count
 // says: what is left of it is the collector's hold and references from
-// garbage that Discard emptied. It is freed as an object whose last
-// reference went: untracked from the collector's list, then destroyed
-// (its finalizer has run: the collector frees with Free only when none is
-// due).
+// garbage that Discard emptied. It is untracked from the collector's list
+// and disposed of: the collector frees with Free only when no finalizer is
+// due, and the weak references to the garbage were cleared in the pause
+// (nobody could make one since), so destroy's first steps — and the stripe
+// lock that clearing weak references takes in free-threaded mode — are
+// skipped.
 func (e *collectEnv) Free(h *gc.Header) {
-	e.th.freeContainer(fromGC(h))
+	th := e.th
+	o := fromGC(h)
+	t := o.typ
+	if t.kind == kindFreed {
+		misuse("double free of a %s object", t.name)
+	}
+	if invariants.Enabled && t.kind == kindInstance && (asInstance(o).weakrefs != nil || t.legacyDel != nil ||
+		(t.finalize != nil && !asInstance(o).gc.Finalized())) {
+		panic("runtime: the collector's Free of an instance with weak references or a finalizer due")
+	}
+	th.dying(o)
+	th.dispose(o, t)
+	if len(th.trash) > 0 && !th.freeing {
+		th.free(nil) // what it still held, if anything
+	}
 }
 
 // IncRef is the collector's hold, taken with the world stopped. Under

@@ -171,7 +171,16 @@ func (th *Thread) destroy(o *Object) {
 		if t.legacyDel != nil && th.runFinalizer(o, t.legacyDel) {
 			return
 		}
+		th.clearWeakrefs(asInstance(o))
 	}
+	th.dispose(o, t)
+}
+
+// dispose is the end of destroy, once no finalizer is due and o's weak
+// references are cleared: drop what o holds, count the free and give the
+// slot back. The collector's Free comes here directly for garbage whose
+// weak references it cleared with the world stopped.
+func (th *Thread) dispose(o *Object, t *Type) {
 	switch t.kind {
 	case kindTuple:
 		th.releaseAll(asTuple(o).items)
@@ -188,9 +197,7 @@ func (th *Thread) destroy(o *Object) {
 		})
 		th.freeTable(&d.table)
 	case kindInstance:
-		inst := asInstance(o)
-		th.clearWeakrefs(inst)
-		th.releaseAttrs(inst)
+		th.releaseAttrs(asInstance(o))
 	case kindWeakref:
 		th.unlinkWeakref(asWeakref(o))
 	}
