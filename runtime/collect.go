@@ -144,12 +144,10 @@ type collectEnv struct {
 	// reference is dropped when the world runs again (after the collector
 	// took its hold on the garbage).
 	pauseHeld map[*Object]struct{}
-	// refs and drop are the scratch buffers of Referents and Clear;
-	// untyped is where their touching loads go.
-	refs, drop []*Object
-	untyped    int
-	// per is where each object's references end in refs (Referents).
-	per []int
+	// drop is the scratch buffer of Clear; untyped is where its touching
+	// loads go.
+	drop    []*Object
+	untyped int
 }
 
 func (e *collectEnv) StopTheWorld() { e.th.stopTheWorld() }
@@ -263,53 +261,76 @@ func (e *collectEnv) RefCount(h *gc.Header) int64 {
 }
 
 // Referents appends the tracked objects that the objects of hs reference
-// (CPython's tp_traverse), and where each object's end (see gc.Env). It
-// gathers the referents of the whole batch first, then loads each one's
-// type word in a loop that does nothing else, so that their cache misses
-// overlap (Go has no prefetch instruction; a collection of a big heap
-// spends most of its time waiting for referents), and only then looks at
-// them. A reference to an immortal object is left out: counting never
-// changes it, so clearing need not know of it.
+// (CPython's tp_traverse), and where each object's end (see gc.Env), in
+// one pass: each reference is looked at where it is found. (A separate
+// pass that first gathered the whole batch's references and loaded them
+// to overlap their cache misses cost more instructions than it saved:
+// the processor overlaps the misses of this short loop by itself.) A
+// reference to an immortal object is left out: counting never changes
+// it, so clearing need not know of it.
 func (e *collectEnv) Referents(hs []*gc.Header, buf []*gc.Header, ends []int) ([]*gc.Header, []int) {
-	rs, per := e.refs[:0], e.per[:0]
 	for _, h := range hs {
 		o := fromGC(h)
+		var foreign bool
 		switch o.typ.kind {
-		case kindTuple:
-			rs = append(rs, asTuple(o).items...)
-		case kindList:
-			rs = append(rs, asList(o).items...)
-		case kindDict:
-			asDict(o).table.each(func(k, v *Object) { rs = append(rs, k, v) })
 		case kindInstance:
-			rs = asInstance(o).appendAttrs(rs)
-		}
-		per = append(per, len(rs))
-	}
-	e.touch(rs)
-	i := 0
-	for _, end := range per {
-		foreign := false
-		for _, r := range rs[i:end] {
-			if r.typ.kind.container() {
-				if rh := &asContainer(r).gc; rh.IsTracked() {
-					buf = append(buf, rh)
-					continue
-				}
+			// Written out: a loop over the five slots cost twice the
+			// instructions.
+			inst := asInstance(o)
+			if r := inst.values[0]; r != nil {
+				buf, foreign = appendReferent(buf, foreign, r)
 			}
-			if !r.rc.IsImmortal() {
-				foreign = true
+			if r := inst.values[1]; r != nil {
+				buf, foreign = appendReferent(buf, foreign, r)
 			}
+			if r := inst.values[2]; r != nil {
+				buf, foreign = appendReferent(buf, foreign, r)
+			}
+			if r := inst.values[3]; r != nil {
+				buf, foreign = appendReferent(buf, foreign, r)
+			}
+			if r := inst.values[4]; r != nil {
+				buf, foreign = appendReferent(buf, foreign, r)
+			}
+			if m := inst.more; m != nil {
+				buf, foreign = m.appendReferents(buf, foreign)
+			}
+		case kindList:
+			for _, r := range asList(o).items {
+				buf, foreign = appendReferent(buf, foreign, r)
+			}
+		case kindTuple:
+			for _, r := range asTuple(o).items {
+				buf, foreign = appendReferent(buf, foreign, r)
+			}
+		case kindDict:
+			asDict(o).table.each(func(k, v *Object) {
+				buf, foreign = appendReferent(buf, foreign, k)
+				buf, foreign = appendReferent(buf, foreign, v)
+			})
 		}
-		i = end
 		if foreign {
 			ends = append(ends, -1-len(buf))
 		} else {
 			ends = append(ends, len(buf))
 		}
 	}
-	e.refs, e.per = rs, per
 	return buf, ends
+}
+
+// Referents writes out the five inline attribute slots: this stops the
+// build if inlineAttrs changes.
+const _, _ = uint(inlineAttrs - 5), uint(5 - inlineAttrs)
+
+// appendReferent appends r's header to buf if r is a tracked container;
+// otherwise foreign becomes true unless r is immortal.
+func appendReferent(buf []*gc.Header, foreign bool, r *Object) ([]*gc.Header, bool) {
+	if r.typ.kind.container() {
+		if rh := &asContainer(r).gc; rh.IsTracked() {
+			return append(buf, rh), foreign
+		}
+	}
+	return buf, foreign || !r.rc.IsImmortal()
 }
 
 // Untrackable is never true here. CPython's collector untracks a tuple
@@ -501,14 +522,15 @@ func (e *collectEnv) AppendGarbage(h *gc.Header) {
 	_ = e.th.ListAppend(e.th.rt.garbage, fromGC(h))
 }
 
-// touch loads the type word of every object of os in a loop that does
-// nothing else, so that their cache misses overlap (Go has no prefetch
-// instruction) before the caller looks at them one by one. The count of
-// nil types (there are none) keeps the loads from being optimized away.
+// touch loads the type word of every object of os (nil entries are
+// passed over) in a loop that does nothing else, so that their cache
+// misses overlap (Go has no prefetch instruction) before the caller looks
+// at them one by one. The count of nil types (there are none) keeps the
+// loads from being optimized away.
 func (e *collectEnv) touch(os []*Object) {
 	untyped := 0
 	for _, o := range os {
-		if o.typ == nil {
+		if o != nil && o.typ == nil {
 			untyped++
 		}
 	}

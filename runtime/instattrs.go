@@ -3,6 +3,8 @@ package runtime
 import (
 	"sync"
 	"sync/atomic"
+
+	"github.com/nogil-lab/nogil/gc"
 )
 
 // An instance's attributes: names shared by the type, values in the
@@ -203,20 +205,6 @@ func (m *moreAttrs) findNamed(name string) int {
 	return -1
 }
 
-// appendAttrs appends every attribute value of inst to buf (the
-// collector's traversal). With the world stopped or under the lock.
-func (inst *instanceObject) appendAttrs(buf []*Object) []*Object {
-	for _, v := range inst.values {
-		if v != nil {
-			buf = append(buf, v)
-		}
-	}
-	if m := inst.more; m != nil {
-		buf = m.appendTo(buf)
-	}
-	return buf
-}
-
 func (m *moreAttrs) appendTo(buf []*Object) []*Object {
 	for _, v := range m.values {
 		if v != nil {
@@ -227,6 +215,20 @@ func (m *moreAttrs) appendTo(buf []*Object) []*Object {
 		buf = append(buf, m.named[i].value)
 	}
 	return buf
+}
+
+// appendReferents is the collector's traversal of the attributes kept in
+// m (see collectEnv.Referents).
+func (m *moreAttrs) appendReferents(buf []*gc.Header, foreign bool) ([]*gc.Header, bool) {
+	for _, v := range m.values {
+		if v != nil {
+			buf, foreign = appendReferent(buf, foreign, v)
+		}
+	}
+	for i := range m.named {
+		buf, foreign = appendReferent(buf, foreign, m.named[i].value)
+	}
+	return buf, foreign
 }
 
 // takeAttrs appends every attribute value of inst to buf and leaves inst
