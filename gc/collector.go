@@ -83,9 +83,7 @@ type Env interface {
 	// twice appends x twice), and returns the extended buf. World stopped.
 	// The collector asks for a few dozen objects at a time and then works
 	// through the buffer in loops of its own: one call per batch instead of
-	// an indirect call per reference, and the runtime may load the
-	// referents of the whole batch before it looks at any of them, so that
-	// their cache misses overlap.
+	// an indirect call per reference.
 	//
 	// For each object of hs it also appends to ends where its referents
 	// end in buf (len(buf) after them), or -1-len(buf) if the object also

@@ -285,9 +285,7 @@
 //     one, and the partition (step 4) rebuilds the lists without touching
 //     an object's neighbours.
 //   - Traversal and clearing go in batches (Referents, Clear): one Env call
-//     per few dozen objects, no call per reference, and the runtime loads
-//     the referents of a whole batch before looking at any, so that their
-//     misses overlap.
+//     per few dozen objects, no call per reference.
 //   - An object is traversed once in step 2 and at most once in step 3,
 //     where a heap held from outside, or garbage with nothing held from
 //     outside, is not traversed at all (step 3's count). RefCount is one
@@ -296,7 +294,8 @@
 //   - A live heap's full collection visits each object once (step 2) and
 //     its referents: survivors keep their epoch instead of having a flag
 //     cleared, and the partition is skipped (step 4).
-//   - The garbage is freed in allocation order, each object at its DecRef.
+//   - The garbage is freed in allocation order, each object at its DecRef
+//     (or its Free, after Discard).
 //
 // The scratch slices are kept between collections while they stay at
 // least a quarter used, so that repeated collections of a big heap do not
