@@ -475,12 +475,16 @@ func (c *Collector) subtract(hs, refs []*Header, ends []int) {
 		}
 		for ; i < end; i++ {
 			r := refs[i]
-			if l := r.list; l == nil || (l != m0 && l != m1 && l != m2 && !l.young) {
-				closed = false
-				continue
-			}
-			if r.flags&epochMask != ep && !c.initRefs(r) {
-				panic("gc: Env.Referents reported an object that is being destroyed")
+			// The epoch says "in the set" at once for most referents;
+			// only the others need their list looked at.
+			if r.flags&epochMask != ep {
+				if l := r.list; l == nil || (l != m0 && l != m1 && l != m2 && !l.young) {
+					closed = false
+					continue
+				}
+				if !c.initRefs(r) {
+					panic("gc: Env.Referents reported an object that is being destroyed")
+				}
 			}
 			r.refs--
 			if r.refs == 0 {

@@ -103,7 +103,7 @@ func (th *Thread) collectGeneration(g int) int {
 	th.collecting = true
 	defer func() { th.collecting = false }()
 	th.safePoint()
-	env := &collectEnv{th: th}
+	env := &collectEnv{th: th, strategy: th.rt.strategy}
 	collected, uncollectable := th.rt.collector.Collect(env, g)
 	th.rt.gcDoneMu.Lock()
 	th.rt.gcDone.Broadcast()
@@ -120,19 +120,21 @@ func (th *Thread) collectGeneration(g int) int {
 func (th *Thread) Freeze() {
 	th.mustBeAttached()
 	th.safePoint()
-	th.rt.collector.Freeze(&collectEnv{th: th})
+	th.rt.collector.Freeze(&collectEnv{th: th, strategy: th.rt.strategy})
 }
 
 // Unfreeze moves the permanent generation back to the oldest one.
 func (th *Thread) Unfreeze() {
 	th.mustBeAttached()
-	th.rt.collector.Unfreeze(&collectEnv{th: th})
+	th.rt.collector.Unfreeze(&collectEnv{th: th, strategy: th.rt.strategy})
 }
 
 // collectEnv is the gc.Env of one collection, bound to the collecting
 // thread.
 type collectEnv struct {
 	th *Thread
+	// strategy is the runtime's, for RefCount without two loads through th.
+	strategy biasedrc.Strategy
 	// deadInPause are objects whose queued counts merged to zero while the
 	// world was stopped; they are freed once it runs again.
 	deadInPause []*Object
@@ -248,7 +250,7 @@ func (e *collectEnv) mergeInPause(o *Object) {
 // lists can be in that state when a pause starts.
 func (e *collectEnv) RefCount(h *gc.Header) int64 {
 	o := fromGC(h)
-	rc := o.rc.Value(e.th.rt.strategy)
+	rc := o.rc.Value(e.strategy)
 	if e.pauseHeld != nil {
 		if _, ok := e.pauseHeld[o]; ok {
 			return rc - 1 // our reference is not one (see pauseHeld)
