@@ -158,6 +158,56 @@ func BenchmarkGCLiveHeap(b *testing.B) {
 	})
 }
 
+// floorNode is the yardstick's object: 128 bytes, like an instance, with
+// a count, a scratch count and two references.
+type floorNode struct {
+	count, refs int64
+	a, b        *floorNode
+	_           [12]int64
+}
+
+// The yardstick for B11 (and the first half of B6): what CPython's
+// update_refs and subtract_refs do to memory for the ring, written as two
+// plain Go loops over a plain Go array — copy each of the 1M 128-byte
+// objects' count to its scratch count, then count down the scratch counts
+// of each object's two referents (a the next object, b = 7i+3: one random
+// access each). It runs in the same process as the collector's benchmarks, so
+// the two can be compared on a machine whose memory speed changes with
+// its neighbours' load: BenchmarkGCLiveHeap's ns/object over this one's is
+// what the collector adds.
+func BenchmarkGCMemoryFloor(b *testing.B) {
+	n := 1_000_000
+	if testing.Short() {
+		n = 100_000
+	}
+	nodes := make([]floorNode, n)
+	for i := range nodes {
+		nodes[i].count = 2
+		nodes[i].a = &nodes[(i+1)%n]
+		nodes[i].b = &nodes[(7*i+3)%n]
+	}
+	zeros := 0
+	for b.Loop() {
+		for i := range nodes {
+			x := &nodes[i]
+			x.refs = x.count
+		}
+		for i := range nodes {
+			x := &nodes[i]
+			if x.a.refs--; x.a.refs == 0 {
+				zeros++
+			}
+			if x.b.refs--; x.b.refs == 0 {
+				zeros++
+			}
+		}
+	}
+	if zeros != b.N*n {
+		b.Fatalf("%d counts reached zero, want %d", zeros, b.N*n)
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/object")
+}
+
 // gcbYoung makes the young generation of B8: k fresh lists of one small
 // int each, alive.
 func gcbYoung(th *Thread, k int) []*Object {
