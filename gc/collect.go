@@ -79,41 +79,8 @@ func (c *Collector) collect(env Env, gen int) (m, n int) {
 	for g := 0; g <= gen; g++ {
 		c.members[g] = &c.gens[g]
 	}
-	objs := c.objs[:0]
-	var traits Traits
-	const allTraits = TraitLegacy | TraitUntrackable | TraitUnclearable
 	c.zeros = 0
-	ep := c.epochBits
-	for g := gen; ; g = (g + 1) % (gen + 1) {
-		l := &c.gens[g]
-		objs = slices.Grow(objs, l.Len())
-		var next *Header
-		for h := l.Front(); h != nil; {
-			start := len(objs)
-			for ; h != nil && len(objs)-start < traverseBatch; h = next {
-				next = l.Next(h)
-				if h.list != l {
-					// Gathered from a young list (generation 0 only):
-					// relabeled here rather than in a walk of its own.
-					h.list = l
-				}
-				if h.flags&epochMask != ep && !c.initRefs(h) {
-					// Being destroyed: out of the collection's way.
-					Unlink(h)
-					env.Dying(h)
-					continue
-				}
-				objs = append(objs, h)
-			}
-			if traits != allTraits {
-				traits |= env.Inspect(objs[start:])
-			}
-			c.subtract(objs[start:], c.referents(env, objs[start:]), c.ends)
-		}
-		if g == gen-1 || gen == 0 {
-			break
-		}
-	}
+	objs, traits := c.walk(env, gen)
 	c.members = [NumGenerations]*List{}
 	if invariants.Enabled {
 		checkRefs(objs)
@@ -397,6 +364,75 @@ func (c *Collector) nextEpoch() {
 	}
 	c.epoch++
 	c.epochBits = c.epoch << epochShift
+}
+
+// walk is step 2's walk of the lists of generations gen, 0, ..., gen-1. It
+// returns the set, in that order, and what Inspect reported of it.
+func (c *Collector) walk(env Env, gen int) (objs []*Header, traits Traits) {
+	const allTraits = TraitLegacy | TraitUntrackable | TraitUnclearable
+	objs = c.objs[:0]
+	for g := gen; ; g = (g + 1) % (gen + 1) {
+		l := &c.gens[g]
+		objs = slices.Grow(objs, l.Len())
+		for h := l.Front(); h != nil; {
+			start := len(objs)
+			objs, h = walkBatch(l, h, objs)
+			objs = c.initBatch(env, objs, start)
+			if traits != allTraits {
+				traits |= env.Inspect(objs[start:])
+			}
+			c.subtract(objs[start:], c.referents(env, objs[start:]), c.ends)
+		}
+		if g == gen-1 || gen == 0 {
+			break
+		}
+	}
+	return objs, traits
+}
+
+// walkBatch appends to objs up to traverseBatch members of l from h on and
+// returns the extended objs and the member after them (nil at the end).
+// A member gathered from a young list (generation 0 only) is relabeled
+// here rather than in a walk of its own.
+func walkBatch(l *List, h *Header, objs []*Header) ([]*Header, *Header) {
+	for n := 0; h != nil && n < traverseBatch; n++ {
+		if h.list != l {
+			h.list = l
+		}
+		objs = append(objs, h)
+		h = l.Next(h)
+	}
+	return objs, h
+}
+
+// initBatch starts the count of each object of objs[start:], the batch the
+// walk just reached, that is not in the set yet (an object before it may
+// have referred to it). One that is being destroyed stays out of the set:
+// it is unlinked, handed to Dying and dropped from objs, which initBatch
+// returns. Only the walk can meet such an object (nothing refers to it).
+func (c *Collector) initBatch(env Env, objs []*Header, start int) []*Header {
+	ep := c.epochBits
+	dying := false
+	for _, h := range objs[start:] {
+		if h.flags&epochMask != ep && !c.initRefs(h) {
+			dying = true // still out of the set
+		}
+	}
+	if !dying {
+		return objs
+	}
+	k := start
+	for _, h := range objs[start:] {
+		if h.flags&epochMask != ep {
+			Unlink(h)
+			env.Dying(h)
+			continue
+		}
+		objs[k] = h
+		k++
+	}
+	clear(objs[k:])
+	return objs[:k]
 }
 
 // initRefs starts h's count: refs = its reference count, and h joins the
