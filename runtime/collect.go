@@ -320,8 +320,8 @@ func (e *collectEnv) Referents(hs []*gc.Header, buf []*gc.Header, ends []int) ([
 	return buf, ends
 }
 
-// Referents writes out the five inline attribute slots: this stops the
-// build if inlineAttrs changes.
+// Referents, takeAttrs and releaseAttrs write out the five inline
+// attribute slots: this stops the build if inlineAttrs changes.
 const _, _ = uint(inlineAttrs - 5), uint(5 - inlineAttrs)
 
 // appendReferent appends r's header to buf if r is a tracked container;

@@ -266,11 +266,26 @@ func (inst *instanceObject) takeAttrs(buf []*Object) []*Object {
 
 // releaseAttrs drops every attribute of a dying instance.
 func (th *Thread) releaseAttrs(inst *instanceObject) {
-	for i, v := range inst.values {
-		if v != nil {
-			inst.values[i] = nil
-			th.release(v)
-		}
+	// Written out, as in takeAttrs: on the path of every instance's death.
+	if v := inst.values[0]; v != nil {
+		inst.values[0] = nil
+		th.release(v)
+	}
+	if v := inst.values[1]; v != nil {
+		inst.values[1] = nil
+		th.release(v)
+	}
+	if v := inst.values[2]; v != nil {
+		inst.values[2] = nil
+		th.release(v)
+	}
+	if v := inst.values[3]; v != nil {
+		inst.values[3] = nil
+		th.release(v)
+	}
+	if v := inst.values[4]; v != nil {
+		inst.values[4] = nil
+		th.release(v)
 	}
 	if m := inst.more; m != nil {
 		inst.more = nil
