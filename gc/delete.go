@@ -30,21 +30,13 @@ import "github.com/nogil-lab/nogil/internal/invariants"
 // resurrection check, what of held is still garbage (c.set).
 func (c *Collector) clearGarbage(env Env, garbage, held []*Header, resurrectionCheck bool) {
 	unreachable := &c.unreachable
-	batch := c.batch[:0]
+	clearing := c.batcher(env.Clear)
 	for _, h := range garbage {
 		if h.list == unreachable {
-			batch = append(batch, h)
-			if len(batch) == traverseBatch {
-				env.Clear(batch)
-				batch = batch[:0]
-			}
+			clearing.add(h)
 		}
 	}
-	if len(batch) > 0 {
-		env.Clear(batch)
-	}
-	clear(batch)
-	c.batch = batch[:0]
+	c.done(clearing)
 	if invariants.Enabled {
 		on := 0
 		for _, h := range garbage {
@@ -82,44 +74,30 @@ func (c *Collector) discardGarbage(env Env, held []*Header, open int) {
 	// 1. The objects that also refer outside the set are cleared first:
 	// Clear counts down what they refer to, garbage included, all of
 	// which is still held.
-	batch := c.batch[:0]
+	clearing := c.batcher(env.Clear)
 	for _, h := range held {
 		if open == 0 {
 			break // the rest is closed
 		}
 		if h.list == unreachable && h.flags&flagClosed == 0 {
 			open--
-			batch = append(batch, h)
-			if len(batch) == traverseBatch {
-				env.Clear(batch)
-				batch = batch[:0]
-			}
+			clearing.add(h)
 		}
 	}
-	if len(batch) > 0 {
-		env.Clear(batch)
-		batch = batch[:0]
-	}
+	c.done(clearing)
 	// 2. The closed objects, a batch at a time: emptied without counting,
 	// then freed. Nothing left counts them down: the others are cleared,
 	// and the closed ones are discarded.
+	freeing := c.batcher(func(batch []*Header) { discardAndFree(env, batch) })
 	freed := 0
 	for i, h := range held {
 		if h.list == unreachable && h.flags&flagClosed != 0 {
-			batch = append(batch, h)
+			freeing.add(h)
 			held[i] = nil
 			freed++
-			if len(batch) == traverseBatch {
-				discardAndFree(env, batch)
-				batch = batch[:0]
-			}
 		}
 	}
-	if len(batch) > 0 {
-		discardAndFree(env, batch)
-	}
-	clear(batch)
-	c.batch = batch[:0]
+	c.done(freeing)
 	// 3. The rest. An object that left the unreachable list (nobody can
 	// reach it to untrack it, but if it happened) only loses its hold.
 	for i, h := range held {
@@ -146,4 +124,32 @@ func discardAndFree(env Env, batch []*Header) {
 		h.flags &^= scratchFlags
 		env.Free(h)
 	}
+}
+
+// batcher hands objects to fn traverseBatch at a time, in the collector's
+// reusable batch buffer.
+type batcher struct {
+	buf []*Header
+	fn  func([]*Header)
+}
+
+func (c *Collector) batcher(fn func([]*Header)) batcher {
+	return batcher{buf: c.batch[:0], fn: fn}
+}
+
+func (b *batcher) add(h *Header) {
+	b.buf = append(b.buf, h)
+	if len(b.buf) == traverseBatch {
+		b.fn(b.buf)
+		b.buf = b.buf[:0]
+	}
+}
+
+// done hands b the rest and gives its buffer back, empty.
+func (c *Collector) done(b batcher) {
+	if len(b.buf) > 0 {
+		b.fn(b.buf)
+	}
+	clear(b.buf)
+	c.batch = b.buf[:0]
 }

@@ -31,29 +31,26 @@ func TestSlotsStartOnCacheLines(t *testing.T) {
 		require.Zero(t, uintptr(unsafe.Pointer(p))%64, "slot at %p", p)
 	}
 
-	t.Run("pools", func(t *testing.T) {
-		p := NewPools[line128]("line128", 0, link)
+	allocFree := func(t *testing.T, a interface {
+		Alloc() (*line128, SlotID)
+		Free(SlotID)
+	}) {
 		ids := make([]SlotID, 0, n)
 		for range n {
-			s, id := p.Alloc()
+			s, id := a.Alloc()
 			check(t, s)
 			ids = append(ids, id)
 		}
 		for _, id := range ids {
-			p.Free(id)
+			a.Free(id)
 		}
+	}
+	t.Run("pools", func(t *testing.T) {
+		allocFree(t, NewPools[line128]("line128", 0, link))
 	})
 	t.Run("heap", func(t *testing.T) {
 		h := NewClass[line128]("line128", 0, link).NewHeap()
-		ids := make([]SlotID, 0, n)
-		for range n {
-			s, id := h.Alloc()
-			check(t, s)
-			ids = append(ids, id)
-		}
-		for _, id := range ids {
-			h.Free(id)
-		}
+		allocFree(t, h)
 		h.Abandon()
 	})
 }
