@@ -44,10 +44,21 @@
 //     pending). The request is a single flag on its own cache line.
 //
 //  4. Safe-point poll. The holder calls DropRequested at its safe points
-//     (the runtime's Checkpoint: between operations, in loops). It is one
-//     atomic load of a line that is written only when a waiter times out or
-//     the GIL changes hands, so in the common case it hits the holder's own
-//     cache. When it reports true the holder calls Yield.
+//     (the runtime's Checkpoint: between operations, in loops). With nobody
+//     waiting it is two atomic loads of a line that is written only when
+//     the waiters change or the GIL changes hands, so in the common case it
+//     hits the holder's own cache. When it reports true the holder calls
+//     Yield. Each queued waiter also publishes when its timer would make
+//     the request (its deadline; the earliest is GIL.deadline): at a
+//     switch every waiter's deadline moves one interval on, since a waiter
+//     notices the switch when its timer fires and only then starts another
+//     interval. With someone waiting the poll reads the clock, and once the
+//     deadline has passed it makes the request itself (step 3 on the
+//     waiter's behalf, counted in HolderDropRequests). That is not a
+//     change of protocol, only of who notices first: Go wakes an idle
+//     thread for its timer through epoll_wait, whose timeout has
+//     millisecond resolution (golang/go#53824), so the waiter's own timer
+//     fires up to about 1 ms late, while the holder is running anyway.
 //
 //  5. Release and forced switching. Release clears holder and wakes the
 //     head of the wait queue. If a drop request is pending, the releasing
@@ -64,22 +75,22 @@
 //
 // The latency from a waiter starting to wait until it holds the GIL is thus
 // one interval, plus the time until the holder's next safe point, plus one
-// goroutine wake-up (benchmark B9 in DESIGN.md: at most interval + 1 ms),
-// plus the lateness of the waiter's timer. On Linux, Go delivers timers to
-// parked threads through epoll_wait, whose timeout has millisecond
-// resolution (golang/go#53824), so a timed wait can end up to about 1 ms
-// late: with a 5 ms interval the hand-over is typically 5.1 ms, with a 1 ms
-// interval about 2 ms. With GOMAXPROCS=1 a holder that never blocks delays
-// every timer until the Go scheduler preempts it (about 10 ms); the GIL needs
-// at least two Ps to keep to its interval.
+// goroutine wake-up (benchmark B9 in DESIGN.md: at most interval + 1 ms).
+// The waiter's timer does not add its lateness (step 4): the hand-over
+// takes 1.01 ms at a 1 ms interval (median), where the waiter's timer alone
+// made it 1.2-2 ms. A holder that does not reach a safe point still gives
+// the GIL up only when its timer-driven request arrives. With GOMAXPROCS=1
+// a holder that never blocks delays every timer until the Go scheduler
+// preempts it (about 10 ms), and polls only at its safe points.
 //
 // # Invariants
 //
 //   - At most one handle holds the GIL: holder changes only with mu held,
 //     from nil to a handle (take) and back (release).
 //   - A pending drop request implies a queued waiter: requests are set only
-//     by queued waiters while the GIL is held, waiters leave the queue only
-//     by taking the GIL, and every take clears the request. So a forced
+//     while the GIL is held and someone is queued (by that waiter, or by the
+//     holder's poll on its behalf, both with mu held), waiters leave the
+//     queue only by taking the GIL, and every take clears the request. So a forced
 //     switch always ends: when the releaser looks (with mu held) the request
 //     is still pending, the queue head has a wake token, and whoever takes
 //     the GIL next is another thread.
@@ -103,7 +114,11 @@
 // Field by field (also commented at each declaration):
 //
 //   - dropRequest: atomic; written only with mu held (set by a timed-out
-//     waiter, cleared by a take); read without mu by the holder's poll.
+//     waiter or the holder's poll, cleared by a take); read without mu by
+//     the holder's poll.
+//   - deadline: atomic; written only with mu held, whenever a queued
+//     waiter's Handle.deadline changes (which mu protects); read without mu
+//     by the holder's poll.
 //   - holder: atomic; written only with mu held; read without mu by
 //     HeldBy, Yield's fast path and the misuse checks. A thread reading its
 //     own handle there knows the answer cannot change under it.
@@ -116,7 +131,8 @@
 // # Cost
 //
 // Uncontended Acquire+Release is two short mutex sections; DropRequested is
-// one load; Yield without a request is two loads. No allocation happens on
+// two loads with nobody waiting (and a clock read when someone waits); Yield
+// without a request is three loads. No allocation happens on
 // any path except the timer of a wait that actually sleeps.
 //
 // # Misuse

@@ -39,6 +39,13 @@ type GIL struct {
 	// (CPython's locked + last_holder read together). Atomic; written only
 	// with mu held, loaded without mu by HeldBy, Yield and the misuse checks.
 	holder atomic.Pointer[Handle]
+	// deadline is the earliest of the queued waiters' Handle.deadline, in
+	// nanoseconds of the GIL's clock (elapsed), or 0 when nobody waits.
+	// Atomic; written only with mu held, whenever a waiter's deadline
+	// changes; loaded without mu by the holder's safe-point poll, which
+	// sets the drop request itself once the deadline has passed (see
+	// DropRequested).
+	deadline atomic.Int64
 
 	_ cacheline.Pad
 
@@ -64,6 +71,10 @@ type GIL struct {
 	// interval is the switch interval in nanoseconds, always > 0. Atomic;
 	// read by each waiter when it (re)starts a timed wait.
 	interval atomic.Int64
+	// start is the origin of the GIL's clock; clock, if set (tests only,
+	// before any use), replaces it. Immutable.
+	start time.Time
+	clock func() int64
 }
 
 // handleState is what a handle is doing, for misuse checks and the
@@ -92,6 +103,10 @@ type Handle struct {
 	// state, prev and next are protected by g.mu.
 	state      handleState
 	prev, next *Handle
+	// deadline is when this waiter's timed wait would ask for a drop if
+	// the GIL does not switch first, on the GIL's clock (see GIL.deadline).
+	// Protected by g.mu; meaningful while the handle is queued.
+	deadline int64
 
 	_ cacheline.Pad
 }
@@ -105,9 +120,31 @@ func New(interval time.Duration) *GIL {
 	if interval == 0 {
 		interval = DefaultInterval
 	}
-	g := &GIL{}
+	g := &GIL{start: time.Now()}
 	g.interval.Store(int64(interval))
 	return g
+}
+
+// elapsed reads the GIL's clock: monotonic nanoseconds since New, never 0.
+func (g *GIL) elapsed() int64 {
+	if g.clock != nil {
+		return g.clock()
+	}
+	return int64(time.Since(g.start)) + 1
+}
+
+// publishDeadlineLocked sets deadline to the earliest queued waiter's.
+// g.mu is held; the queue is short (one entry per blocked thread).
+func (g *GIL) publishDeadlineLocked() {
+	var d int64
+	for w := g.waitHead; w != nil; w = w.next {
+		if d == 0 || w.deadline < d {
+			d = w.deadline
+		}
+	}
+	if g.deadline.Load() != d {
+		g.deadline.Store(d)
+	}
 }
 
 // NewHandle returns a handle for one runtime thread. It does not hold the
@@ -135,9 +172,47 @@ func (g *GIL) Interval() time.Duration { return time.Duration(g.interval.Load())
 func (g *GIL) HeldBy(h *Handle) bool { return h != nil && g.holder.Load() == h }
 
 // DropRequested reports whether a waiter has asked the holder to drop the
-// GIL. It is one atomic load: the holder calls it at every safe point and,
-// when it returns true, calls Yield.
-func (g *GIL) DropRequested() bool { return g.dropRequest.Load() }
+// GIL, or would have: the holder calls it at every safe point and, when it
+// returns true, calls Yield. With nobody waiting it is two atomic loads.
+// With a waiter it also reads the clock, and once the waiter's interval
+// has passed it sets the drop request itself: the waiter's timer may wake
+// it up to a millisecond late (Go delivers timers to idle threads through
+// epoll_wait, whose timeout has millisecond resolution, golang/go#53824),
+// the holder's poll is not late.
+func (g *GIL) DropRequested() bool {
+	if g.dropRequest.Load() {
+		return true
+	}
+	d := g.deadline.Load()
+	return d != 0 && g.elapsed() >= d && g.requestDrop()
+}
+
+// requestDrop sets the drop request on behalf of the waiter whose interval
+// has passed, and reports whether one is pending. The request keeps its
+// invariant (a pending request implies a queued waiter) because it is set
+// under mu only while someone waits.
+func (g *GIL) requestDrop() bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.dropRequest.Load() {
+		return true
+	}
+	now := g.elapsed()
+	if g.holder.Load() == nil || g.deadline.Load() == 0 || now < g.deadline.Load() {
+		return false // released, or the waiters changed meanwhile
+	}
+	g.dropRequest.Store(true)
+	g.stats.DropRequests++
+	g.stats.HolderDropRequests++
+	// As each such waiter would on its timeout: another interval.
+	for w := g.waitHead; w != nil; w = w.next {
+		if w.deadline <= now {
+			w.deadline = now + g.interval.Load()
+		}
+	}
+	g.publishDeadlineLocked()
+	return true
+}
 
 // Acquire blocks until h holds the GIL (CPython's take_gil). A waiter that
 // sees the GIL kept by the same holder for a whole switch interval sets the
@@ -169,7 +244,7 @@ func (g *GIL) Yield(h *Handle) bool {
 	if g.holder.Load() != h {
 		panic(msgYieldNotHeld)
 	}
-	if !g.dropRequest.Load() {
+	if !g.DropRequested() {
 		return false
 	}
 	switched := g.release(h, msgYieldNotHeld)
@@ -212,6 +287,7 @@ func (g *GIL) waitLocked(h *Handle) {
 	g.enqueueLocked(h)
 	saved := g.switchNumber
 	timer := time.NewTimer(g.Interval())
+	g.restartLocked(h)
 	for g.holder.Load() != nil {
 		g.mu.Unlock()
 		timedOut := false
@@ -227,18 +303,21 @@ func (g *GIL) waitLocked(h *Handle) {
 		case g.switchNumber != saved:
 			saved = g.switchNumber
 			timer.Reset(g.Interval())
+			g.restartLocked(h)
 		case timedOut:
 			if !g.dropRequest.Load() {
 				g.dropRequest.Store(true)
 				g.stats.DropRequests++
 			}
 			timer.Reset(g.Interval())
+			g.restartLocked(h)
 		}
 	}
 	// Go 1.23+ timers: after Stop no stale tick can be received, and the
 	// timer is not referenced afterwards.
 	timer.Stop()
 	g.dequeueLocked(h)
+	g.publishDeadlineLocked()
 	select {
 	case <-h.wake: // a token sent after we last looked; nobody else will send
 	default:
@@ -261,6 +340,15 @@ func (g *GIL) takeLocked(h *Handle) {
 		}
 		g.lastHolder = h
 		g.switchNumber++
+		// A waiter notices the switch when its timer fires (or it wakes
+		// before) and only then starts another interval: until then it
+		// would not ask.
+		if g.waitHead != nil {
+			for w := g.waitHead; w != nil; w = w.next {
+				w.deadline += g.interval.Load()
+			}
+			g.publishDeadlineLocked()
+		}
 		// Every thread in a forced switch is waiting for exactly this: a
 		// take by someone else after its release.
 		for i, w := range g.switchWaiters {
@@ -275,6 +363,13 @@ func (g *GIL) takeLocked(h *Handle) {
 	if g.dropRequest.Load() {
 		g.dropRequest.Store(false)
 	}
+}
+
+// restartLocked starts a new timed interval for the queued waiter h, as
+// its timer is (re)started. g.mu is held.
+func (g *GIL) restartLocked(h *Handle) {
+	h.deadline = g.elapsed() + g.interval.Load()
+	g.publishDeadlineLocked()
 }
 
 // release drops the GIL held by h and reports whether it did a forced switch.

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -559,4 +560,49 @@ func waitClosed(t *testing.T, done <-chan struct{}) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("the other thread never finished: it did not get the GIL")
 	}
+}
+
+// TestHolderPollSetsDropRequest: once a waiter's interval has passed by
+// the GIL's clock, the holder's poll sets the drop request itself, without
+// waiting for the waiter's timer (here an hour away, so it never fires);
+// before that it does not. The clock is the test's.
+func TestHolderPollSetsDropRequest(t *testing.T) {
+	g := New(time.Hour)
+	var now atomic.Int64
+	now.Store(1)
+	g.clock = now.Load
+	holder, waiter := g.NewHandle(), g.NewHandle()
+	g.Acquire(holder)
+	require.False(t, g.DropRequested(), "nobody waits")
+	require.Zero(t, g.deadline.Load())
+
+	acquired := make(chan struct{})
+	go func() {
+		g.Acquire(waiter)
+		close(acquired)
+		g.Release(waiter)
+	}()
+	require.Eventually(t, func() bool { return g.deadline.Load() != 0 }, 10*time.Second, time.Millisecond, "the waiter arms its deadline")
+	require.Equal(t, 1+int64(time.Hour), g.deadline.Load())
+
+	now.Store(int64(time.Hour)) // one nanosecond short
+	require.False(t, g.DropRequested())
+	require.False(t, g.Yield(holder))
+	now.Store(1 + int64(time.Hour))
+	require.True(t, g.DropRequested(), "the interval has passed")
+	s := g.Stats()
+	require.Equal(t, uint64(1), s.DropRequests)
+	require.Equal(t, uint64(1), s.HolderDropRequests)
+	require.True(t, g.DropRequested(), "pending until served")
+	require.Equal(t, uint64(1), g.Stats().DropRequests, "not counted twice")
+
+	require.True(t, g.Yield(holder), "a forced switch to the waiter")
+	<-acquired
+	require.True(t, g.HeldBy(holder))
+	require.False(t, g.DropRequested(), "the take served the request")
+	require.Zero(t, g.deadline.Load(), "nobody waits any more")
+	s = g.Stats()
+	require.Equal(t, uint64(1), s.ForcedSwitches)
+	require.Equal(t, uint64(2), s.Switches)
+	g.Release(holder)
 }

@@ -16,10 +16,14 @@ type Stats struct {
 	// request was pending, which waited for another thread to take the GIL.
 	// Each consumes one request: ForcedSwitches <= DropRequests.
 	ForcedSwitches uint64
-	// DropRequests counts drop requests set by waiters whose timed wait
-	// expired with no switch (a waiter that times out while a request is
-	// already pending does not count again).
+	// DropRequests counts drop requests: set by a waiter whose timed wait
+	// expired with no switch, or by the holder's poll once that waiter's
+	// interval had passed (a request made while one is pending does not
+	// count again).
 	DropRequests uint64
+	// HolderDropRequests counts the DropRequests the holder's poll set
+	// before the waiter's timer woke it up (DropRequested).
+	HolderDropRequests uint64
 	// TotalWait is the summed time Acquire (and Yield's re-acquire) spent
 	// blocked waiting for the GIL. Uncontended takes add nothing.
 	TotalWait time.Duration
