@@ -5,6 +5,8 @@ import (
 	"math/rand/v2"
 	"runtime"
 	"testing"
+
+	"github.com/nogil-lab/nogil/internal/cputime"
 )
 
 // Benchmarks on the fake object graph (GIL-like Env: the pauses cost
@@ -81,8 +83,8 @@ func newCPUTimer(b *testing.B) *cpuTimer {
 // start and stop read the clock inside the benchmark timer's interval:
 // StartTimer and StopTimer themselves read memory statistics, which costs
 // a pause of Go's.
-func (t *cpuTimer) start() { t.b.StartTimer(); t.t0 = threadCPU() }
-func (t *cpuTimer) stop()  { t.total += threadCPU() - t.t0; t.b.StopTimer() }
+func (t *cpuTimer) start() { t.b.StartTimer(); t.t0 = int64(cputime.Thread()) }
+func (t *cpuTimer) stop()  { t.total += int64(cputime.Thread()) - t.t0; t.b.StopTimer() }
 
 // report gives wall and CPU time per object.
 func (t *cpuTimer) report(n int) {

@@ -8,4 +8,9 @@
 //     per-shard hot state (never for objects: they stay small).
 //   - leaktest: the TestMain every package uses, which fails the run when a
 //     goroutine the library started is still running at the end.
+//   - inlinecheck: asks the compiler whether the hot paths still inline.
+//   - hoststeal: the CPU time the hypervisor took from this machine
+//     (/proc/stat), reported beside figures that it disturbs.
+//   - cputime: the thread's and the process's CPU clocks, which the
+//     hypervisor's steal does not advance, for the benchmarks.
 package internal

@@ -2,6 +2,8 @@ package runtime
 
 import (
 	"testing"
+
+	"github.com/nogil-lab/nogil/internal/cputime"
 )
 
 // B3's yardstick: Go's own allocation of the same structs, kept alive just
@@ -35,9 +37,9 @@ func BenchmarkGoNew(b *testing.B) {
 // wall time at all. B3 compares this figure as well as wall time (the
 // runtime's own allocation runs on the calling thread only).
 func reportCPUPerOp(b *testing.B) (stop func()) {
-	start := processCPU()
+	start := cputime.Process()
 	return func() {
-		if used := processCPU() - start; used > 0 && b.N > 0 {
+		if used := cputime.Process() - start; used > 0 && b.N > 0 {
 			b.ReportMetric(float64(used.Nanoseconds())/float64(b.N), "cpu-ns/op")
 		}
 	}

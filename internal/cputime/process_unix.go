@@ -1,15 +1,14 @@
 //go:build unix
 
-package runtime
+package cputime
 
 import (
 	"syscall"
 	"time"
 )
 
-// processCPU returns the CPU time, user and system, that every thread of
-// the process has used (getrusage RUSAGE_SELF).
-func processCPU() time.Duration {
+// process is getrusage(RUSAGE_SELF), user plus system time.
+func process() time.Duration {
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
 		return 0
