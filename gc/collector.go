@@ -149,8 +149,8 @@ type Env interface {
 	// Free frees h, an object of the garbage the collector holds, whatever
 	// its reference count (world running): every reference left to it is
 	// its hold or from garbage that Discard emptied, and nobody else can
-	// reach it. It is on the collector's unreachable list; the runtime
-	// unlinks it, as when reference counting frees an object.
+	// reach it. The collector has taken it off its unreachable list: it is
+	// untracked.
 	Free(h *Header)
 	// IncRef / DecRef on behalf of the collecting thread. DecRef may free the
 	// object (world running). IncRef is called with the world stopped.

@@ -22,9 +22,11 @@ import "github.com/nogil-lab/nogil/internal/invariants"
 //     TraitUnclearable): every reference an object flagged closed in step
 //     2 holds leads to garbage (or to an immortal object), so it is dropped
 //     without being counted down (Discard) and the garbage is freed
-//     whatever its counts say (Free). A pure cycle of a million objects is
-//     cleared without loading what each object refers to a second time,
-//     and each closed object is emptied and freed in one visit.
+//     whatever its counts say (Free), taken off the unreachable list by the
+//     collector first, without touching its neighbours. A pure cycle of a
+//     million objects is cleared without loading what each object refers
+//     to a second time, and each closed object is emptied and freed in one
+//     visit.
 
 // clearGarbage is step 13 the CPython way. garbage is held, or, after a
 // resurrection check, what of held is still garbage (c.set).
@@ -88,7 +90,7 @@ func (c *Collector) discardGarbage(env Env, held []*Header, open int) {
 	// 2. The closed objects, a batch at a time: emptied without counting,
 	// then freed. Nothing left counts them down: the others are cleared,
 	// and the closed ones are discarded.
-	freeing := c.batcher(func(batch []*Header) { discardAndFree(env, batch) })
+	freeing := c.batcher(func(batch []*Header) { c.discardAndFree(env, batch) })
 	freed := 0
 	for i, h := range held {
 		if h.list == unreachable && h.flags&flagClosed != 0 {
@@ -107,23 +109,38 @@ func (c *Collector) discardGarbage(env Env, held []*Header, open int) {
 		if h == nil {
 			continue
 		}
-		h.flags &^= scratchFlags
 		if h.list == unreachable {
+			c.detach(h)
 			env.Free(h)
 		} else {
+			h.flags &^= scratchFlags
 			env.DecRef(h)
 		}
 		held[i] = nil
 		freed++
 	}
+	if invariants.Enabled && unreachable.n != 0 {
+		panic("gc: garbage left on the unreachable list after discardGarbage")
+	}
+	unreachable.reset() // its links name freed objects
 }
 
-func discardAndFree(env Env, batch []*Header) {
+func (c *Collector) discardAndFree(env Env, batch []*Header) {
 	env.Discard(batch)
 	for _, h := range batch {
-		h.flags &^= scratchFlags
+		c.detach(h)
 		env.Free(h)
 	}
+}
+
+// detach takes h, about to be freed, off the unreachable list without
+// touching its neighbours, whose links go stale: discardGarbage frees the
+// whole list, never walks it, and empties it at the end (the runtime then
+// need not unlink each object as it frees it).
+func (c *Collector) detach(h *Header) {
+	h.prev, h.next, h.list = nil, nil, nil
+	h.flags &^= scratchFlags
+	c.unreachable.n--
 }
 
 // batcher hands objects to fn traverseBatch at a time, in the collector's

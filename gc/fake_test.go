@@ -553,7 +553,7 @@ func (g *graph) Discard(hs []*Header) {
 // Free frees a held garbage object whatever its count, as the runtime
 // does: the count is set to zero and the object deallocated; its
 // finalizer must have run (a collection frees with Free only when no
-// finalizer is due).
+// finalizer is due), and the collector must have untracked it.
 func (g *graph) Free(h *Header) {
 	g.enter("Free", false, true)
 	o := obj(h)
@@ -564,6 +564,10 @@ func (g *graph) Free(h *Header) {
 	if o.hasFin() && !o.Finalized() {
 		g.t.Errorf("Free(%d) of an object whose finalizer has not run", o.id)
 	}
+	if h.IsTracked() {
+		g.t.Errorf("Free(%d) of an object still on a list", o.id)
+	}
+	g.countDelta-- // a tracked object's free: the collector untracked it
 	o.rc = 0
 	g.pending = append(g.pending, o)
 	g.drain()

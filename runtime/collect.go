@@ -513,12 +513,12 @@ func (e *collectEnv) takeRefs(hs []*gc.Header) []*Object {
 
 // Free frees an object of the collector's garbage whatever its count
 // says: what is left of it is the collector's hold and references from
-// garbage that Discard emptied. It is untracked from the collector's list
-// and disposed of: the collector frees with Free only when no finalizer is
-// due, and the weak references to the garbage were cleared in the pause
-// (nobody could make one since), so destroy's first steps — and the stripe
-// lock that clearing weak references takes in free-threaded mode — are
-// skipped.
+// garbage that Discard emptied. The collector has untracked it; it is
+// disposed of at once: the collector frees with Free only when no
+// finalizer is due, and the weak references to the garbage were cleared
+// in the pause (nobody could make one since), so destroy's first steps —
+// and the stripe lock that clearing weak references takes in
+// free-threaded mode — are skipped.
 func (e *collectEnv) Free(h *gc.Header) {
 	th := e.th
 	o := fromGC(h)
@@ -526,11 +526,10 @@ func (e *collectEnv) Free(h *gc.Header) {
 	if t.kind == kindFreed {
 		misuse("double free of a %s object", t.name)
 	}
-	if invariants.Enabled && t.kind == kindInstance && (asInstance(o).weakrefs != nil || t.legacyDel != nil ||
-		(t.finalize != nil && !asInstance(o).gc.Finalized())) {
-		panic("runtime: the collector's Free of an instance with weak references or a finalizer due")
+	if invariants.Enabled && (asContainer(o).gc.IsTracked() || t.kind == kindInstance && (asInstance(o).weakrefs != nil || t.legacyDel != nil ||
+		(t.finalize != nil && !asInstance(o).gc.Finalized()))) {
+		panic("runtime: the collector's Free of a tracked object, or an instance with weak references or a finalizer due")
 	}
-	th.dying(o)
 	th.dispose(o, t)
 	if len(th.trash) > 0 && !th.freeing {
 		th.free(nil) // what it still held, if anything
