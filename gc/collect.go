@@ -498,7 +498,7 @@ func (c *Collector) releaseRefs() {
 // outside. A member gathered from a young list may still name it (see
 // List.Gather) until the walk reaches it. An object whose references all
 // lead into the set is flagged closed: if the whole set turns out to be
-// garbage, clearing it need not count them down (Env.Discard).
+// garbage, clearing it need not count them down (Env.Free).
 func (c *Collector) subtract(hs, refs []*Header, ends []int) {
 	m0, m1, m2 := c.members[0], c.members[1], c.members[2]
 	ep := c.epochBits

@@ -91,7 +91,7 @@ type Env interface {
 	// (to an object without a Header, or untracked); references to
 	// immortal objects, which counting never changes, may be left out of
 	// both. The collector learns from ends which objects refer only to
-	// the set (see Discard).
+	// the set (see Free).
 	Referents(hs []*Header, buf []*Header, ends []int) ([]*Header, []int)
 	// Untrackable reports that h may be untracked now (a tuple whose items
 	// are all untracked or immortal): the collector unlinks it from its list
@@ -139,18 +139,15 @@ type Env interface {
 	// of a whole batch, load the objects they refer to together (their
 	// cache misses overlapping), and only then drop them.
 	Clear(hs []*Header)
-	// Discard is Clear for garbage that refers only to garbage (world
-	// running): it drops every reference each object of hs holds without
-	// counting it down. The collector calls it only when every object
-	// those references lead to is garbage it then frees with Free, so the
-	// counts are moot; it saves loading each referent (the one random
-	// access of the clearing pass). Nothing is freed or run.
-	Discard(hs []*Header)
 	// Free frees h, an object of the garbage the collector holds, whatever
-	// its reference count (world running): every reference left to it is
-	// its hold or from garbage that Discard emptied, and nobody else can
-	// reach it. The collector has taken it off its unreachable list: it is
-	// untracked.
+	// its reference count (world running), and drops every reference h
+	// still holds without counting it down. The collector calls it only
+	// when every reference left to h is its hold or from garbage it frees
+	// the same way, and every reference h holds leads to such garbage (or
+	// to an immortal object), so the counts are moot: this saves loading
+	// each referent, the one random access of the clearing pass. No
+	// finalizer is due, nobody else can reach h, and the collector has
+	// taken h off its unreachable list: it is untracked.
 	Free(h *Header)
 	// IncRef / DecRef on behalf of the collecting thread. DecRef may free the
 	// object (world running). IncRef is called with the world stopped.

@@ -20,13 +20,14 @@ import "github.com/nogil-lab/nogil/internal/invariants"
 //     from outside), no legacy finalizer set anything aside, no finalizer
 //     ran (so nothing was resurrected) and Clear empties every object (no
 //     TraitUnclearable): every reference an object flagged closed in step
-//     2 holds leads to garbage (or to an immortal object), so it is dropped
-//     without being counted down (Discard) and the garbage is freed
-//     whatever its counts say (Free), taken off the unreachable list by the
-//     collector first, without touching its neighbours. A pure cycle of a
-//     million objects is cleared without loading what each object refers
-//     to a second time, and each closed object is emptied and freed in one
-//     visit.
+//     2 holds leads to garbage (or to an immortal object), so the objects
+//     that are not closed are cleared first, and then every object is
+//     freed whatever its counts say (Free), which drops what a closed
+//     object refers to without counting it down; the collector takes each
+//     off the unreachable list first, without touching its neighbours. A
+//     pure cycle of a million objects is cleared and freed in one visit
+//     per object, without loading what each object refers to a second
+//     time.
 
 // clearGarbage is step 13 the CPython way. garbage is held, or, after a
 // resurrection check, what of held is still garbage (c.set).
@@ -69,8 +70,9 @@ func (c *Collector) clearGarbage(env Env, garbage, held []*Header, resurrectionC
 
 // discardGarbage is step 13 when the whole set is garbage (see above).
 // held is the set, every object of it held; open of them are not flagged
-// closed: steps 1 and 3 stop once they have seen them all (each is a pass
-// over the set, which the caches do not hold; with open 0 neither is made).
+// closed: the first pass stops once it has seen them all (with open 0 it
+// is not made at all: each pass is a walk over the set, which the caches
+// do not hold).
 func (c *Collector) discardGarbage(env Env, held []*Header, open int) {
 	unreachable := &c.unreachable
 	// 1. The objects that also refer outside the set are cleared first:
@@ -87,28 +89,12 @@ func (c *Collector) discardGarbage(env Env, held []*Header, open int) {
 		}
 	}
 	c.done(clearing)
-	// 2. The closed objects, a batch at a time: emptied without counting,
-	// then freed. Nothing left counts them down: the others are cleared,
-	// and the closed ones are discarded.
-	freeing := c.batcher(func(batch []*Header) { c.discardAndFree(env, batch) })
-	freed := 0
+	// 2. Every object is freed, in the order of the set: Free drops what a
+	// closed one still refers to without counting it down (the cleared
+	// ones refer to nothing). Nothing left counts any of them down. An
+	// object that left the unreachable list (nobody can reach it to
+	// untrack it, but if it happened) only loses its hold.
 	for i, h := range held {
-		if h.list == unreachable && h.flags&flagClosed != 0 {
-			freeing.add(h)
-			held[i] = nil
-			freed++
-		}
-	}
-	c.done(freeing)
-	// 3. The rest. An object that left the unreachable list (nobody can
-	// reach it to untrack it, but if it happened) only loses its hold.
-	for i, h := range held {
-		if freed == len(held) {
-			break // all done
-		}
-		if h == nil {
-			continue
-		}
 		if h.list == unreachable {
 			c.detach(h)
 			env.Free(h)
@@ -117,20 +103,11 @@ func (c *Collector) discardGarbage(env Env, held []*Header, open int) {
 			env.DecRef(h)
 		}
 		held[i] = nil
-		freed++
 	}
 	if invariants.Enabled && unreachable.n != 0 {
 		panic("gc: garbage left on the unreachable list after discardGarbage")
 	}
 	unreachable.reset() // its links name freed objects
-}
-
-func (c *Collector) discardAndFree(env Env, batch []*Header) {
-	env.Discard(batch)
-	for _, h := range batch {
-		c.detach(h)
-		env.Free(h)
-	}
 }
 
 // detach takes h, about to be freed, off the unreachable list without

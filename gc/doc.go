@@ -181,10 +181,10 @@
 //     legacy finalizer set anything aside, no finalizer ran and nothing
 //     resists Clear, the counts are not needed to know what dies: the
 //     objects that also refer outside the set are cleared as above, then
-//     each closed object is emptied without counting its references down
-//     (Discard: they all lead to garbage) and freed at once (Free), and
-//     the rest are freed (delete.go). A pure cycle is thus cleared and
-//     freed in one pass that never loads what an object refers to.
+//     every object is freed in the order of the set (Free), which drops
+//     what a closed object refers to without counting it down: it all
+//     leads to garbage (delete.go). A pure cycle is thus cleared and freed
+//     in one pass that never loads what an object refers to.
 //
 //  14. Uncollectable objects (handle_legacy_finalizers). Each object of the
 //     finalizers list with a legacy finalizer is appended to gc.garbage;
@@ -210,7 +210,7 @@
 // So the pauses only read counts, traverse, move list links, set flags,
 // take references and clear weak references, and everything that can run a
 // finalizer, a callback, a LegacyDel or a free (Finalize,
-// RunWeakrefCallback, Clear, Discard, Free, DecRef, AppendGarbage) is
+// RunWeakrefCallback, Clear, Free, DecRef, AppendGarbage) is
 // called with the world running. In GIL mode StopTheWorld and StartTheWorld
 // do nothing: the thread holding the GIL is the stopped world, and the same
 // order of steps gives CPython's semantics. The collector never holds a
@@ -295,7 +295,7 @@
 //     its referents: survivors keep their epoch instead of having a flag
 //     cleared, and the partition is skipped (step 4).
 //   - The garbage is freed in allocation order, each object at its DecRef
-//     (or its Free, after Discard).
+//     (or its Free).
 //
 // The scratch slices are kept between collections while they stay at
 // least a quarter used, so that repeated collections of a big heap do not

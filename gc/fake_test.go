@@ -534,24 +534,9 @@ func (g *graph) Clear(hs []*Header) {
 	}
 }
 
-func (g *graph) Discard(hs []*Header) {
-	g.enter("Discard", false, false)
-	for _, h := range hs {
-		o := obj(h)
-		g.alive(o)
-		if o.fext != nil {
-			if o.noClear {
-				g.t.Errorf("Discard(%d) of an object that Clear cannot empty", o.id)
-			}
-			o.clears++
-		}
-		g.discards++
-		o.refs = nil
-	}
-}
-
 // Free frees a held garbage object whatever its count, as the runtime
-// does: the count is set to zero and the object deallocated; its
+// does: what it still refers to is dropped uncounted (counted in
+// discards), the count is set to zero and the object deallocated; its
 // finalizer must have run (a collection frees with Free only when no
 // finalizer is due), and the collector must have untracked it.
 func (g *graph) Free(h *Header) {
@@ -568,6 +553,18 @@ func (g *graph) Free(h *Header) {
 		g.t.Errorf("Free(%d) of an object still on a list", o.id)
 	}
 	g.countDelta-- // a tracked object's free: the collector untracked it
+	if len(o.refs) > 0 {
+		// Dropped uncounted (tp_clear without the decrements): they all
+		// lead to garbage freed this way.
+		if o.fext != nil {
+			if o.noClear {
+				g.t.Errorf("Free(%d) of an object that Clear cannot empty", o.id)
+			}
+			o.clears++
+		}
+		g.discards++
+		o.refs = nil
+	}
 	o.rc = 0
 	g.pending = append(g.pending, o)
 	g.drain()

@@ -936,8 +936,8 @@ func TestGatherSetsAsideDying(t *testing.T) {
 }
 
 // TestDiscardClosedGarbage: when a whole collection is garbage, the
-// objects that refer only into the set are emptied with Discard (their
-// references not counted down) and the garbage is freed with Free; an
+// garbage is freed with Free, which drops what the objects that refer
+// only into the set hold without counting it down (discards); an
 // object that also refers outside the set (an atom) is cleared with Clear,
 // which counts its references down, so the atom is released exactly once.
 // With anything reachable, a finalizer due or an object Clear cannot

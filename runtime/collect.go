@@ -473,16 +473,6 @@ func (e *collectEnv) Clear(hs []*gc.Header) {
 	e.drop = drop[:0]
 }
 
-// Discard empties the objects hs as Clear does, without counting their
-// references down: the collector has found that they lead only to garbage
-// it frees with Free (or to immortal objects), so nothing they refer to is
-// loaded.
-func (e *collectEnv) Discard(hs []*gc.Header) {
-	drop := e.takeRefs(hs)
-	clear(drop)
-	e.drop = drop[:0]
-}
-
 // takeRefs takes every reference out of the objects hs, giving their item
 // arrays, dict tables and attribute storage back, and returns them in the
 // buffer e.drop.
@@ -512,13 +502,13 @@ func (e *collectEnv) takeRefs(hs []*gc.Header) []*Object {
 }
 
 // Free frees an object of the collector's garbage whatever its count
-// says: what is left of it is the collector's hold and references from
-// garbage that Discard emptied. The collector has untracked it; it is
-// disposed of at once: the collector frees with Free only when no
-// finalizer is due, and the weak references to the garbage were cleared
-// in the pause (nobody could make one since), so destroy's first steps —
-// and the stripe lock that clearing weak references takes in
-// free-threaded mode — are skipped.
+// says (see gc.Env): what it still refers to is dropped without being
+// counted down — its item array, table or attribute storage given back —
+// and it is then freed as destroy's end frees (finishFree). The collector
+// has untracked it; no finalizer is due; the weak references to the
+// garbage were cleared in the pause (nobody could make one since), so
+// destroy's first steps, and the stripe lock that clearing weak
+// references takes in free-threaded mode, are skipped.
 func (e *collectEnv) Free(h *gc.Header) {
 	th := e.th
 	o := fromGC(h)
@@ -530,10 +520,19 @@ func (e *collectEnv) Free(h *gc.Header) {
 		(t.finalize != nil && !asInstance(o).gc.Finalized()))) {
 		panic("runtime: the collector's Free of a tracked object, or an instance with weak references or a finalizer due")
 	}
-	th.dispose(o, t)
-	if len(th.trash) > 0 && !th.freeing {
-		th.free(nil) // what it still held, if anything
+	switch t.kind {
+	case kindTuple:
+		asTuple(o).items = nil
+	case kindList:
+		th.freeItems(takeItems(asList(o)))
+	case kindDict:
+		th.freeTable(&asDict(o).table)
+	case kindInstance:
+		asInstance(o).clearAttrs()
+	case kindWeakref:
+		th.unlinkWeakref(asWeakref(o))
 	}
+	th.finishFree(o, t)
 }
 
 // IncRef is the collector's hold, taken with the world stopped. Under

@@ -178,8 +178,7 @@ func (th *Thread) destroy(o *Object) {
 
 // dispose is the end of destroy, once no finalizer is due and o's weak
 // references are cleared: drop what o holds, count the free and give the
-// slot back. The collector's Free comes here directly for garbage whose
-// weak references it cleared with the world stopped.
+// slot back (finishFree, where the collector's Free also ends).
 func (th *Thread) dispose(o *Object, t *Type) {
 	switch t.kind {
 	case kindTuple:
@@ -205,6 +204,12 @@ func (th *Thread) dispose(o *Object, t *Type) {
 		th.freeScalar(o, t)
 		return
 	}
+	th.finishFree(o, t)
+}
+
+// finishFree is the end of a container's free, once it holds nothing:
+// count the free, poison it and give the slot back.
+func (th *Thread) finishFree(o *Object, t *Type) {
 	th.stats.countFree(t)
 	c := asContainer(o)
 	if c.gc.Counted() {

@@ -264,6 +264,13 @@ func (inst *instanceObject) takeAttrs(buf []*Object) []*Object {
 	return buf
 }
 
+// clearAttrs leaves inst with no attributes, dropping its references
+// without counting them (the collector's Free).
+func (inst *instanceObject) clearAttrs() {
+	inst.values = [inlineAttrs]*Object{}
+	inst.more = nil
+}
+
 // releaseAttrs drops every attribute of a dying instance.
 func (th *Thread) releaseAttrs(inst *instanceObject) {
 	// Written out, as in takeAttrs: on the path of every instance's death.
