@@ -464,20 +464,6 @@ func (e *collectEnv) Finalize(h *gc.Header) {
 // write to it before this.
 func (e *collectEnv) Clear(hs []*gc.Header) {
 	th := e.th
-	drop := e.takeRefs(hs)
-	e.touch(drop)
-	for i, r := range drop {
-		drop[i] = nil
-		th.decref(r)
-	}
-	e.drop = drop[:0]
-}
-
-// takeRefs takes every reference out of the objects hs, giving their item
-// arrays, dict tables and attribute storage back, and returns them in the
-// buffer e.drop.
-func (e *collectEnv) takeRefs(hs []*gc.Header) []*Object {
-	th := e.th
 	drop := e.drop[:0]
 	for _, h := range hs {
 		o := fromGC(h)
@@ -498,7 +484,12 @@ func (e *collectEnv) takeRefs(hs []*gc.Header) []*Object {
 			drop = asInstance(o).takeAttrs(drop)
 		}
 	}
-	return drop
+	e.touch(drop)
+	for i, r := range drop {
+		drop[i] = nil
+		th.decref(r)
+	}
+	e.drop = drop[:0]
 }
 
 // Free frees an object of the collector's garbage whatever its count
@@ -516,9 +507,8 @@ func (e *collectEnv) Free(h *gc.Header) {
 	if t.kind == kindFreed {
 		misuse("double free of a %s object", t.name)
 	}
-	if invariants.Enabled && (asContainer(o).gc.IsTracked() || t.kind == kindInstance && (asInstance(o).weakrefs != nil || t.legacyDel != nil ||
-		(t.finalize != nil && !asInstance(o).gc.Finalized()))) {
-		panic("runtime: the collector's Free of a tracked object, or an instance with weak references or a finalizer due")
+	if invariants.Enabled && !freeableGarbage(o) {
+		panic("runtime: the collector's Free of a tracked object, or of an instance with weak references or a finalizer due")
 	}
 	switch t.kind {
 	case kindTuple:
@@ -533,6 +523,19 @@ func (e *collectEnv) Free(h *gc.Header) {
 		th.unlinkWeakref(asWeakref(o))
 	}
 	th.finishFree(o, t)
+}
+
+// freeableGarbage checks what the collector promises of an object it
+// hands Free (builds with invariants only).
+func freeableGarbage(o *Object) bool {
+	if asContainer(o).gc.IsTracked() {
+		return false
+	}
+	if t := o.typ; t.kind == kindInstance {
+		inst := asInstance(o)
+		return inst.weakrefs == nil && t.legacyDel == nil && (t.finalize == nil || inst.gc.Finalized())
+	}
+	return true
 }
 
 // IncRef is the collector's hold, taken with the world stopped. Under
@@ -557,15 +560,14 @@ func (e *collectEnv) AppendGarbage(h *gc.Header) {
 	_ = e.th.ListAppend(e.th.rt.garbage, fromGC(h))
 }
 
-// touch loads the type word of every object of os (nil entries are
-// passed over) in a loop that does nothing else, so that their cache
-// misses overlap (Go has no prefetch instruction) before the caller looks
-// at them one by one. The count of nil types (there are none) keeps the
-// loads from being optimized away.
+// touch loads the type word of every object of os in a loop that does
+// nothing else, so that their cache misses overlap (Go has no prefetch
+// instruction) before the caller looks at them one by one. The count of
+// nil types (there are none) keeps the loads from being optimized away.
 func (e *collectEnv) touch(os []*Object) {
 	untyped := 0
 	for _, o := range os {
-		if o != nil && o.typ == nil {
+		if o.typ == nil {
 			untyped++
 		}
 	}
