@@ -156,6 +156,16 @@ func (c *Count) Owner() ThreadID {
 	return Unowned
 }
 
+// UniqueTo reports whether thread me holds the only reference: me owns
+// the word, its local part is 1 and the whole shared word (count and
+// state) is 0 (CPython's _PyObject_IsUniquelyReferenced). No other thread
+// can then reach the object, nor make a reference to it: a weak reference
+// would have set the shared state first. Owner only (it reads the plain
+// local part).
+func (c *Count) UniqueTo(me ThreadID) bool {
+	return ThreadID(c.owner.Load()) == me && c.local == 1 && c.shared.Load() == 0
+}
+
 // SharedState returns the state bits of the shared word. Safe from any thread.
 func (c *Count) SharedState() State { return State(c.shared.Load() & stateMask) }
 

@@ -603,3 +603,35 @@ func TestInitFreshMatchesInit(t *testing.T) {
 		c.InitFresh(Biased, Unowned)
 	})
 }
+
+// TestUniqueTo: only the owner holding the one reference, with a shared
+// word of zero (no other thread's reference, no weak reference, not
+// queued or merged), holds the object uniquely.
+func TestUniqueTo(t *testing.T) {
+	var c Count
+	c.Init(Biased, thA)
+	require.True(t, c.UniqueTo(thA), "fresh: the owner's one reference")
+	require.False(t, c.UniqueTo(thB), "not the owner")
+
+	c.IncBiased(thA)
+	require.False(t, c.UniqueTo(thA), "two local references")
+	require.Equal(t, Alive, c.DecBiased(thA))
+	require.True(t, c.UniqueTo(thA))
+
+	c.IncBiased(thB)
+	require.False(t, c.UniqueTo(thA), "another thread holds one")
+	require.Equal(t, Alive, c.DecBiased(thB))
+	require.True(t, c.UniqueTo(thA), "and gave it back")
+
+	c.MarkMaybeWeakref()
+	require.False(t, c.UniqueTo(thA), "a weak reference may make one")
+
+	var m Count
+	m.Init(Biased, thA)
+	m.Merge(0)
+	require.False(t, m.UniqueTo(thA), "merged: nobody owns it")
+
+	var im Count
+	im.InitImmortal()
+	require.False(t, im.UniqueTo(thA), "immortal")
+}

@@ -53,12 +53,12 @@ func (th *Thread) DictGet(o, key *Object) (*Object, error) {
 	if err != nil {
 		return nil, err
 	}
-	th.lockObject(o)
+	locked := th.lockShared(o)
 	v := d.table.get(key, h)
 	if v != nil {
 		th.incref(v)
 	}
-	th.unlockObject(o)
+	th.unlockShared(o, locked)
 	if v == nil {
 		return nil, errorf(ErrKey, "%s", th.repr(key))
 	}
@@ -74,9 +74,9 @@ func (th *Thread) DictSet(o, key, v *Object) error {
 	th.check(v)
 	th.incref(key)
 	th.incref(v)
-	th.lockObject(o)
+	locked := th.lockShared(o)
 	old, kept := d.table.set(th, key, h, v)
-	th.unlockObject(o)
+	th.unlockShared(o, locked)
 	// Destructors may run user code: never under the lock.
 	if !kept {
 		th.decref(key)
@@ -93,9 +93,9 @@ func (th *Thread) DictDel(o, key *Object) error {
 	if err != nil {
 		return err
 	}
-	th.lockObject(o)
+	locked := th.lockShared(o)
 	k, v := d.table.del(key, h)
-	th.unlockObject(o)
+	th.unlockShared(o, locked)
 	if k == nil {
 		return errorf(ErrKey, "%s", th.repr(key))
 	}

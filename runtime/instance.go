@@ -57,14 +57,14 @@ func (th *Thread) GetAttr(o *Object, name string) (*Object, error) {
 		return nil, err
 	}
 	k := o.typ.attrKeys.lookup(name)
-	th.lockObject(o)
+	locked := th.lockShared(o)
 	v := inst.getAttr(k, name)
 	if v == nil {
-		th.unlockObject(o)
+		th.unlockShared(o, locked)
 		return nil, errorf(ErrAttribute, "'%s' object has no attribute '%s'", o.typ.name, name)
 	}
 	th.incref(v)
-	th.unlockObject(o)
+	th.unlockShared(o, locked)
 	return v, nil
 }
 
@@ -79,9 +79,9 @@ func (th *Thread) SetAttr(o *Object, name string, v *Object) error {
 	th.check(v)
 	k := o.typ.attrKeys.lookupOrAdd(name)
 	th.incref(v)
-	th.lockObject(o)
+	locked := th.lockShared(o)
 	old := inst.setAttr(k, name, v)
-	th.unlockObject(o)
+	th.unlockShared(o, locked)
 	if old != nil {
 		th.decref(old)
 	}
@@ -95,9 +95,9 @@ func (th *Thread) DelAttr(o *Object, name string) error {
 		return err
 	}
 	k := o.typ.attrKeys.lookup(name)
-	th.lockObject(o)
+	locked := th.lockShared(o)
 	old := inst.delAttr(k, name)
-	th.unlockObject(o)
+	th.unlockShared(o, locked)
 	if old == nil {
 		return errorf(ErrAttribute, "'%s' object has no attribute '%s'", o.typ.name, name)
 	}

@@ -52,15 +52,15 @@ func (th *Thread) ListGet(o *Object, i int) (*Object, error) {
 	if err != nil {
 		return nil, err
 	}
-	th.lockObject(o)
+	locked := th.lockShared(o)
 	j, ok := normIndex(i, len(l.items))
 	if !ok {
-		th.unlockObject(o)
+		th.unlockShared(o, locked)
 		return nil, errorf(ErrIndex, "list index out of range")
 	}
 	it := l.items[j]
 	th.incref(it)
-	th.unlockObject(o)
+	th.unlockShared(o, locked)
 	return it, nil
 }
 
@@ -72,16 +72,16 @@ func (th *Thread) ListSet(o *Object, i int, v *Object) error {
 	}
 	th.check(v)
 	th.incref(v)
-	th.lockObject(o)
+	locked := th.lockShared(o)
 	j, ok := normIndex(i, len(l.items))
 	if !ok {
-		th.unlockObject(o)
+		th.unlockShared(o, locked)
 		th.decref(v)
 		return errorf(ErrIndex, "list assignment index out of range")
 	}
 	old := l.items[j]
 	l.items[j] = v
-	th.unlockObject(o)
+	th.unlockShared(o, locked)
 	// The old item's destructor may run user code: never under the lock.
 	th.decref(old)
 	return nil
@@ -95,9 +95,9 @@ func (th *Thread) ListAppend(o *Object, v *Object) error {
 	}
 	th.check(v)
 	th.incref(v)
-	th.lockObject(o)
+	locked := th.lockShared(o)
 	th.listAppend(l, v)
-	th.unlockObject(o)
+	th.unlockShared(o, locked)
 	return nil
 }
 
@@ -108,22 +108,22 @@ func (th *Thread) ListPop(o *Object, i int) (*Object, error) {
 	if err != nil {
 		return nil, err
 	}
-	th.lockObject(o)
+	locked := th.lockShared(o)
 	n := len(l.items)
 	if n == 0 {
-		th.unlockObject(o)
+		th.unlockShared(o, locked)
 		return nil, errorf(ErrIndex, "pop from empty list")
 	}
 	j, ok := normIndex(i, n)
 	if !ok {
-		th.unlockObject(o)
+		th.unlockShared(o, locked)
 		return nil, errorf(ErrIndex, "pop index out of range")
 	}
 	it := l.items[j]
 	copy(l.items[j:], l.items[j+1:])
 	l.items[n-1] = nil
 	l.items = l.items[:n-1]
-	th.unlockObject(o)
+	th.unlockShared(o, locked)
 	return it, nil
 }
 

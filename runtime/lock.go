@@ -4,6 +4,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/nogil-lab/nogil/biasedrc"
 	"github.com/nogil-lab/nogil/internal/cacheline"
 )
 
@@ -116,6 +117,34 @@ func (th *Thread) lockObject(o *Object) {
 
 func (th *Thread) unlockObject(o *Object) {
 	if th.rt.mode == FreeThreaded {
+		o.mu.unlock()
+	}
+}
+
+// lockShared takes o's lock for an operation on o alone, unless the
+// calling thread holds the only reference to o, which under biased
+// counting it can tell from o's count (biasedrc.Count.UniqueTo; CPython's
+// free-threaded build skips critical sections the same way,
+// _PyObject_IsUniquelyReferenced): then no other thread can reach o or
+// make a reference to it until this thread publishes one, which the
+// operation does not do. A fresh object being filled in — an instance's
+// first attributes, a new dict's first keys — costs no atomic
+// read-modify-write then. It reports whether it locked; unlockShared takes
+// that answer. An atomic count has no owner and no weak-reference state
+// to tell uniqueness by, so ft-atomic always locks.
+func (th *Thread) lockShared(o *Object) (locked bool) {
+	if th.rt.mode != FreeThreaded {
+		return false
+	}
+	if th.strategy == biasedrc.Biased && o.rc.UniqueTo(th.id) {
+		return false
+	}
+	o.lock()
+	return true
+}
+
+func (th *Thread) unlockShared(o *Object, locked bool) {
+	if locked {
 		o.mu.unlock()
 	}
 }
