@@ -106,7 +106,11 @@
 // against each other or against a stopped world. Reads take their new
 // reference under the lock, so it stays valid when another thread replaces
 // the item at once. The collector's Clear takes no lock: it only ever
-// clears garbage, which no other thread can reach.
+// clears garbage, which no other thread can reach. Nor does an operation
+// on one object that only the calling thread references (biased
+// counting: it owns the object, its local part is 1 and the shared word
+// is 0; CPython's _PyObject_IsUniquelyReferenced): a new object being
+// filled in costs no atomic read-modify-write (lockShared).
 //
 // # The collector's lists
 //
