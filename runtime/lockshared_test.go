@@ -39,16 +39,13 @@ func TestUniquelyReferencedSkipsLock(t *testing.T) {
 			time.Sleep(100 * time.Microsecond)
 		}
 	}
-	t.Run("ft-biased", func(t *testing.T) {
-		rt, err := New(Config{Mode: FreeThreaded, RefCounting: Biased})
-		require.NoError(t, err)
-		th := rt.NewThread()
-		typ, _ := rt.NewType(TypeSpec{Name: "Box"})
-
+	biased, atomic := allModes[1:2], allModes[2:3]
+	eachModeWith(t, biased, []bool{false}, nil, withThread(func(t *testing.T, th *Thread) {
+		typ, _ := th.rt.NewType(TypeSpec{Name: "Box"})
 		fresh := th.NewInstance(typ)
 		require.False(t, setAttrWith(t, th, fresh), "a fresh object only this thread references")
 
-		other := rt.NewThread()
+		other := th.rt.NewThread()
 		other.IncRef(fresh) // another thread's reference
 		require.True(t, setAttrWith(t, th, fresh), "another thread holds a reference")
 		other.DecRef(fresh)
@@ -62,18 +59,11 @@ func TestUniquelyReferencedSkipsLock(t *testing.T) {
 		th.DecRef(wr)
 		th.DecRef(weak)
 		th.DecRef(fresh)
-		th.Close()
-		require.NoError(t, rt.Close())
-	})
-	t.Run("ft-atomic", func(t *testing.T) {
-		rt, err := New(Config{Mode: FreeThreaded, RefCounting: Atomic})
-		require.NoError(t, err)
-		th := rt.NewThread()
-		typ, _ := rt.NewType(TypeSpec{Name: "Box"})
+	}))
+	eachModeWith(t, atomic, []bool{false}, nil, withThread(func(t *testing.T, th *Thread) {
+		typ, _ := th.rt.NewType(TypeSpec{Name: "Box"})
 		o := th.NewInstance(typ)
 		require.True(t, setAttrWith(t, th, o), "an atomic count cannot tell uniqueness")
 		th.DecRef(o)
-		th.Close()
-		require.NoError(t, rt.Close())
-	})
+	}))
 }
