@@ -92,10 +92,15 @@ func (c *Count) decBiasedSlow(me ThreadID) Outcome {
 		for {
 			s := c.shared.Load()
 			if State(s&stateMask) == StateMerged {
-				// Not reachable (the owner cannot merge while our reference
-				// is in its local part), but a merged word would simply
-				// keep our decrement.
-				return mergedOutcome(s)
+				// The owner cannot merge while our reference is in its
+				// local part, but when it has exited another thread's
+				// Enqueue merges the word itself (Registry.Enqueue), and
+				// it may have done so since our add. Its compare-and-swap
+				// read our decrement (it came before, or the swap would
+				// have failed and read again): the merged count includes
+				// it, and the merging thread was told Dead if that count
+				// was zero. Reporting Dead here too would free twice.
+				return Alive
 			}
 			queued := (s+sharedUnit)&^stateMask | int64(StateQueued)
 			if c.shared.CompareAndSwap(s, queued) {

@@ -115,7 +115,12 @@
 //     other objects the exiting thread owns, through its local parts, which
 //     must all happen before any other thread can see that the owner is
 //     gone. From then on a non-owner whose decrement queues finds no queue
-//     and merges directly with Merge(-1). (When Enqueue is given Unowned,
+//     and merges directly with Merge(-1), under Registry.orphanMu: two
+//     non-owners can cross zero on one such word and both find the owner
+//     gone, and two Merges of one word at once would count the owner's
+//     local part twice; and a non-owner still in its crossing loop that
+//     finds the word merged by the other reports Alive, since the merge
+//     already counted its decrement (TestOrphanConcurrentDrops). (When Enqueue is given Unowned,
 //     the owner's local part reached zero between the non-owner's queued
 //     compare-and-swap and its Enqueue, and the owner has merged the word
 //     or is about to. Enqueue then drops the reference with an ordinary
@@ -207,7 +212,8 @@
 //
 // # Locks
 //
-// Lock order: Registry.mu (Register and Deregister only), then Queue.mu.
+// Lock order: Registry.mu (Register and Deregister only), then Queue.mu;
+// Registry.orphanMu is a leaf, held only around one Merge.
 // Enqueue and Registered take no registry lock: the map from owner to
 // queue is copied on write and read through an atomic pointer, so an
 // enqueue costs the queue's mutex, an append and, when the owner has

@@ -20,6 +20,12 @@ type Registry[T any] struct {
 	count func(T) *Count
 	// mu serializes Register and Deregister.
 	mu sync.Mutex
+	// orphanMu serializes Enqueue's merges of objects whose owner has
+	// exited. Two non-owners can both cross zero on one word (see
+	// decBiasedSlow) and both find the owner gone; Merge reads and clears
+	// the owner's plain local part, so two Merges of one word must not
+	// overlap (they double-counted the local part).
+	orphanMu sync.Mutex
 	// queues is the map from owner to queue. Atomic pointer to a map that
 	// is never changed once published: Register and Deregister (holding
 	// mu) publish a changed copy. Threads come and go rarely; every
@@ -135,7 +141,9 @@ func (r *Registry[T]) Enqueue(owner ThreadID, obj T) Outcome {
 	// happened before it closed its queue under q.mu and published the map
 	// without it: we took that mutex, or loaded that map, since, so reading
 	// the part in Merge is ordered after the write.
+	r.orphanMu.Lock()
 	_, out := r.count(obj).Merge(-1)
+	r.orphanMu.Unlock()
 	return out
 }
 
