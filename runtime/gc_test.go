@@ -706,18 +706,40 @@ func TestGCFreezeOtherThreads(t *testing.T) {
 	})
 }
 
+// gctHeld keeps the references a test makes so that it can drop them all
+// at the end, newest first.
+type gctHeld struct{ objs []*Object }
+
+func (h *gctHeld) keep(o *Object) *Object {
+	h.objs = append(h.objs, o)
+	return o
+}
+
+// gctTracking is the tracking tests' setup: the collector quiet, a user
+// type, and a gctHeld for what the test makes.
+func gctTracking(t *testing.T, th *Thread) (*Runtime, *GC, *Type, *gctHeld) {
+	t.Helper()
+	rt := th.Runtime()
+	typ := gctType(t, rt, TypeSpec{Name: "UserClass"})
+	gctQuiet(t, th)
+	return rt, rt.GC(), typ, &gctHeld{}
+}
+
+func (h *gctHeld) release(th *Thread) {
+	for i := len(h.objs) - 1; i >= 0; i-- {
+		th.DecRef(h.objs[i])
+	}
+	h.objs = nil
+}
+
 // test_is_tracked: atomic objects are not tracked; lists, dicts,
 // instances and weak references always are; a tuple that holds only
 // untracked objects is not tracked, before or after a collection, and one
 // that holds a container stays tracked.
 func TestGCIsTracked(t *testing.T) {
 	eachModeThread(t, func(t *testing.T, th *Thread) {
-		rt := th.Runtime()
-		g := rt.GC()
-		typ := gctType(t, rt, TypeSpec{Name: "UserClass"})
-		gctQuiet(t, th)
-		var drop []*Object
-		mk := func(o *Object) *Object { drop = append(drop, o); return o }
+		rt, g, typ, held := gctTracking(t, th)
+		mk := held.keep
 		for _, o := range []*Object{
 			rt.None(), rt.True(), rt.False(), th.NewInt(1), mk(th.NewInt(1 << 40)),
 			mk(th.NewFloat(1.0)), mk(th.NewStr("a")), th.Intern("interned"),
@@ -760,9 +782,7 @@ func TestGCIsTracked(t *testing.T) {
 		n, err := th.TupleLen(atoms)
 		require.NoError(t, err)
 		require.Equal(t, 4, n)
-		for i := len(drop) - 1; i >= 0; i-- {
-			th.DecRef(drop[i])
-		}
+		held.release(th)
 	})
 }
 
@@ -772,12 +792,8 @@ func TestGCIsTracked(t *testing.T) {
 // allocations: an untracked tuple's birth and death leave it alone.
 func TestGCTupleBornUntracked(t *testing.T) {
 	eachModeThread(t, func(t *testing.T, th *Thread) {
-		rt := th.Runtime()
-		g := rt.GC()
-		typ := gctType(t, rt, TypeSpec{Name: "UserClass"})
-		gctQuiet(t, th)
-		var drop []*Object
-		mk := func(o *Object) *Object { drop = append(drop, o); return o }
+		rt, g, typ, held := gctTracking(t, th)
+		mk := held.keep
 		leaf := mk(th.NewTuple(rt.None(), rt.None()))
 		atoms := mk(th.NewTuple(th.NewInt(1), mk(th.NewFloat(2)), mk(th.NewStr("s")), th.Intern("i")))
 		tree := mk(th.NewTuple(leaf, mk(th.NewTuple(leaf, atoms))))
@@ -811,9 +827,7 @@ func TestGCTupleBornUntracked(t *testing.T) {
 		c0, _, _ = g.Count()
 		require.Equal(t, 1, c0, "a tracked tuple adds one and its death takes it back")
 		th.DecRef(keep)
-		for i := len(drop) - 1; i >= 0; i-- {
-			th.DecRef(drop[i])
-		}
+		held.release(th)
 	})
 }
 
