@@ -25,3 +25,15 @@ func (c *Count) InitFresh(s Strategy, owner ThreadID) {
 		panic("biasedrc: Init with an unknown strategy")
 	}
 }
+
+// ResetDead zeroes the word of an object whose count reached zero, so that
+// its slot can be handed out again without the allocator zeroing it (a
+// free list: the next InitFresh expects zeroes). Plain stores, for the
+// reason InitFresh gives: nobody holds a reference to a dead object, and
+// every thread that touched the word did so before the atomic update or
+// the owner's merge that reported the death.
+func (c *Count) ResetDead() {
+	*(*uint64)(unsafe.Pointer(&c.owner)) = 0
+	*(*int64)(unsafe.Pointer(&c.shared)) = 0
+	c.local = 0
+}

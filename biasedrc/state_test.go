@@ -635,3 +635,48 @@ func TestUniqueTo(t *testing.T) {
 	im.InitImmortal()
 	require.False(t, im.UniqueTo(thA), "immortal")
 }
+
+// TestResetDeadAllowsInitFresh: a word that reached zero by any path —
+// the owner's last reference, a merged word's last one, an atomic count's
+// — is all zeroes after ResetDead, and InitFresh then gives the word a
+// fresh Init gives (what a free list relies on).
+func TestResetDeadAllowsInitFresh(t *testing.T) {
+	deaths := map[string]func(c *Count) Strategy{
+		"plain": func(c *Count) Strategy {
+			c.Init(Plain, 0)
+			require.Equal(t, Dead, c.DecPlain())
+			return Plain
+		},
+		"atomic": func(c *Count) Strategy {
+			c.Init(Atomic, 0)
+			require.Equal(t, Dead, c.DecAtomic())
+			return Atomic
+		},
+		"biased-owner": func(c *Count) Strategy {
+			c.Init(Biased, thA)
+			require.Equal(t, Dead, c.DecBiased(thA))
+			return Biased
+		},
+		"biased-merged": func(c *Count) Strategy {
+			c.Init(Biased, thA)
+			c.IncBiased(thB)
+			require.Equal(t, Alive, c.DecBiased(thA)) // the owner's part reaches zero: merged
+			require.Equal(t, Dead, c.DecBiased(thB))
+			return Biased
+		},
+	}
+	for name, die := range deaths {
+		var c Count
+		s := die(&c)
+		c.ResetDead()
+		require.Zero(t, c.owner.Load(), name)
+		require.Zero(t, c.shared.Load(), name)
+		require.Zero(t, c.local, name)
+		var want Count
+		want.Init(s, thB)
+		c.InitFresh(s, thB)
+		require.Equal(t, want.owner.Load(), c.owner.Load(), name)
+		require.Equal(t, want.shared.Load(), c.shared.Load(), name)
+		require.Equal(t, want.local, c.local, name)
+	}
+}

@@ -6,9 +6,10 @@ import (
 )
 
 // The allocation interface. Every object is allocated by one of the alloc
-// functions below and its slot is given back through freeSlot; the types
-// never allocate themselves. Each object struct is one size class of
-// package mimallocish:
+// functions below and its slot is given back through freeSlot (freed ints
+// and floats wait on a free list first, and NewInt and NewFloat take them
+// from there before they allocate: freelist.go); the types never allocate
+// themselves. Each object struct is one size class of package mimallocish:
 //
 //   - free-threaded mode: every thread has its own heap per class
 //     (mimalloc's free-list sharding): allocation and frees of the thread's
@@ -22,12 +23,12 @@ import (
 // the allocator and dropped to Go's collector with its page. While a slot
 // is free, the allocator keeps its free-list link in the header's slot field
 // (slotlink_unsafe.go): the alloc functions set slot right after Alloc and
-// freeSlot reads it before Free, and nothing else touches it. A slot is
+// releaseSlot reads it before Free, and nothing else touches it. A slot is
 // reused only after its object was freed; the only lock-free reader of a
 // possibly dead object is WeakRefGet, and a dying object's weak references
 // are cleared under their stripe lock before its slot is freed.
 //
-// In Debug mode slots are never reused (freeSlot keeps them), so every use
+// In Debug mode slots are never reused (releaseSlot keeps them), so every use
 // after free keeps finding the poisoned header and panics.
 
 // classes are a free-threaded runtime's size classes.
@@ -228,7 +229,16 @@ func (th *Thread) allocWeakref() *weakrefObject {
 	return o
 }
 
-// freeSlot gives a freed object's slot back to the allocator; t is the
+// freeSlot gives a freed object's slot back: to its kind's free list if
+// it has one with room (freelist.go), or else to the allocator; t is the
+// type the object had.
+func (th *Thread) freeSlot(o *Object, t *Type) {
+	if !th.freeLists.keep(o, t) {
+		th.releaseSlot(o, t)
+	}
+}
+
+// releaseSlot gives a freed object's slot back to the allocator; t is the
 // type the object had. In Debug mode it poisons the header and keeps the
 // slot (quarantine), so that a use after free keeps hitting the poison.
 // Otherwise the allocator zeroes the slot at once, and poisoning it first
@@ -239,7 +249,7 @@ func (th *Thread) allocWeakref() *weakrefObject {
 //
 // One switch on the kind, each case calling its class's Free directly (a
 // second switch per mode would cost a call).
-func (th *Thread) freeSlot(o *Object, t *Type) {
+func (th *Thread) releaseSlot(o *Object, t *Type) {
 	if th.quarantine {
 		o.typ = t.freed
 		return

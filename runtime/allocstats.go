@@ -12,7 +12,8 @@ type AllocatorStats struct {
 	Pools   map[string]mimallocish.PoolStats
 	Arenas  mimallocish.ArenaStats
 
-	SlotsInUse    int   // slots handed out and not freed (quarantined ones in Debug mode included)
+	SlotsInUse    int   // slots handed out and not freed (quarantined ones in Debug mode and FreeListed included)
+	FreeListed    int   // freed ints and floats kept on free lists for reuse (freelist.go)
 	BytesReserved int64 // memory held in pages or pools (free lists live in the free slots)
 	BytesInUse    int64 // memory of the slots in use
 	RemoteFrees   int64 // frees of another thread's slot (free-threaded)
@@ -36,6 +37,7 @@ func (th *Thread) AllocatorStats() AllocatorStats {
 			"list-items-16": p.items16.Stats(), "dict-table-8": p.smallTables.Stats(),
 		}
 		s.Arenas = p.arenas.Stats()
+		s.FreeListed = rt.freeLists.len()
 		for _, ps := range s.Pools {
 			s.SlotsInUse += ps.SlotsInUse
 			s.BytesReserved += ps.BytesReserved
@@ -52,6 +54,11 @@ func (th *Thread) AllocatorStats() AllocatorStats {
 		"list-items-4": c.items4.Stats(), "list-items-8": c.items8.Stats(),
 		"list-items-16": c.items16.Stats(), "dict-table-8": c.smallTables.Stats(),
 	}
+	rt.worldMu.Lock()
+	for _, t := range rt.threads {
+		s.FreeListed += t.freeLists.len()
+	}
+	rt.worldMu.Unlock()
 	restart()
 	for _, hs := range s.Classes {
 		s.SlotsInUse += hs.SlotsInUse

@@ -7,7 +7,8 @@ import (
 )
 
 // TestAllocatorStatsFollowObjects checks that every object comes from the
-// allocator: slots in use rise and fall with live mortal objects.
+// allocator: slots in use rise and fall with live mortal objects, but for
+// the freed floats kept on a free list, which a full collection gives back.
 func TestAllocatorStatsFollowObjects(t *testing.T) {
 	eachModeThread(t, func(t *testing.T, th *Thread) {
 		before := th.AllocatorStats()
@@ -27,9 +28,19 @@ func TestAllocatorStatsFollowObjects(t *testing.T) {
 		if th.Runtime().Config().Debug {
 			// Debug quarantines freed slots so a use after free stays caught.
 			require.Equal(t, mid.SlotsInUse, after.SlotsInUse)
-		} else {
-			require.Equal(t, before.SlotsInUse, after.SlotsInUse)
+			require.Zero(t, after.FreeListed, "Debug mode keeps no free lists")
+			return
 		}
+		require.Equal(t, freeListMax, after.FreeListed, "the float list is full; the other floats went back")
+		require.Equal(t, before.SlotsInUse-before.FreeListed, after.SlotsInUse-after.FreeListed)
+		_, err := th.Collect(1)
+		require.NoError(t, err)
+		require.Equal(t, freeListMax, th.AllocatorStats().FreeListed, "only a full collection clears the free lists")
+		_, err = th.Collect(2)
+		require.NoError(t, err)
+		cleared := th.AllocatorStats()
+		require.Zero(t, cleared.FreeListed)
+		require.Equal(t, before.SlotsInUse-before.FreeListed, cleared.SlotsInUse)
 	})
 }
 
@@ -53,9 +64,11 @@ func TestAllocatorSlotsReused(t *testing.T) {
 
 // TestCrossThreadFreesReachOwner frees one thread's objects on another and
 // closes the owner while another thread still holds one of its objects:
-// the remote frees, the merges and the abandoned page must all show.
+// the remote frees, the merges and the abandoned page must all show. Without
+// free lists, which would keep b's floats for b.
 func TestCrossThreadFreesReachOwner(t *testing.T) {
-	eachMode(t, func(t *testing.T, rt *Runtime) {
+	noFreeLists := func(c *Config) { c.NoFreeLists = true }
+	eachModeWith(t, allModes, []bool{true, false}, noFreeLists, func(t *testing.T, rt *Runtime) {
 		a := rt.NewThread()
 		objs := make([]*Object, 100)
 		for i := range objs {

@@ -16,9 +16,19 @@ import (
 
 // benchModes runs fn once per mode with a fresh runtime.
 func benchModes(b *testing.B, fn func(b *testing.B, rt *Runtime)) {
+	benchModesWith(b, nil, fn)
+}
+
+// benchModesWith is benchModes with the configuration changed by adjust
+// (may be nil).
+func benchModesWith(b *testing.B, adjust func(*Config), fn func(b *testing.B, rt *Runtime)) {
 	for _, mc := range allModes {
 		b.Run("mode="+mc.name, func(b *testing.B) {
-			rt, err := New(mc.cfg)
+			cfg := mc.cfg
+			if adjust != nil {
+				adjust(&cfg)
+			}
+			rt, err := New(cfg)
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -32,11 +42,16 @@ func benchModes(b *testing.B, fn func(b *testing.B, rt *Runtime)) {
 
 // benchModesThread is benchModes with one attached thread.
 func benchModesThread(b *testing.B, fn func(b *testing.B, th *Thread)) {
-	benchModes(b, func(b *testing.B, rt *Runtime) {
+	benchModes(b, withBenchThread(fn))
+}
+
+// withBenchThread adapts fn to get one attached thread, closed at the end.
+func withBenchThread(fn func(b *testing.B, th *Thread)) func(b *testing.B, rt *Runtime) {
+	return func(b *testing.B, rt *Runtime) {
 		th := rt.NewThread()
 		fn(b, th)
 		th.Close()
-	})
+	}
 }
 
 // B1: IncRef+DecRef on an object the thread made (and owns, under biased
@@ -92,15 +107,23 @@ func BenchmarkReferenceAtomicPair(b *testing.B) {
 	}
 }
 
-// B3-like: allocate and free a float.
+// B3: allocate and free a float (from and to the thread's or the
+// runtime's free list, as CPython does).
 func BenchmarkNewFloatDecRef(b *testing.B) {
-	benchModesThread(b, func(b *testing.B, th *Thread) {
-		b.ReportAllocs()
-		defer reportCPUPerOp(b)()
-		for i := 0; i < b.N; i++ {
-			th.DecRef(th.NewFloat(float64(i)))
-		}
-	})
+	benchModesThread(b, benchNewFloatDecRef)
+}
+
+// B3 through the allocator alone: the same loop with the free lists off.
+func BenchmarkNewFloatDecRefNoFreeLists(b *testing.B) {
+	benchModesWith(b, func(c *Config) { c.NoFreeLists = true }, withBenchThread(benchNewFloatDecRef))
+}
+
+func benchNewFloatDecRef(b *testing.B, th *Thread) {
+	b.ReportAllocs()
+	defer reportCPUPerOp(b)()
+	for i := 0; i < b.N; i++ {
+		th.DecRef(th.NewFloat(float64(i)))
+	}
 }
 
 // Allocate a list, append to it, free it (the container path: tracking,

@@ -29,6 +29,23 @@ func asFloat(o *Object) *floatObject {
 	return (*floatObject)(unsafe.Pointer(o))
 }
 
+// freedInt and freedFloat cast an object taken off a free list, whose
+// type is the freed twin of int's or float's.
+func freedInt(o *Object) *intObject {
+	checkFreed(o, kindInt)
+	return (*intObject)(unsafe.Pointer(o))
+}
+func freedFloat(o *Object) *floatObject {
+	checkFreed(o, kindFloat)
+	return (*floatObject)(unsafe.Pointer(o))
+}
+
+func checkFreed(o *Object, k kind) {
+	if invariants.Enabled && (o.typ.kind != kindFreed || o.typ.original.kind != k) {
+		misuse("internal: %s object on the free list of kind %d", o.typ.name, k)
+	}
+}
+
 func asStr(o *Object) *strObject {
 	checkKind(o, kindStr)
 	return (*strObject)(unsafe.Pointer(o))

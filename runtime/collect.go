@@ -103,8 +103,15 @@ func (th *Thread) collectGeneration(g int) int {
 	th.collecting = true
 	defer func() { th.collecting = false }()
 	th.safePoint()
-	env := &collectEnv{th: th, strategy: th.rt.strategy}
+	full := g == gc.NumGenerations-1
+	env := &collectEnv{th: th, strategy: th.rt.strategy, full: full}
 	collected, uncollectable := th.rt.collector.Collect(env, g)
+	if full && th.rt.mode == GIL {
+		// CPython's gc_collect_main clears the free lists at the end of
+		// a collection of the oldest generation (free-threaded mode does
+		// it in the pause: GatherYoung).
+		th.rt.freeLists.clear(th)
+	}
 	th.rt.gcDoneMu.Lock()
 	th.rt.gcDone.Broadcast()
 	th.rt.gcDoneMu.Unlock()
@@ -135,6 +142,9 @@ type collectEnv struct {
 	th *Thread
 	// strategy is the runtime's, for RefCount without two loads through th.
 	strategy biasedrc.Strategy
+	// full: a collection of the oldest generation, which empties the free
+	// lists.
+	full bool
 	// deadInPause are objects whose queued counts merged to zero while the
 	// world was stopped; they are freed once it runs again.
 	deadInPause []*Object
@@ -200,6 +210,12 @@ func (e *collectEnv) GatherYoung(gen0 *gc.List) {
 	}
 	for _, t := range threads {
 		gen0.Gather(&t.young.list)
+		if e.full {
+			// Every thread's free lists, while no thread can allocate
+			// from them (CPython's free-threaded collector does this in
+			// its second pause, which ours takes only after finalizers).
+			t.freeLists.clear(e.th)
+		}
 	}
 	for _, y := range orphans {
 		gen0.Gather(&y.list)

@@ -219,12 +219,12 @@ func (th *Thread) finishFree(o *Object, t *Type) {
 		}
 	}
 	// Poisoned here, before the untrack that may hand it to another
-	// thread, which frees its slot later (freeSlot poisons only in Debug).
+	// thread, which frees its slot later (releaseSlot poisons only in Debug).
 	o.typ = t.freed
 	if c.gc.IsTracked() && th.untrack(c, true) {
 		return // the young list's owner unlinks it and frees its slot
 	}
-	th.freeSlot(o, t)
+	th.releaseSlot(o, t)
 }
 
 // release drops a reference held by an object being freed; a container

@@ -21,6 +21,10 @@ func TestAllocFastInlines(t *testing.T) {
 		`alloc\.go:\d+:\d+: inlining call to mimallocish\.\(\*Heap\[.*runtime\.container; .*runtime\.items \[\]\*.*Object \}\]\)\.AllocFast`,
 		inlinecheck.CanInline("(*Thread).bornBuiltin"),
 		inlinecheck.CanInline("(*Thread).freeScalar"),
+		// The free lists' push (into DecRef and freeSlot) and pop (into
+		// NewInt and NewFloat).
+		inlinecheck.CanInline("(*freeLists).keep"),
+		inlinecheck.CanInline("(*freeList).pop"),
 		inlinecheck.CanInline("(*threadCounters).countBuiltinAlloc"),
 		inlinecheck.CanInline("(*threadCounters).countBuiltinFree"),
 	)

@@ -24,8 +24,9 @@ func (th *Thread) DecRef(o *Object) {
 	th.mustBeAttached()
 	th.check(o)
 	// dropRef's and free's bodies, written out like IncRef's: DecRef is as
-	// hot as IncRef, and with them inlined a scalar's last DecRef costs one
-	// call into freeSlot and one into the allocator's Free.
+	// hot as IncRef, and with them inlined the last DecRef of an int or a
+	// float is a push on a free list without a call (freeScalar's body,
+	// which is too large to inline).
 	var out biasedrc.Outcome
 	switch th.strategy {
 	case biasedrc.Biased:
@@ -41,42 +42,14 @@ func (th *Thread) DecRef(o *Object) {
 	if out != biasedrc.Dead && !th.dropRefSlow(o, out) {
 		return
 	}
-	t := o.typ
-	if t.kind.container() {
-		th.freeContainer(o)
+	if t := o.typ; !t.kind.container() {
+		th.stats.countBuiltinFree(t.index)
+		if !th.freeLists.keep(o, t) {
+			th.releaseSlot(o, t)
+		}
 		return
 	}
-	// freeScalar, with freeSlot's cases for the three scalar kinds written
-	// out, so that the last DecRef of an int, float or str calls only the
-	// allocator's Free (B3).
-	th.stats.countBuiltinFree(t.index)
-	if th.quarantine {
-		th.freeSlot(o, t)
-		return
-	}
-	id, p, h := o.slot, th.pools, &th.heaps
-	switch t.kind {
-	case kindInt:
-		if p != nil {
-			p.ints.Free(id)
-		} else {
-			h.ints.Free(id)
-		}
-	case kindFloat:
-		if p != nil {
-			p.floats.Free(id)
-		} else {
-			h.floats.Free(id)
-		}
-	case kindStr:
-		if p != nil {
-			p.strs.Free(id)
-		} else {
-			h.strs.Free(id)
-		}
-	default:
-		th.freeSlot(o, t) // not reached: None and bools are immortal
-	}
+	th.freeContainer(o)
 }
 
 // NewRef adds a reference to o and returns o.

@@ -33,6 +33,9 @@ type Runtime struct {
 	// or pymalloc pools (GIL; protected by the GIL).
 	classes *classes
 	pools   *pools
+	// freeLists are GIL mode's free lists (freelist.go). Protected by the
+	// GIL; nil in free-threaded mode, where each thread has its own.
+	freeLists *freeLists
 
 	// gcDone is broadcast, under gcDoneMu, after every collection, for the
 	// threads that wait for one to end (Thread.mustAssist).
@@ -119,6 +122,9 @@ func New(cfg Config) (*Runtime, error) {
 	rt.gcAPI.rt = rt
 	rt.dyingList.Init(0)
 	rt.initAllocator()
+	if rt.mode == GIL {
+		rt.freeLists = newFreeLists(rt.freeListsOn())
+	}
 	rt.initBuiltins()
 	rt.initImmortals()
 	return rt, nil

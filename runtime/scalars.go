@@ -21,16 +21,22 @@ func (th *Thread) NewInt(v int64) *Object {
 		return th.rt.smallInts[v-smallIntMin]
 	}
 	// the alloc function, written out (see alloc.go)
+	// a free list's int (freelist.go), or the alloc function written out
+	// (see alloc.go)
 	var o *intObject
-	var id mimallocish.SlotID
-	if p := th.pools; p != nil {
-		if o, id = p.ints.AllocFast(); o == nil {
-			o, id = p.ints.Alloc()
+	if f := th.freeLists.lists[intFreeList].pop(); f != nil {
+		o = freedInt(f)
+	} else {
+		var id mimallocish.SlotID
+		if p := th.pools; p != nil {
+			if o, id = p.ints.AllocFast(); o == nil {
+				o, id = p.ints.Alloc()
+			}
+		} else if o, id = th.heaps.ints.AllocFast(); o == nil {
+			o, id = th.heaps.ints.Alloc()
 		}
-	} else if o, id = th.heaps.ints.AllocFast(); o == nil {
-		o, id = th.heaps.ints.Alloc()
+		o.slot = id
 	}
-	o.slot = id
 	o.v = v
 	th.bornBuiltin(&o.Object, th.rt.t.integer, tiInt)
 	return &o.Object
@@ -39,17 +45,22 @@ func (th *Thread) NewInt(v int64) *Object {
 // NewFloat returns a float.
 func (th *Thread) NewFloat(v float64) *Object {
 	th.mustBeAttached()
-	// the alloc function, written out (see alloc.go)
+	// a free list's float (freelist.go), or the alloc function written
+	// out (see alloc.go)
 	var o *floatObject
-	var id mimallocish.SlotID
-	if p := th.pools; p != nil {
-		if o, id = p.floats.AllocFast(); o == nil {
-			o, id = p.floats.Alloc()
+	if f := th.freeLists.lists[floatFreeList].pop(); f != nil {
+		o = freedFloat(f)
+	} else {
+		var id mimallocish.SlotID
+		if p := th.pools; p != nil {
+			if o, id = p.floats.AllocFast(); o == nil {
+				o, id = p.floats.Alloc()
+			}
+		} else if o, id = th.heaps.floats.AllocFast(); o == nil {
+			o, id = th.heaps.floats.Alloc()
 		}
-	} else if o, id = th.heaps.floats.AllocFast(); o == nil {
-		o, id = th.heaps.floats.Alloc()
+		o.slot = id
 	}
-	o.slot = id
 	o.v = v
 	th.bornBuiltin(&o.Object, th.rt.t.float, tiFloat)
 	return &o.Object

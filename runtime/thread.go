@@ -53,7 +53,10 @@ type Thread struct {
 	stoppedWorld bool
 	heaps        heaps  // free-threaded: this thread's allocator heaps
 	pools        *pools // GIL mode: the runtime's pools (nil when free-threaded)
-	quarantine   bool   // Debug: freed slots are never given back
+	// freeLists are the runtime's (GIL mode) or the thread's own
+	// (free-threaded): freelist.go.
+	freeLists  *freeLists
+	quarantine bool // Debug: freed slots are never given back
 	// onPark, when set (by the benchmarks), is told how long each park
 	// for another thread's stop-the-world lasted.
 	onPark func(time.Duration)
@@ -84,7 +87,9 @@ func (rt *Runtime) NewThread() *Thread {
 	switch {
 	case rt.mode == GIL:
 		th.gilh = rt.gil.NewHandle()
+		th.freeLists = rt.freeLists
 	default:
+		th.freeLists = newFreeLists(rt.freeListsOn())
 		th.young = &youngList{owner: th}
 		th.young.list.InitYoung()
 		th.heaps = rt.classes.newHeaps()
@@ -201,6 +206,7 @@ func (th *Thread) Close() {
 	}
 	if th.young != nil {
 		th.young.orphan(th)
+		th.freeLists.clear(th)
 		th.heaps.abandon()
 	}
 	th.flushGCCount()
@@ -310,7 +316,7 @@ func (y *youngList) drainRemote(th *Thread) {
 	y.mu.Unlock()
 	for _, c := range remote {
 		gc.Unlink(&c.gc)
-		th.freeSlot(&c.Object, c.typ.original)
+		th.releaseSlot(&c.Object, c.typ.original)
 	}
 }
 

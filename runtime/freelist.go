@@ -1,0 +1,124 @@
+package runtime
+
+// Free lists (CPython's _Py_freelists, Include/internal/pycore_freelist.h).
+// CPython keeps a short stack of freed objects for its commonest types and
+// reuses them before it asks the allocator: float_dealloc pushes, and
+// PyFloat_FromDouble pops, so that a loop that makes and drops floats never
+// reaches obmalloc or mimalloc. We do the same for ints and floats, with
+// CPython's bounds (Py_ints_MAXFREELIST, Py_floats_MAXFREELIST: 100 each).
+//
+//  1. freeSlot of an int or a float pushes it while its list has room: it
+//     poisons the header's type (the type's freed twin, so a use after free
+//     panics as it does in Debug mode) and zeroes the count word, which the
+//     next InitFresh expects. The slot stays handed out: AllocatorStats
+//     counts it in SlotsInUse and in FreeListed. Stats counts the object
+//     as freed.
+//  2. NewInt and NewFloat pop before they ask the allocator.
+//  3. A full list sends the slot to the allocator, as before.
+//  4. Every collection of the oldest generation empties all free lists
+//     into the allocator (CPython's _PyGC_ClearAllFreeLists, which
+//     gc.collect() documents), and so does a closing free-threaded thread
+//     before it abandons its heaps.
+//
+// Where the lists live follows CPython: per runtime in GIL mode (the
+// interpreter's, protected by the GIL: a thread reuses what any thread
+// freed), per thread in free-threaded mode (owned by the thread: a thread
+// reuses what it freed itself, wherever the slot was allocated; a slot of
+// another thread's page goes back to that page's thread_free list when it
+// finally leaves the list). Thread.freeLists points at the one to use, so
+// the hot paths do not look at the mode.
+//
+// Config.NoFreeLists and Debug mode (which never reuses a slot) set every
+// bound to zero: each free then goes to the allocator (or quarantine).
+
+// freeListMax is CPython's bound for the int and float lists.
+const freeListMax = 100
+
+// Free list indexes: a scalar kind's list is freeLists.lists[kind-kindInt]
+// (keep relies on int and float being adjacent kinds).
+const (
+	intFreeList   = 0
+	floatFreeList = int(kindFloat - kindInt)
+	numFreeLists  = floatFreeList + 1
+)
+
+// freeList is a stack of freed objects of one kind, ready for reuse: their
+// headers are poisoned (the type is the freed twin) and their count words
+// zero. Protected as its freeLists says.
+type freeList struct {
+	n     int // objects on the stack: items[:n]
+	max   int // freeListMax, or 0 when free lists are off
+	items [freeListMax]*Object
+}
+
+// pop returns the object pushed last, or nil.
+func (fl *freeList) pop() *Object {
+	if fl.n == 0 {
+		return nil
+	}
+	fl.n--
+	return fl.items[fl.n]
+}
+
+// freeLists are one runtime's (GIL mode: protected by the GIL) or one
+// thread's (free-threaded: owned by the thread; read by a thread that has
+// stopped the world).
+type freeLists struct {
+	lists [numFreeLists]freeList
+}
+
+func newFreeLists(on bool) *freeLists {
+	fls := &freeLists{}
+	if on {
+		for i := range fls.lists {
+			fls.lists[i].max = freeListMax
+		}
+	}
+	return fls
+}
+
+// keep pushes o, a dying object of type t, on its kind's free list if it
+// has one with room, and reports whether it did (step 1). Small enough to
+// inline into freeScalar, which every scalar's last DecRef inlines.
+func (fls *freeLists) keep(o *Object, t *Type) bool {
+	i := uint(t.kind - kindInt) // wraps around for the kinds below int
+	if i >= uint(numFreeLists) {
+		return false
+	}
+	fl := &fls.lists[i]
+	if fl.n >= fl.max {
+		return false
+	}
+	fl.items[fl.n] = o
+	fl.n++
+	o.typ = t.freed
+	o.rc.ResetDead()
+	return true
+}
+
+// len is the number of objects on the lists.
+func (fls *freeLists) len() (n int) {
+	for i := range fls.lists {
+		n += fls.lists[i].n
+	}
+	return n
+}
+
+// clear gives every object on the lists back to the allocator, through
+// th's heaps (free-threaded) or the runtime's pools.
+func (fls *freeLists) clear(th *Thread) {
+	for i := range fls.lists {
+		fl := &fls.lists[i]
+		for fl.n > 0 {
+			fl.n--
+			o := fl.items[fl.n]
+			fl.items[fl.n] = nil
+			th.releaseSlot(o, o.typ.original)
+		}
+	}
+}
+
+// freeListsOn reports whether the runtime keeps free lists: not when the
+// configuration turns them off, nor in Debug mode, whose quarantine never
+// lets a slot be reused.
+func (rt *Runtime) freeListsOn() bool { return !rt.cfg.NoFreeLists && !rt.cfg.Debug }
