@@ -77,10 +77,19 @@ func (th *Thread) endFreeing() { th.freeing = false }
 // dropRef drops a reference without freeing: it reports whether the count
 // reached zero. The common outcome (still alive) returns from the inlined
 // part.
+//
+// Under biased counting an immortal object returns before DecBiased, whose
+// inlined part (at the compiler's budget) has no room to tell immortals
+// from other threads' objects and sends both through its out-of-line call:
+// one load more for every drop, one call less for every drop of None, a
+// small int or an interned str — the commonest items of all.
 func (th *Thread) dropRef(o *Object) bool {
 	var out biasedrc.Outcome
 	switch th.strategy {
 	case biasedrc.Biased:
+		if o.rc.IsImmortal() {
+			return false
+		}
 		out = o.rc.DecBiased(th.id)
 	case biasedrc.Plain:
 		out = o.rc.DecPlain()

@@ -30,6 +30,9 @@ func (th *Thread) DecRef(o *Object) {
 	var out biasedrc.Outcome
 	switch th.strategy {
 	case biasedrc.Biased:
+		if o.rc.IsImmortal() { // see dropRef
+			return
+		}
 		out = o.rc.DecBiased(th.id)
 	case biasedrc.Plain:
 		out = o.rc.DecPlain()
