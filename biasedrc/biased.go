@@ -35,6 +35,29 @@ func (c *Count) DecBiased(me ThreadID) (out Outcome) {
 	return c.decBiasedSlow(me)
 }
 
+// DecBiasedNoCall is DecBiased without its out-of-line call, for callers
+// that are not inlined themselves and so have room for more of it inline
+// (the runtime's DecRef and dropRef): it also drops a reference to an
+// immortal object, and the owner's last reference to an object no other
+// thread counted (mergeZeroLocal's fast case: Dead), the end of every
+// object that never left its thread. It reports false, having changed
+// nothing, for everything else; the caller then calls DecBiased.
+func (c *Count) DecBiasedNoCall(me ThreadID) (out Outcome, ok bool) {
+	switch ThreadID(c.owner.Load()) {
+	case me:
+		if l := c.local; l > 1 {
+			c.local = l - 1
+			return Alive, true
+		} else if l == 1 && c.shared.Load() == 0 {
+			c.local = 0
+			return Dead, true
+		}
+	case immortalOwner:
+		return Alive, true
+	}
+	return Alive, false
+}
+
 // decBiasedSlow is DecBiased's out-of-line part: a non-owner (the shared
 // path, kept in this function so that it costs one call), an immortal
 // object, or the owner's last local reference. The owner word cannot have

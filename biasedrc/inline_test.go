@@ -19,6 +19,8 @@ func TestHotPathInlines(t *testing.T) {
 		inlinecheck.CanInline("(*Count).IncAtomic"),
 		inlinecheck.CanInline("(*Count).DecAtomic"),
 		inlinecheck.CanInline("(*Count).IsImmortal"),
+		// Into the runtime's DecRef and dropRef.
+		inlinecheck.CanInline("(*Count).DecBiasedNoCall"),
 		// Into decBiasedSlow: the owner's free of an object nobody else
 		// counted then costs DecBiased's one call (B3).
 		inlinecheck.CanInline("(*Count).mergeZeroLocal"),

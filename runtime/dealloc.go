@@ -78,26 +78,29 @@ func (th *Thread) endFreeing() { th.freeing = false }
 // reached zero. The common outcome (still alive) returns from the inlined
 // part.
 //
-// Under biased counting an immortal object returns before DecBiased, whose
-// inlined part (at the compiler's budget) has no room to tell immortals
-// from other threads' objects and sends both through its out-of-line call:
-// one load more for every drop, one call less for every drop of None, a
-// small int or an interned str — the commonest items of all.
+// Under biased counting DecBiasedNoCall comes first: DecBiased's inlined
+// part (at the compiler's budget) sends an immortal object and the owner's
+// last reference through its out-of-line call, and those are the commonest
+// drops of all (None, small ints and interned strs; every object that dies
+// on the thread that made it).
 func (th *Thread) dropRef(o *Object) bool {
 	var out biasedrc.Outcome
 	switch th.strategy {
 	case biasedrc.Biased:
-		if o.rc.IsImmortal() {
-			return false
+		var ok bool
+		if out, ok = o.rc.DecBiasedNoCall(th.id); !ok {
+			out = o.rc.DecBiased(th.id)
 		}
-		out = o.rc.DecBiased(th.id)
 	case biasedrc.Plain:
 		out = o.rc.DecPlain()
 	default:
 		out = o.rc.DecAtomic()
 	}
-	if out == biasedrc.Alive {
+	switch out {
+	case biasedrc.Alive:
 		return false
+	case biasedrc.Dead:
+		return true
 	}
 	return th.dropRefSlow(o, out)
 }

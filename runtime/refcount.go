@@ -30,10 +30,10 @@ func (th *Thread) DecRef(o *Object) {
 	var out biasedrc.Outcome
 	switch th.strategy {
 	case biasedrc.Biased:
-		if o.rc.IsImmortal() { // see dropRef
-			return
+		var ok bool // see dropRef
+		if out, ok = o.rc.DecBiasedNoCall(th.id); !ok {
+			out = o.rc.DecBiased(th.id)
 		}
-		out = o.rc.DecBiased(th.id)
 	case biasedrc.Plain:
 		out = o.rc.DecPlain()
 	default:
