@@ -3,6 +3,7 @@ package biasedrc
 import (
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"sync"
 	"testing"
 
@@ -679,4 +680,51 @@ func TestResetDeadAllowsInitFresh(t *testing.T) {
 		require.Equal(t, want.shared.Load(), c.shared.Load(), name)
 		require.Equal(t, want.local, c.local, name)
 	}
+}
+
+// TestDecBiasedNoCallAgreesWithDecBiased: from states reached by the
+// owner's and another thread's increments and decrements (and a weak
+// reference mark), DecBiasedNoCall either changes nothing and says so, or
+// does exactly what DecBiased does: the same outcome and the same word.
+func TestDecBiasedNoCallAgreesWithDecBiased(t *testing.T) {
+	type op func(c *Count)
+	ops := []op{
+		func(c *Count) { c.IncBiased(thA) },
+		func(c *Count) { c.IncBiased(thB) },
+		func(c *Count) { c.MarkMaybeWeakref() },
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	handled := map[Outcome]int{}
+	for trial := 0; trial < 2000; trial++ {
+		var a, b Count
+		a.Init(Biased, thA)
+		b.Init(Biased, thA)
+		if trial%50 == 0 {
+			a.InitImmortal()
+			b.InitImmortal()
+		}
+		for n := rng.IntN(4); n > 0; n-- {
+			o := ops[rng.IntN(len(ops))]
+			o(&a)
+			o(&b)
+		}
+		for _, me := range []ThreadID{thA, thB} {
+			owner, shared, local := a.owner.Load(), a.shared.Load(), a.local
+			out, ok := a.DecBiasedNoCall(me)
+			if !ok {
+				require.Equal(t, owner, a.owner.Load())
+				require.Equal(t, shared, a.shared.Load())
+				require.Equal(t, local, a.local)
+				continue
+			}
+			handled[out]++
+			require.Equal(t, b.DecBiased(me), out)
+			require.Equal(t, b.owner.Load(), a.owner.Load())
+			require.Equal(t, b.shared.Load(), a.shared.Load())
+			require.Equal(t, b.local, a.local)
+			break
+		}
+	}
+	require.Positive(t, handled[Alive], "some drops handled inline")
+	require.Positive(t, handled[Dead], "some last references handled inline")
 }
