@@ -41,7 +41,7 @@ func (c *Count) DecBiased(me ThreadID) (out Outcome) {
 // immortal object, and the owner's last reference to an object no other
 // thread counted (mergeZeroLocal's fast case: Dead), the end of every
 // object that never left its thread. It reports false, having changed
-// nothing, for everything else; the caller then calls DecBiased.
+// nothing, for everything else; the caller then calls DecBiasedSlow.
 func (c *Count) DecBiasedNoCall(me ThreadID) (out Outcome, ok bool) {
 	switch ThreadID(c.owner.Load()) {
 	case me:
@@ -57,6 +57,11 @@ func (c *Count) DecBiasedNoCall(me ThreadID) (out Outcome, ok bool) {
 	}
 	return Alive, false
 }
+
+// DecBiasedSlow is DecBiased without its inlined part, for the caller of
+// DecBiasedNoCall when that reports false: the call DecBiased would make,
+// without loading and comparing the owner word once more first.
+func (c *Count) DecBiasedSlow(me ThreadID) Outcome { return c.decBiasedSlow(me) }
 
 // decBiasedSlow is DecBiased's out-of-line part: a non-owner (the shared
 // path, kept in this function so that it costs one call), an immortal

@@ -21,6 +21,7 @@ func TestHotPathInlines(t *testing.T) {
 		inlinecheck.CanInline("(*Count).IsImmortal"),
 		// Into the runtime's DecRef and dropRef.
 		inlinecheck.CanInline("(*Count).DecBiasedNoCall"),
+		inlinecheck.CanInline("(*Count).DecBiasedSlow"),
 		// Into decBiasedSlow: the owner's free of an object nobody else
 		// counted then costs DecBiased's one call (B3).
 		inlinecheck.CanInline("(*Count).mergeZeroLocal"),

@@ -89,7 +89,7 @@ func (th *Thread) dropRef(o *Object) bool {
 	case biasedrc.Biased:
 		var ok bool
 		if out, ok = o.rc.DecBiasedNoCall(th.id); !ok {
-			out = o.rc.DecBiased(th.id)
+			out = o.rc.DecBiasedSlow(th.id)
 		}
 	case biasedrc.Plain:
 		out = o.rc.DecPlain()

@@ -32,7 +32,7 @@ func (th *Thread) DecRef(o *Object) {
 	case biasedrc.Biased:
 		var ok bool // see dropRef
 		if out, ok = o.rc.DecBiasedNoCall(th.id); !ok {
-			out = o.rc.DecBiased(th.id)
+			out = o.rc.DecBiasedSlow(th.id)
 		}
 	case biasedrc.Plain:
 		out = o.rc.DecPlain()
