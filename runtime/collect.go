@@ -64,11 +64,11 @@ func (g *GC) FreezeCount() int { return g.rt.collector.FreezeCount() }
 
 // IsTracked reports whether the collector tracks o.
 func (g *GC) IsTracked(o *Object) bool {
+	if o != nil && o.typ.kind == kindFreed {
+		misuse("use after free of a %s object", o.typ.name)
+	}
 	if o == nil || o.typ.rt != g.rt {
 		misuse("IsTracked of an object of another runtime")
-	}
-	if o.typ.kind == kindFreed {
-		misuse("use after free of a %s object", o.typ.name)
 	}
 	return o.typ.kind.container() && asContainer(o).gc.IsTracked()
 }

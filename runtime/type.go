@@ -45,7 +45,9 @@ type Type struct {
 	rt   *Runtime
 	// index numbers the runtime's types for the per-thread statistics.
 	index int
-	// freed is the poisoned twin freed objects of this type point to.
+	// freed is the poisoned twin freed objects of this type point to. Its
+	// rt is nil: a freed object belongs to no runtime, so that check's one
+	// compare of the runtime also catches a use after free.
 	freed *Type
 	// original is, for a freed twin, the type it poisons.
 	original  *Type
@@ -62,7 +64,7 @@ func (t *Type) String() string { return t.name }
 
 func (rt *Runtime) addType(name string, k kind) *Type {
 	t := &Type{name: name, kind: k, rt: rt}
-	t.freed = &Type{name: name, kind: kindFreed, rt: rt, original: t}
+	t.freed = &Type{name: name, kind: kindFreed, original: t}
 	rt.typesMu.Lock()
 	t.index = len(rt.types)
 	t.freed.index = t.index
@@ -138,9 +140,10 @@ func (rt *Runtime) initBuiltins() {
 }
 
 // check panics unless o is a live object of th's runtime: the misuse
-// checks every API entry makes. They cost a load and two compares.
+// checks every API entry makes. They cost two loads and two compares (a
+// freed object's type has no runtime: Type.freed).
 func (th *Thread) check(o *Object) {
-	if o == nil || o.typ.rt != th.rt || o.typ.kind == kindFreed {
+	if o == nil || o.typ.rt != th.rt {
 		th.badObject(o)
 	}
 }
@@ -151,10 +154,10 @@ func (th *Thread) badObject(o *Object) {
 		misuse("nil *Object passed to the API")
 	}
 	t := o.typ
-	if t.rt != th.rt {
-		misuse("%s object of another runtime used in this one", t.name)
+	if t.kind == kindFreed {
+		misuse("use after free of a %s object", t.name)
 	}
-	misuse("use after free of a %s object", t.name)
+	misuse("%s object of another runtime used in this one", t.name)
 }
 
 func typeError(format string, args ...any) error { return errorf(ErrType, format, args...) }
