@@ -6,10 +6,11 @@ import (
 )
 
 // The allocation interface. Every object is allocated by one of the alloc
-// functions below and its slot is given back through freeSlot (freed ints
-// and floats wait on a free list first, and NewInt and NewFloat take them
-// from there before they allocate: freelist.go); the types never allocate
-// themselves. Each object struct is one size class of package mimallocish:
+// functions below and its slot is given back through freeSlot or
+// releaseSlot (freed ints, floats, lists and dicts wait on a free list
+// first, and their constructors take them from there before they
+// allocate: freelist.go); the types never allocate themselves. Each object
+// struct is one size class of package mimallocish:
 //
 //   - free-threaded mode: every thread has its own heap per class
 //     (mimalloc's free-list sharding): allocation and frees of the thread's
@@ -174,6 +175,9 @@ func (th *Thread) allocTuple() *tupleObject {
 }
 
 func (th *Thread) allocList() *listObject {
+	if f := th.freeLists.lists[listFreeList].pop(); f != nil {
+		return freedList(f)
+	}
 	var o *listObject
 	var id mimallocish.SlotID
 	if p := th.pools; p != nil {
@@ -188,6 +192,9 @@ func (th *Thread) allocList() *listObject {
 }
 
 func (th *Thread) allocDict() *dictObject {
+	if f := th.freeLists.lists[dictFreeList].pop(); f != nil {
+		return freedDict(f)
+	}
 	var o *dictObject
 	var id mimallocish.SlotID
 	if p := th.pools; p != nil {

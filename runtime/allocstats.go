@@ -13,7 +13,7 @@ type AllocatorStats struct {
 	Arenas  mimallocish.ArenaStats
 
 	SlotsInUse    int   // slots handed out and not freed (quarantined ones in Debug mode and FreeListed included)
-	FreeListed    int   // freed ints and floats kept on free lists for reuse (freelist.go)
+	FreeListed    int   // freed ints, floats, lists and dicts kept on free lists for reuse (freelist.go)
 	BytesReserved int64 // memory held in pages or pools (free lists live in the free slots)
 	BytesInUse    int64 // memory of the slots in use
 	RemoteFrees   int64 // frees of another thread's slot (free-threaded)

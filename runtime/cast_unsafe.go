@@ -29,8 +29,8 @@ func asFloat(o *Object) *floatObject {
 	return (*floatObject)(unsafe.Pointer(o))
 }
 
-// freedInt and freedFloat cast an object taken off a free list, whose
-// type is the freed twin of int's or float's.
+// freedInt, freedFloat, freedList and freedDict cast an object taken off a
+// free list, whose type is the freed twin of its kind's.
 func freedInt(o *Object) *intObject {
 	checkFreed(o, kindInt)
 	return (*intObject)(unsafe.Pointer(o))
@@ -38,6 +38,14 @@ func freedInt(o *Object) *intObject {
 func freedFloat(o *Object) *floatObject {
 	checkFreed(o, kindFloat)
 	return (*floatObject)(unsafe.Pointer(o))
+}
+func freedList(o *Object) *listObject {
+	checkFreed(o, kindList)
+	return (*listObject)(unsafe.Pointer(o))
+}
+func freedDict(o *Object) *dictObject {
+	checkFreed(o, kindDict)
+	return (*dictObject)(unsafe.Pointer(o))
 }
 
 func checkFreed(o *Object, k kind) {

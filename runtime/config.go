@@ -67,9 +67,10 @@ type Config struct {
 	GCThresholds   [3]int        // 0s mean {700, 10, 10}
 	GCDisabled     bool          // start with automatic collection off
 	Debug          bool          // poison freed objects; report leaks at Close
-	// NoFreeLists sends every free to the allocator, as CPython built
-	// without free lists does (freed ints and floats are otherwise kept
-	// for reuse, up to 100 of each: freelist.go). Debug mode implies it.
+	// NoFreeLists sends every free to the allocator (freed ints and
+	// floats are otherwise kept for reuse, up to 100 of each, and lists
+	// and dicts, up to 80, as CPython does: freelist.go). Debug mode
+	// implies it.
 	NoFreeLists bool
 }
 

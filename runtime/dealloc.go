@@ -236,6 +236,10 @@ func (th *Thread) finishFree(o *Object, t *Type) {
 	if c.gc.IsTracked() && th.untrack(c, true) {
 		return // the young list's owner unlinks it and frees its slot
 	}
+	if th.freeLists.keep(o, t) { // a list or a dict (freelist.go)
+		c.gc = gc.Header{}
+		return
+	}
 	th.releaseSlot(o, t)
 }
 

@@ -42,11 +42,12 @@
 // (goalloc_test.go), and Go's own collector has little to do while
 // short-lived objects churn. Larger arrays and tables come from Go's heap.
 //
-// Freed ints and floats wait on a free list, up to 100 of each, and the
-// next NewInt or NewFloat takes them from there without the allocator
-// (freelist.go: CPython's _Py_freelists, per runtime under the GIL, per
-// thread when free-threaded; emptied by every full collection and by a
-// closing thread; off with Config.NoFreeLists and in Debug mode).
+// Freed ints and floats wait on a free list, up to 100 of each, and lists
+// and dicts, up to 80, and the next constructor of their type takes them
+// from there without the allocator (freelist.go: CPython's _Py_freelists,
+// per runtime under the GIL, per thread when free-threaded; emptied by
+// every full collection and by a closing thread; off with
+// Config.NoFreeLists and in Debug mode).
 //
 // Immortal objects — None, True, False, the ints -5..256, interned strs and
 // gc.garbage — have their owner word set to "immortal" before they are

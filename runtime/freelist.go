@@ -4,16 +4,22 @@ package runtime
 // CPython keeps a short stack of freed objects for its commonest types and
 // reuses them before it asks the allocator: float_dealloc pushes, and
 // PyFloat_FromDouble pops, so that a loop that makes and drops floats never
-// reaches obmalloc or mimalloc. We do the same for ints and floats, with
-// CPython's bounds (Py_ints_MAXFREELIST, Py_floats_MAXFREELIST: 100 each).
+// reaches obmalloc or mimalloc. We do the same for ints, floats, lists and
+// dicts, with CPython's bounds (Py_ints_MAXFREELIST and
+// Py_floats_MAXFREELIST: 100; Py_lists_MAXFREELIST and
+// Py_dicts_MAXFREELIST: 80). A kept list or dict is the bare object: its
+// item array or table went back to the allocator first, as in CPython.
 //
-//  1. freeSlot of an int or a float pushes it while its list has room: it
-//     poisons the header's type (the type's freed twin, so a use after free
-//     panics as it does in Debug mode) and zeroes the count word, which the
-//     next InitFresh expects. The slot stays handed out: AllocatorStats
-//     counts it in SlotsInUse and in FreeListed. Stats counts the object
-//     as freed.
-//  2. NewInt and NewFloat pop before they ask the allocator.
+//  1. freeSlot of an int or a float, and finishFree of a list or a dict
+//     that is off the collector's lists, push it while its list has room:
+//     the header's type is poisoned (the type's freed twin, so a use after
+//     free panics as it does in Debug mode), the count word zeroed (the
+//     next InitFresh expects zeroes) and a container's collector header
+//     zeroed, so that the object looks like a slot fresh from the
+//     allocator. The slot stays handed out: AllocatorStats counts it in
+//     SlotsInUse and in FreeListed. Stats counts the object as freed.
+//  2. NewInt, NewFloat, NewList and NewDict pop before they ask the
+//     allocator.
 //  3. A full list sends the slot to the allocator, as before.
 //  4. Every collection of the oldest generation empties all free lists
 //     into the allocator (CPython's _PyGC_ClearAllFreeLists, which
@@ -31,15 +37,22 @@ package runtime
 // Config.NoFreeLists and Debug mode (which never reuses a slot) set every
 // bound to zero: each free then goes to the allocator (or quarantine).
 
-// freeListMax is CPython's bound for the int and float lists.
-const freeListMax = 100
+// CPython's bounds: freeListMax for ints and floats (the longest),
+// containerFreeListMax for lists and dicts.
+const (
+	freeListMax          = 100
+	containerFreeListMax = 80
+)
 
-// Free list indexes: a scalar kind's list is freeLists.lists[kind-kindInt]
-// (keep relies on int and float being adjacent kinds).
+// Free list indexes: kind k's list is freeLists.lists[k-kindInt]; str and
+// tuple have none (their bound is 0), so that keep finds a list with one
+// subtraction.
 const (
 	intFreeList   = 0
 	floatFreeList = int(kindFloat - kindInt)
-	numFreeLists  = floatFreeList + 1
+	listFreeList  = int(kindList - kindInt)
+	dictFreeList  = int(kindDict - kindInt)
+	numFreeLists  = dictFreeList + 1
 )
 
 // freeList is a stack of freed objects of one kind, ready for reuse: their
@@ -47,7 +60,7 @@ const (
 // zero. Protected as its freeLists says.
 type freeList struct {
 	n     int // objects on the stack: items[:n]
-	max   int // freeListMax, or 0 when free lists are off
+	max   int // CPython's bound, or 0 when free lists are off or the kind has none
 	items [freeListMax]*Object
 }
 
@@ -70,16 +83,18 @@ type freeLists struct {
 func newFreeLists(on bool) *freeLists {
 	fls := &freeLists{}
 	if on {
-		for i := range fls.lists {
-			fls.lists[i].max = freeListMax
-		}
+		fls.lists[intFreeList].max = freeListMax
+		fls.lists[floatFreeList].max = freeListMax
+		fls.lists[listFreeList].max = containerFreeListMax
+		fls.lists[dictFreeList].max = containerFreeListMax
 	}
 	return fls
 }
 
 // keep pushes o, a dying object of type t, on its kind's free list if it
-// has one with room, and reports whether it did (step 1). Small enough to
-// inline into freeScalar, which every scalar's last DecRef inlines.
+// has one with room, and reports whether it did (step 1; the caller resets
+// a container's collector header). Small enough to inline into freeSlot,
+// DecRef and finishFree.
 func (fls *freeLists) keep(o *Object, t *Type) bool {
 	i := uint(t.kind - kindInt) // wraps around for the kinds below int
 	if i >= uint(numFreeLists) {

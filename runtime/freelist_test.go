@@ -188,3 +188,54 @@ func TestFreeListsConcurrent(t *testing.T) {
 		setup.Close()
 	})
 }
+
+// TestFreeListContainers: a freed list or dict waits on its free list
+// without its items and is the next one handed out, fresh: empty, tracked
+// in generation 0, one reference; a cycle made of reused lists is found by
+// the collector like any other. At most containerFreeListMax wait.
+func TestFreeListContainers(t *testing.T) {
+	eachModeDebug(t, []bool{false}, withThread(func(t *testing.T, th *Thread) {
+		f := th.NewFloat(1)
+		l := th.NewList(f, f)
+		d := th.NewDict()
+		require.NoError(t, th.DictSet(d, th.Intern("k"), f))
+		th.DecRef(l)
+		th.DecRef(d)
+		require.Equal(t, 1, th.RefCount(f), "the kept list and dict let go of their items")
+		require.Equal(t, 2, th.AllocatorStats().FreeListed)
+
+		l2 := th.NewList()
+		d2 := th.NewDict()
+		require.Same(t, l, l2)
+		require.Same(t, d, d2)
+		n, err := th.ListLen(l2)
+		require.NoError(t, err)
+		require.Zero(t, n)
+		n, err = th.DictLen(d2)
+		require.NoError(t, err)
+		require.Zero(t, n)
+		gcAPI := th.Runtime().GC()
+		require.True(t, gcAPI.IsTracked(l2))
+		require.True(t, gcAPI.IsTracked(d2))
+		require.Equal(t, 1, th.RefCount(l2))
+
+		// A cycle through the reused objects: l2 -> d2 -> l2.
+		require.NoError(t, th.ListAppend(l2, d2))
+		require.NoError(t, th.DictSet(d2, th.Intern("k"), l2))
+		th.DecRef(l2)
+		th.DecRef(d2)
+		found, err := th.Collect(0)
+		require.NoError(t, err)
+		require.Equal(t, 2, found)
+		th.DecRef(f)
+
+		objs := make([]*Object, 0, 2*containerFreeListMax+20)
+		for i := 0; i < containerFreeListMax+10; i++ {
+			objs = append(objs, th.NewList(), th.NewDict())
+		}
+		for _, o := range objs {
+			th.DecRef(o)
+		}
+		require.Equal(t, 2*containerFreeListMax+1, th.AllocatorStats().FreeListed, "full list and dict lists, and f")
+	}))
+}
