@@ -367,10 +367,10 @@ func (c *Collector) nextEpoch() {
 }
 
 // walk is step 2's walk of the lists of generations gen, 0, ..., gen-1. It
-// returns the set, in that order, and what Inspect reported of it.
+// returns the set, in that order, and what Subtract reported of it.
 func (c *Collector) walk(env Env, gen int) (objs []*Header, traits Traits) {
-	const allTraits = TraitLegacy | TraitUntrackable | TraitUnclearable
 	objs = c.objs[:0]
+	c.sub = Subtraction{c: c, ep: c.epochBits}
 	for g := gen; ; g = (g + 1) % (gen + 1) {
 		l := &c.gens[g]
 		objs = slices.Grow(objs, l.Len())
@@ -378,15 +378,13 @@ func (c *Collector) walk(env Env, gen int) (objs []*Header, traits Traits) {
 			start := len(objs)
 			objs, h = walkBatch(l, h, objs)
 			objs = c.initBatch(env, objs, start)
-			if traits != allTraits {
-				traits |= env.Inspect(objs[start:])
-			}
-			c.subtract(objs[start:], c.referents(env, objs[start:]), c.ends)
+			traits |= env.Subtract(objs[start:], &c.sub)
 		}
 		if g == gen-1 || gen == 0 {
 			break
 		}
 	}
+	c.zeros += c.sub.zeros
 	return objs, traits
 }
 
@@ -458,10 +456,10 @@ func (c *Collector) initRefs(h *Header) bool {
 	return true
 }
 
-// traverseBatch is how many objects the collector gives Env.Referents at
-// a time: enough for their referents' cache misses to overlap, few enough
-// that the referents of a batch stay in the caches while it works through
-// them.
+// traverseBatch is how many objects the collector gives Env.Subtract and
+// Env.Referents at a time: enough for their referents' cache misses to
+// overlap, few enough that the referents of a batch stay in the caches
+// while it works through them.
 const traverseBatch = 32
 
 // referents returns the referents of hs (Env.Referents) in the reusable
@@ -488,50 +486,66 @@ func (c *Collector) releaseRefs() {
 	c.batch = b[:0]
 }
 
-// subtract is visit_decref for the first pause, over the referents refs
-// of the batch hs, which end for each object where ends says. Membership
-// of the set is known from the list an object is on (one of members: the
-// generation collected, or a younger one), so an object's count is started
-// lazily: when the walk reaches it, or when an object before it refers to
-// it, whichever comes first. When the walk ends every object of the set
-// has the collection's epoch and refs = the number of references from
+// Subtraction is visit_decref for the first pause, done by Env.Subtract
+// as it traverses a batch (see walk): each reference goes straight from
+// the object that holds it to its referent's count, instead of being
+// written to a buffer that the collector reads back. Membership of the set
+// is known from the list an object is on (one of members: the generation
+// collected, or a younger one), so an object's count is started lazily:
+// when the walk reaches it, or when an object before it refers to it,
+// whichever comes first. When the walk ends every object of the set has
+// the collection's epoch and refs = the number of references from
 // outside. A member gathered from a young list may still name it (see
-// List.Gather) until the walk reaches it. An object whose references all
-// lead into the set is flagged closed: if the whole set turns out to be
-// garbage, clearing it need not count them down (Env.Free).
-func (c *Collector) subtract(hs, refs []*Header, ends []int) {
-	m0, m1, m2 := c.members[0], c.members[1], c.members[2]
-	ep := c.epochBits
-	i := 0
-	for k, h := range hs {
-		end := ends[k]
-		closed := end >= 0
-		if !closed {
-			end = -1 - end
+// List.Gather) until the walk reaches it.
+type Subtraction struct {
+	c     *Collector
+	ep    uint32 // the collection's epochBits
+	zeros int    // counts that Visit brought to zero (walk adds them to c.zeros)
+}
+
+// Visit subtracts a reference to r, the Header of a container that an
+// object of the batch refers to (tracked or not), and reports whether r is
+// in the set; false means that the reference leads out of it, so the
+// object that holds it is not closed. It is small enough to be inlined in
+// the runtime's traversal, at each reference: the epoch says "in the set"
+// at once for most referents, and most counts do not reach zero; the
+// others (a referent whose count starts now, one out of the set, a count
+// that reaches zero and must be counted) are left to visit, out of line.
+// The count of 1 goes there too, rather than a test after the decrement,
+// which would not fit the compiler's inlining budget.
+func (s *Subtraction) Visit(r *Header) bool {
+	if r.flags&epochMask == s.ep && r.refs != 1 {
+		r.refs--
+		return true
+	}
+	return s.visit(r)
+}
+
+// visit is Visit for a count that reaches zero, or a referent without the
+// collection's epoch: one on a member list joins the set (its count
+// starts) before it loses the reference.
+func (s *Subtraction) visit(r *Header) bool {
+	if r.flags&epochMask != s.ep {
+		c := s.c
+		if l := r.list; l == nil || (l != c.members[0] && l != c.members[1] && l != c.members[2] && !l.young) {
+			return false
 		}
-		for ; i < end; i++ {
-			r := refs[i]
-			// The epoch says "in the set" at once for most referents;
-			// only the others need their list looked at.
-			if r.flags&epochMask != ep {
-				if l := r.list; l == nil || (l != m0 && l != m1 && l != m2 && !l.young) {
-					closed = false
-					continue
-				}
-				if !c.initRefs(r) {
-					panic("gc: Env.Referents reported an object that is being destroyed")
-				}
-			}
-			r.refs--
-			if r.refs == 0 {
-				c.zeros++
-			}
-		}
-		if closed {
-			h.flags |= flagClosed
+		if !c.initRefs(r) {
+			panic("gc: Env.Subtract reported an object that is being destroyed")
 		}
 	}
+	r.refs--
+	if r.refs == 0 {
+		s.zeros++
+	}
+	return true
 }
+
+// Close flags closed h, an object of the batch given to Env.Subtract whose
+// references all lead into the set (or to immortal objects): if the whole
+// set turns out to be garbage, clearing it need not count them down
+// (Env.Free).
+func (s *Subtraction) Close(h *Header) { h.flags |= flagClosed }
 
 func checkRefs(objs []*Header) {
 	for _, h := range objs {

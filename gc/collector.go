@@ -93,24 +93,34 @@ type Env interface {
 	// both. The collector learns from ends which objects refer only to
 	// the set (see Free).
 	Referents(hs []*Header, buf []*Header, ends []int) ([]*Header, []int)
+	// Subtract is step 2's traversal of a batch of the set (world
+	// stopped): for each object h of hs in turn, it calls s.Visit(r) for
+	// each Header r that Referents would append for h, in the same order
+	// (it may call it for an untracked Header too, which Visit reports out
+	// of the set), and then s.Close(h) if each of those calls returned
+	// true and h holds no reference that Referents would report as foreign
+	// (its ends entry would be negative). It is Referents without the
+	// buffer: a collection of a big heap spends its first pause here, and
+	// the references go straight into the counts instead of being written
+	// out and read back.
+	//
+	// It also reports whether any object of hs has a legacy finalizer
+	// (TraitLegacy), whether any of them may be Untrackable
+	// (TraitUntrackable; it may say so of an object that turns out not to
+	// be), and whether Clear may leave any of them holding references
+	// (TraitUnclearable: a type without tp_clear), in the same pass over
+	// the batch rather than in a call of its own per batch or per object.
+	// When no trait is reported for the whole set (the common case), the
+	// collection asks nothing more of a survivor; when nothing is
+	// unreachable either, it does not look at the set again at all.
+	Subtract(hs []*Header, s *Subtraction) Traits
 	// Untrackable reports that h may be untracked now (a tuple whose items
 	// are all untracked or immortal): the collector unlinks it from its list
 	// (world stopped) and the runtime is told via Untracked(h). Neither may
 	// link or unlink any object. Untrackable is asked of the survivors of a
-	// collection only when Inspect reported TraitUntrackable for its set.
+	// collection only when Subtract reported TraitUntrackable for its set.
 	Untrackable(h *Header) bool
 	Untracked(h *Header)
-	// Inspect reports, for a batch of objects of the set the first walk of
-	// a collection reaches (world stopped), whether any of them has a
-	// legacy finalizer (TraitLegacy) and whether any of them may be
-	// Untrackable (TraitUntrackable; it may say so of an object that turns
-	// out not to be), and whether Clear may leave any of them holding
-	// references (TraitUnclearable: a type without tp_clear): one call per
-	// batch, made while the batch is in the caches, instead of a call per
-	// object. When no trait is reported for the whole set (the common
-	// case), the collection asks nothing more of a survivor; when nothing
-	// is unreachable either, it does not look at the set again at all.
-	Inspect(hs []*Header) Traits
 	// HasLegacyFinalizer: the object has a LegacyDel (CPython tp_del).
 	HasLegacyFinalizer(h *Header) bool
 	// Hold is steps 7 and 8 for a batch of unreachable objects (world
@@ -157,10 +167,10 @@ type Env interface {
 	AppendGarbage(h *Header)
 }
 
-// Traits is what Env.Inspect reports of a batch of objects.
+// Traits is what Env.Subtract reports of a batch of objects.
 type Traits uint8
 
-// The traits Env.Inspect reports.
+// The traits Env.Subtract reports.
 const (
 	TraitLegacy      Traits = 1 << iota // some object has a legacy finalizer
 	TraitUntrackable                    // some object may be Untrackable
@@ -216,6 +226,7 @@ type Collector struct {
 	batch       []*Header             // the current batch of markReachable or Clear
 	one         [1]*Header            // a batch of one
 	zeros       int                   // objects of the set whose refs reached 0 (pause 1)
+	sub         Subtraction           // step 2's subtraction (Env.Subtract)
 	// epoch is the running (or last) collection's epoch: an object whose
 	// flags carry it is in the set examined (see Header). epochBits is
 	// epoch<<epochShift.

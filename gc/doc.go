@@ -74,21 +74,22 @@
 //     of the young objects is made. The generation counts are updated.
 //
 //  2. update_refs and subtract_refs. One walk over generation gen and the
-//     younger ones (which also asks Inspect, a batch at a time, whether any
-//     object has a legacy finalizer, may be untracked or may resist Clear)
-//     records the set in a slice (every later step walks the slice, several
-//     times cheaper than chasing list links) and, a batch of objects at a
-//     time, asks Referents for what they reference: each referent in the
-//     set has its refs decremented. An object's refs starts as its
-//     reference count the first time the walk reaches it or an object
-//     refers to it (it then takes the collection's epoch): membership is
-//     known from the list an object is on, so one walk does both of
-//     CPython's. Afterwards refs is the number of references from outside
-//     the set; the walk has also counted the objects whose refs is zero,
-//     and flagged closed each object whose every reference leads into the
-//     set (or to an immortal object: Referents says where each object's
-//     references end, and whether it holds others the collector does not
-//     see).
+//     younger ones records the set in a slice (every later step walks the
+//     slice, several times cheaper than chasing list links) and, a batch
+//     of objects at a time, has Subtract traverse them (which also reports
+//     whether any object has a legacy finalizer, may be untracked or may
+//     resist Clear): each referent in the set has its refs decremented
+//     there and then (Subtraction.Visit, which the runtime inlines), with
+//     no buffer of referents written and read back (the other steps ask
+//     Referents for one). An object's refs starts as its reference count
+//     the first time the walk reaches it or an object refers to it (it
+//     then takes the collection's epoch): membership is known from the
+//     list an object is on, so one walk does both of CPython's. Afterwards
+//     refs is the number of references from outside the set; the walk has
+//     also counted the objects whose refs is zero, and flagged closed each
+//     object whose every reference leads into the set (or to an immortal
+//     object: Subtract tells Visit each reference the collector can
+//     follow, and says whether an object holds others it does not see).
 //
 //  3. Mark. Every object with refs > 0 is reachable from outside, and so is
 //     everything in the set reachable from it. A cursor walks the slice, as
@@ -117,7 +118,7 @@
 //     when none has (the common case), steps 7 and 8 are done for the
 //     unreachable objects in this same pass, a batch at a time (Hold).
 //     When everything is reachable (step 3's count of zero-refs objects is
-//     zero) and Inspect reported no object that may be untracked, there is
+//     zero) and Subtract reported no object that may be untracked, there is
 //     nothing to partition: the set is not visited again, its objects keep
 //     the collection's epoch and no other flag (but closed, which only the
 //     collection that set it reads), and the younger
@@ -284,13 +285,14 @@
 //     another. The mark (step 3) follows that order too, not a depth-first
 //     one, and the partition (step 4) rebuilds the lists without touching
 //     an object's neighbours.
-//   - Traversal and clearing go in batches (Referents, Clear): one Env call
-//     per few dozen objects, no call per reference.
+//   - Traversal and clearing go in batches (Subtract, Referents, Clear): one
+//     Env call per few dozen objects, no call per reference; step 2's
+//     traversal does not even write out the references (Subtraction).
 //   - An object is traversed once in step 2 and at most once in step 3,
 //     where a heap held from outside, or garbage with nothing held from
 //     outside, is not traversed at all (step 3's count). RefCount is one
-//     call per object; Inspect and Hold are one per batch; Untrackable is
-//     one per survivor only when Inspect reported a candidate.
+//     call per object; Subtract and Hold are one per batch; Untrackable is
+//     one per survivor only when Subtract reported a candidate.
 //   - A live heap's full collection visits each object once (step 2) and
 //     its referents: survivors keep their epoch instead of having a flag
 //     cleared, and the partition is skipped (step 4).

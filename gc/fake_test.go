@@ -403,6 +403,34 @@ func (g *graph) Referents(hs []*Header, buf []*Header, ends []int) ([]*Header, [
 	return buf, ends
 }
 
+func (g *graph) Subtract(hs []*Header, s *Subtraction) Traits {
+	g.enter("Subtract", true, false)
+	g.traverseCalls += len(hs)
+	var t Traits
+	for _, h := range hs {
+		o := obj(h)
+		if o.legacy {
+			t |= TraitLegacy
+		}
+		if o.tuple {
+			t |= TraitUntrackable
+		}
+		if o.fext != nil && o.noClear {
+			t |= TraitUnclearable
+		}
+		open := false
+		for _, r := range o.refs {
+			if !s.Visit(&r.Header) {
+				open = true
+			}
+		}
+		if !open {
+			s.Close(h)
+		}
+	}
+	return t
+}
+
 func (g *graph) Untrackable(h *Header) bool {
 	g.enter("Untrackable", true, false)
 	o := obj(h)
@@ -423,24 +451,6 @@ func (g *graph) Untracked(h *Header) {
 		g.t.Errorf("Untracked(%d) while still tracked", obj(h).id)
 	}
 	g.untracked++
-}
-
-func (g *graph) Inspect(hs []*Header) Traits {
-	g.enter("Inspect", true, false)
-	var t Traits
-	for _, h := range hs {
-		o := obj(h)
-		if o.legacy {
-			t |= TraitLegacy
-		}
-		if o.tuple {
-			t |= TraitUntrackable
-		}
-		if o.fext != nil && o.noClear {
-			t |= TraitUnclearable
-		}
-	}
-	return t
 }
 
 func (g *graph) Hold(hs []*Header, isGarbage func(*Header) bool, toFinalize, cbs []*Header) ([]*Header, []*Header) {

@@ -339,8 +339,77 @@ func (e *collectEnv) Referents(hs []*gc.Header, buf []*gc.Header, ends []int) ([
 	return buf, ends
 }
 
-// Referents, touchReferents, takeAttrs and releaseAttrs write out the
-// five inline attribute slots: this stops the build if inlineAttrs
+// Subtract is Referents for the collector's subtraction (see gc.Env): the
+// same traversal, each reference to a container handed to s.Visit instead
+// of appended to a buffer that the collector reads back. s.Visit is
+// written out at each reference rather than called from a helper like
+// appendReferent: with it inlined, no such helper fits the compiler's
+// inlining budget, and a call per reference is what the batches are there
+// to avoid. Only a reference that Visit reports out of the set is looked
+// at again (leadsOut), and only until the object is found open. It also
+// reports whether any object of hs has a LegacyDel (never
+// TraitUntrackable: see Untrackable; never TraitUnclearable: Clear empties
+// every container).
+func (e *collectEnv) Subtract(hs []*gc.Header, s *gc.Subtraction) (traits gc.Traits) {
+	e.untyped += touchReferents(hs)
+	for _, h := range hs {
+		o := fromGC(h)
+		var open bool
+		switch o.typ.kind {
+		case kindInstance:
+			if o.typ.legacyDel != nil {
+				traits = gc.TraitLegacy
+			}
+			inst := asInstance(o)
+			if r := inst.values[0]; r != nil && !(r.typ.kind.container() && s.Visit(&asContainer(r).gc)) {
+				open = open || leadsOut(r)
+			}
+			if r := inst.values[1]; r != nil && !(r.typ.kind.container() && s.Visit(&asContainer(r).gc)) {
+				open = open || leadsOut(r)
+			}
+			if r := inst.values[2]; r != nil && !(r.typ.kind.container() && s.Visit(&asContainer(r).gc)) {
+				open = open || leadsOut(r)
+			}
+			if r := inst.values[3]; r != nil && !(r.typ.kind.container() && s.Visit(&asContainer(r).gc)) {
+				open = open || leadsOut(r)
+			}
+			if r := inst.values[4]; r != nil && !(r.typ.kind.container() && s.Visit(&asContainer(r).gc)) {
+				open = open || leadsOut(r)
+			}
+			if m := inst.more; m != nil {
+				open = m.subtractReferents(s, open)
+			}
+		case kindList:
+			for _, r := range asList(o).items {
+				if !(r.typ.kind.container() && s.Visit(&asContainer(r).gc)) {
+					open = open || leadsOut(r)
+				}
+			}
+		case kindTuple:
+			for _, r := range asTuple(o).items {
+				if !(r.typ.kind.container() && s.Visit(&asContainer(r).gc)) {
+					open = open || leadsOut(r)
+				}
+			}
+		case kindDict:
+			asDict(o).table.each(func(k, v *Object) {
+				if !(k.typ.kind.container() && s.Visit(&asContainer(k).gc)) {
+					open = open || leadsOut(k)
+				}
+				if !(v.typ.kind.container() && s.Visit(&asContainer(v).gc)) {
+					open = open || leadsOut(v)
+				}
+			})
+		}
+		if !open {
+			s.Close(h)
+		}
+	}
+	return traits
+}
+
+// Referents, Subtract, touchReferents, takeAttrs and releaseAttrs write
+// out the five inline attribute slots: this stops the build if inlineAttrs
 // changes.
 const _, _ = uint(inlineAttrs - 5), uint(5 - inlineAttrs)
 
@@ -386,6 +455,17 @@ func appendReferent(buf []*gc.Header, foreign bool, r *Object) ([]*gc.Header, bo
 	return buf, foreign || !r.rc.IsImmortal()
 }
 
+// leadsOut reports whether r, a referent that Subtract's s.Visit did not
+// find in the collector's set (or not a container), makes the object
+// holding it open, as appendReferent would report it: a tracked container
+// (out of the set), or anything else that is not immortal.
+func leadsOut(r *Object) bool {
+	if r.typ.kind.container() && asContainer(r).gc.IsTracked() {
+		return true
+	}
+	return !r.rc.IsImmortal()
+}
+
 // Untrackable is never true here. CPython's collector untracks a tuple
 // that holds only untracked objects (_PyTuple_MaybeUntrack) because C code
 // may fill a tracked tuple after its birth; NewTuple knows every item at
@@ -393,22 +473,10 @@ func appendReferent(buf []*gc.Header, foreign bool, r *Object) ([]*gc.Header, bo
 // tracked tuple always holds, possibly through tracked tuples, a container
 // other than a tuple, which counts as trackable for as long as it is held
 // (as with _PyObject_GC_MAY_BE_TRACKED).
-// So Inspect never reports TraitUntrackable and the collector does not ask.
+// So Subtract never reports TraitUntrackable and the collector does not ask.
 func (e *collectEnv) Untrackable(*gc.Header) bool { return false }
 
 func (e *collectEnv) Untracked(*gc.Header) {}
-
-// Inspect reports whether any object of hs has a LegacyDel (never
-// TraitUntrackable: see Untrackable; never TraitUnclearable: Clear empties
-// every container).
-func (e *collectEnv) Inspect(hs []*gc.Header) gc.Traits {
-	for _, h := range hs {
-		if typ := fromGC(h).typ; typ.kind == kindInstance && typ.legacyDel != nil {
-			return gc.TraitLegacy
-		}
-	}
-	return 0
-}
 
 // Hold takes the collector's hold on a batch of unreachable objects (world
 // stopped), notes those whose finalizer must run and clears the weak

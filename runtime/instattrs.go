@@ -231,6 +231,22 @@ func (m *moreAttrs) appendReferents(buf []*gc.Header, foreign bool) ([]*gc.Heade
 	return buf, foreign
 }
 
+// subtractReferents is the collector's subtraction over the attributes
+// kept in m (see collectEnv.Subtract).
+func (m *moreAttrs) subtractReferents(s *gc.Subtraction, open bool) bool {
+	for _, v := range m.values {
+		if v != nil && !(v.typ.kind.container() && s.Visit(&asContainer(v).gc)) {
+			open = open || leadsOut(v)
+		}
+	}
+	for i := range m.named {
+		if v := m.named[i].value; !(v.typ.kind.container() && s.Visit(&asContainer(v).gc)) {
+			open = open || leadsOut(v)
+		}
+	}
+	return open
+}
+
 // takeAttrs appends every attribute value of inst to buf and leaves inst
 // with none; the caller owns the references it took.
 func (inst *instanceObject) takeAttrs(buf []*Object) []*Object {
