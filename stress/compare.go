@@ -40,6 +40,9 @@ type CompareConfig struct {
 	MaxSteal     time.Duration
 	StealRetries int
 	Seed         int64
+	// NoFreeLists is each run's Config.NoFreeLists: the comparison
+	// without CPython's free lists, to see what they are worth.
+	NoFreeLists bool
 	// StallTimeout is each run's Config.StallTimeout.
 	StallTimeout time.Duration
 	// Progress, when set, is called before each run (done runs so far,
@@ -90,6 +93,7 @@ type Row struct {
 	PeakLive      int    `json:"peak_live"`
 	HeapReserved  int64  `json:"heap_bytes_reserved"`
 	RemoteFrees   int64  `json:"remote_frees"`
+	FreeListed    int    `json:"free_listed"` // see Result.FreeListed
 	Leaked        int    `json:"leaked"`
 	Violations    int    `json:"violations"`
 	Restarts      int    `json:"restarts"`
@@ -194,6 +198,7 @@ func Compare(ctx context.Context, cfg CompareConfig) (*Comparison, error) {
 					rc.Workload, rc.Threads, rc.Duration, rc.Ops, rc.Seed = w, n, cfg.Duration, cfg.Ops, cfg.Seed
 					rc.Progress = cfg.RunProgress
 					rc.StallTimeout = cfg.StallTimeout
+					rc.NoFreeLists = cfg.NoFreeLists
 					if cfg.Progress != nil {
 						cfg.Progress(done, total, rc)
 					}
@@ -276,7 +281,7 @@ func rowOf(r *Result) Row {
 		ParkedMs: float64(r.Parked) / float64(time.Millisecond), MaxParkus: us(r.MaxPark),
 		QueuedMerges: r.QueuedMerges, LockContended: r.LockContended, LockParked: r.LockParked,
 		Allocated: r.Allocated,
-		PeakLive:  r.PeakLive, HeapReserved: r.HeapBytesReserved, RemoteFrees: r.RemoteFrees,
+		PeakLive:  r.PeakLive, HeapReserved: r.HeapBytesReserved, RemoteFrees: r.RemoteFrees, FreeListed: r.FreeListed,
 		Leaked: r.Leaked, Violations: r.Violations, Restarts: r.Restarts,
 		HostStealMs: -1,
 	}
@@ -390,7 +395,7 @@ var CSVHeader = []string{
 	"workload", "mode", "threads", "ops", "seconds", "ops_per_sec", "speedup", "vs_gil",
 	"per_thread_ops", "runs", "ops_per_sec_runs", "host_steal_ms", "gc_collections", "gc_pause_p50_us", "gc_pause_p99_us", "gc_pause_max_us",
 	"gil_switches", "forced_switches", "stw_stops", "stw_parks", "stw_parked_ms", "stw_park_max_us", "queued_merges", "lock_contended", "lock_parked", "allocated", "peak_live",
-	"heap_bytes_reserved", "remote_frees", "leaked",
+	"heap_bytes_reserved", "remote_frees", "free_listed", "leaked",
 	"violations", "restarts", "error",
 }
 
@@ -418,7 +423,7 @@ func (c *Comparison) WriteCSV(w io.Writer) error {
 			strconv.Itoa(r.GCCollections),
 			f(r.GCPauseP50us), f(r.GCPauseP99us), f(r.GCPauseMaxus),
 			u(r.GILSwitches), u(r.ForcedSwitch), u(r.WorldStops), u(r.Parks), f(r.ParkedMs), f(r.MaxParkus), u(r.QueuedMerges), u(r.LockContended), u(r.LockParked), u(r.Allocated),
-			strconv.Itoa(r.PeakLive), strconv.FormatInt(r.HeapReserved, 10), strconv.FormatInt(r.RemoteFrees, 10),
+			strconv.Itoa(r.PeakLive), strconv.FormatInt(r.HeapReserved, 10), strconv.FormatInt(r.RemoteFrees, 10), strconv.Itoa(r.FreeListed),
 			strconv.Itoa(r.Leaked), strconv.Itoa(r.Violations),
 			strconv.Itoa(r.Restarts), r.Error,
 		}

@@ -63,6 +63,9 @@ type Config struct {
 	Seed int64
 	// Debug turns on the runtime's Debug mode (freed objects poisoned).
 	Debug bool
+	// NoFreeLists turns the runtime's free lists off
+	// (runtime.Config.NoFreeLists): every free goes to the allocator.
+	NoFreeLists bool
 	// StallTimeout: a run whose workers make no progress for this long is
 	// given up as deadlocked (Result.Err has every goroutine's stack; the
 	// stuck goroutines are left behind). 0 means DefaultStallTimeout.
@@ -182,7 +185,12 @@ type Result struct {
 	RemoteFrees       int64
 	AbandonedPages    int64
 	AdoptedPages      int64
-	Restarts          int // worker threads that closed and were replaced (mixed)
+	// FreeListed is how many freed objects waited on the runtime's free
+	// lists for reuse (counted in the bytes in use): in GIL mode the
+	// runtime's lists; free-threaded, only those of the threads still open
+	// then (a closing worker gives its lists back).
+	FreeListed int
+	Restarts   int // worker threads that closed and were replaced (mixed)
 
 	// Leaked is Stats().Live after the workload's check, a full collection
 	// and every thread's Close, minus its value before setup. Must be 0.

@@ -140,7 +140,7 @@ func runWorkload(ctx context.Context, cfg Config, wl *workload) *Result {
 		Threads:  n,
 		Seed:     cfg.Seed,
 	}
-	rt, err := runtime.New(runtime.Config{Mode: cfg.Mode, RefCounting: cfg.RefCounting, Debug: cfg.Debug})
+	rt, err := runtime.New(runtime.Config{Mode: cfg.Mode, RefCounting: cfg.RefCounting, Debug: cfg.Debug, NoFreeLists: cfg.NoFreeLists})
 	if err != nil {
 		res.Err = err
 		return res
@@ -453,6 +453,7 @@ func runWorkload(ctx context.Context, cfg Config, wl *workload) *Result {
 	res.HeapBytesReserved = a.as.BytesReserved
 	res.HeapBytesInUse = a.as.BytesInUse
 	res.RemoteFrees = a.as.RemoteFrees
+	res.FreeListed = a.as.FreeListed
 	res.AbandonedPages = a.as.Abandoned
 	res.AdoptedPages = a.as.Adopted
 	res.Leaked, res.LeakedByType = a.leaked, a.byType

@@ -213,3 +213,25 @@ func TestRunReportsStopTheWorld(t *testing.T) {
 		}
 	}
 }
+
+// TestNoFreeLists: Config.NoFreeLists reaches the runtime. With the free
+// lists on, a churning workload leaves freed objects waiting on the GIL
+// runtime's lists (free-threaded workers give theirs back as they close);
+// off, none in any mode.
+func TestNoFreeLists(t *testing.T) {
+	for _, m := range ModeNames {
+		mode, rc, err := ParseMode(m)
+		require.NoError(t, err)
+		for _, off := range []bool{false, true} {
+			res, err := Run(context.Background(), Config{Workload: "alloc-churn", Mode: mode, RefCounting: rc,
+				Threads: 1, Ops: 2000, Seed: 1, StallTimeout: testStall, NoFreeLists: off})
+			require.NoError(t, err)
+			require.True(t, res.OK(), "%v", res.Err)
+			if off {
+				require.Zero(t, res.FreeListed, m)
+			} else if m == ModeGIL {
+				require.Positive(t, res.FreeListed, m)
+			}
+		}
+	}
+}

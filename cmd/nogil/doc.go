@@ -3,9 +3,9 @@
 //
 //	nogil compare [-workloads a,b] [-modes gil,ft,ft-atomic] [-threads 1,2]
 //	              [-duration 250ms | -ops N] [-repeat 3] [-max-steal D] [-seed N]
-//	              [-json | -csv] [-svg FILE] [-cpuprofile FILE]
+//	              [-json | -csv] [-svg FILE] [-cpuprofile FILE] [-no-freelists]
 //	nogil stress  [-workloads a,b] [-modes gil,ft,ft-atomic] [-threads 8]
-//	              [-duration 30s] [-seed N]
+//	              [-duration 30s] [-seed N] [-debug] [-no-freelists]
 //
 // compare runs every workload in every mode at every thread count and prints
 // a table: ops/s per mode, each free-threaded mode's ratio to GIL mode, and
@@ -17,7 +17,9 @@
 // for stop-the-world pauses and the CPU time the host stole from the
 // machine. -json and -csv print the rows instead (with every run's
 // throughput, the steal and the stop-the-world figures); -svg also draws
-// throughput against threads.
+// throughput against threads. -no-freelists runs the runtimes without
+// CPython's free lists (runtime.Config.NoFreeLists), to see what they are
+// worth in each mode.
 //
 // stress runs the mixed workload and the contention workloads in every mode
 // with a live status line, prints a summary, and exits 1 on any leak,

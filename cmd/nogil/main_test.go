@@ -130,3 +130,32 @@ func TestStressShort(t *testing.T) {
 	}
 	require.Contains(t, stdout, fmt.Sprintf("all %d runs clean", 3*len(stress.StressWorkloads())))
 }
+
+// TestCompareNoFreeLists: -no-freelists reaches every run; the JSON rows
+// say how many freed objects waited on the free lists (the GIL runtime's,
+// which outlive the workers).
+func TestCompareNoFreeLists(t *testing.T) {
+	for _, off := range []bool{false, true} {
+		args := []string{"compare", "-workloads", "alloc-churn", "-modes", "gil", "-threads", "1", "-ops", "300", "-repeat", "1", "-json"}
+		if off {
+			args = append(args, "-no-freelists")
+		}
+		code, stdout, stderr := runArgs(args...)
+		require.Equal(t, 0, code, stderr)
+		var rows []map[string]any
+		require.NoError(t, json.Unmarshal([]byte(stdout), &rows), stdout)
+		require.Len(t, rows, 1)
+		if off {
+			require.Zero(t, rows[0]["free_listed"])
+		} else {
+			require.Positive(t, rows[0]["free_listed"])
+		}
+	}
+}
+
+// TestStressNoFreeLists: stress takes -no-freelists too and runs clean.
+func TestStressNoFreeLists(t *testing.T) {
+	code, stdout, stderr := runArgs("stress", "-modes", "gil,ft", "-threads", "2", "-duration", "300ms", "-seed", "7", "-stall", "10s", "-no-freelists")
+	require.Equal(t, 0, code, "stdout:\n%s\nstderr:\n%s", stdout, stderr)
+	require.Contains(t, stdout, fmt.Sprintf("all %d runs clean", 2*len(stress.StressWorkloads())))
+}
