@@ -181,21 +181,20 @@ func (c *Count) LocalUnsynchronized() uint32 { return c.local }
 // Value returns the true count under s; immortal objects report
 // math.MaxUint32. Plain and Biased read the owner's plain part, so the
 // caller needs the happens-before edge LocalUnsynchronized describes.
+// It loads the owner word once and fits the compiler's inlining budget:
+// a loop with a constant s (the collector's RefCounts) reads a count in a
+// few instructions, with no call and no switch.
 func (c *Count) Value(s Strategy) int64 {
-	if c.IsImmortal() {
+	o := ThreadID(c.owner.Load())
+	switch {
+	case o == immortalOwner:
 		return math.MaxUint32
-	}
-	switch s {
-	case Plain:
+	case s == Plain:
 		return int64(c.local)
-	case Atomic:
+	case s == Atomic || o == Unowned: // Unowned: merged, the local part is gone
 		return c.Shared()
-	default:
-		if c.Owner() == Unowned {
-			return c.Shared() // merged: the local part is gone
-		}
-		return int64(c.local) + c.Shared()
 	}
+	return int64(c.local) + c.Shared()
 }
 
 // ---- Plain: the GIL build's count -----------------------------------------

@@ -25,5 +25,8 @@ func TestHotPathInlines(t *testing.T) {
 		// Into decBiasedSlow: the owner's free of an object nobody else
 		// counted then costs DecBiased's one call (B3).
 		inlinecheck.CanInline("(*Count).mergeZeroLocal"),
+		// Into the runtime's RefCounts: the collection of a live heap
+		// reads every count of its set with it (B11).
+		inlinecheck.CanInline("(*Count).Value"),
 	)
 }

@@ -2,6 +2,7 @@ package gc
 
 import (
 	"fmt"
+	"math"
 	"slices"
 
 	"github.com/nogil-lab/nogil/internal/invariants"
@@ -404,23 +405,64 @@ func walkBatch(l *List, h *Header, objs []*Header) ([]*Header, *Header) {
 }
 
 // initBatch starts the count of each object of objs[start:], the batch the
-// walk just reached, that is not in the set yet (an object before it may
-// have referred to it). One that is being destroyed stays out of the set:
-// it is unlinked, handed to Dying and dropped from objs, which initBatch
-// returns. Only the walk can meet such an object (nothing refers to it).
+// walk just reached, with one Env.RefCounts for the whole batch: refs =
+// the reference count for an object not in the set yet, refs += it for one
+// an object before it referred to (flagPending: refs is minus the
+// references subtracted so far; see Subtraction). Either way h joins the
+// set with refs final but for the references still to be subtracted, and
+// is counted in c.zeros if that is zero: a pending object's refs was
+// negative until now, so no visit counted it. One that is being destroyed
+// (count -1) stays out of the set: it is unlinked, handed to Dying and
+// dropped from objs, which initBatch returns. Only the walk can meet such
+// an object (nothing refers to it); a pending one panics.
+//
+// One call per batch replaces an interface call per object (from here, or
+// from visit for an object reached as a referent first, half the objects
+// of a live heap), and lets the runtime choose how to read a count once
+// per batch: B11's collection runs about 43 fewer instructions per object.
 func (c *Collector) initBatch(env Env, objs []*Header, start int) []*Header {
+	hs := objs[start:]
+	rcs := c.rcs[:len(hs)]
+	env.RefCounts(hs, rcs)
 	ep := c.epochBits
+	zeros := 0
 	dying := false
-	for _, h := range objs[start:] {
-		if h.flags&epochMask != ep && !c.initRefs(h) {
-			dying = true // still out of the set
+	for i, h := range hs {
+		rc := rcs[i]
+		f := h.flags
+		if invariants.Enabled && (f&epochMask == ep) != (f&flagPending != 0) {
+			panic("gc: object of the set reached by the walk with its count started")
+		}
+		if rc < 0 {
+			if invariants.Enabled && rc != -1 {
+				panic(fmt.Sprintf("gc: tracked object with reference count %d seen by the collector", rc))
+			}
+			if f&flagPending != 0 {
+				panic("gc: Env.Subtract reported an object that is being destroyed")
+			}
+			dying = true // stays out of the set
+			continue
+		}
+		// Zero is allowed: an object whose last reference the runtime's
+		// pause dropped (a merged queued count) is left to the collection
+		// as garbage (see Env.RefCount).
+		var refs int32 // minus what was subtracted while pending
+		if f&flagPending != 0 {
+			refs = h.refs
+		}
+		refs += int32(min(rc, math.MaxInt32)) // saturating, as setRefs
+		h.refs = refs
+		h.flags = f&^scratchFlags | ep
+		if refs == 0 {
+			zeros++
 		}
 	}
+	c.zeros += zeros
 	if !dying {
 		return objs
 	}
 	k := start
-	for _, h := range objs[start:] {
+	for _, h := range hs {
 		if h.flags&epochMask != ep {
 			Unlink(h)
 			env.Dying(h)
@@ -431,29 +473,6 @@ func (c *Collector) initBatch(env Env, objs []*Header, start int) []*Header {
 	}
 	clear(objs[k:])
 	return objs[:k]
-}
-
-// initRefs starts h's count: refs = its reference count, and h joins the
-// set (its epoch becomes the collection's). It returns false, and h stays
-// out of the set, when RefCount says h is being destroyed: only the walk
-// of step 2 can meet such an object (nothing refers to it).
-func (c *Collector) initRefs(h *Header) bool {
-	rc := c.env.RefCount(h)
-	// Zero is allowed: an object whose last reference the runtime's pause
-	// dropped (a merged queued count) is left to the collection as
-	// garbage (see Env.RefCount).
-	if rc < 0 {
-		if invariants.Enabled && rc != -1 {
-			panic(fmt.Sprintf("gc: tracked object with reference count %d seen by the collector", rc))
-		}
-		return false
-	}
-	h.setRefs(rc)
-	h.flags = h.flags&^scratchFlags | c.epochBits
-	if h.refs == 0 {
-		c.zeros++
-	}
-	return true
 }
 
 // traverseBatch is how many objects the collector gives Env.Subtract and
@@ -491,12 +510,15 @@ func (c *Collector) releaseRefs() {
 // the object that holds it to its referent's count, instead of being
 // written to a buffer that the collector reads back. Membership of the set
 // is known from the list an object is on (one of members: the generation
-// collected, or a younger one), so an object's count is started lazily:
-// when the walk reaches it, or when an object before it refers to it,
-// whichever comes first. When the walk ends every object of the set has
-// the collection's epoch and refs = the number of references from
-// outside. A member gathered from a young list may still name it (see
-// List.Gather) until the walk reaches it.
+// collected, or a younger one), so an object joins the set when the walk
+// reaches it or when an object before it refers to it, whichever comes
+// first. Its count is read only when the walk reaches it (initBatch, a
+// batch at a time): one that joins as a referent is flagged pending, with
+// refs 0 less the references subtracted, until then. When the walk ends
+// every object of the set has the collection's epoch, no pending flag,
+// and refs = the number of references from outside. A member gathered
+// from a young list may still name it (see List.Gather) until the walk
+// reaches it.
 type Subtraction struct {
 	c     *Collector
 	ep    uint32 // the collection's epochBits
@@ -509,10 +531,11 @@ type Subtraction struct {
 // object that holds it is not closed. It is small enough to be inlined in
 // the runtime's traversal, at each reference: the epoch says "in the set"
 // at once for most referents, and most counts do not reach zero; the
-// others (a referent whose count starts now, one out of the set, a count
+// others (a referent that joins the set now, one out of the set, a count
 // that reaches zero and must be counted) are left to visit, out of line.
 // The count of 1 goes there too, rather than a test after the decrement,
-// which would not fit the compiler's inlining budget.
+// which would not fit the compiler's inlining budget. A pending referent
+// takes the inline path: its refs is negative, never 1.
 func (s *Subtraction) Visit(r *Header) bool {
 	if r.flags&epochMask == s.ep && r.refs != 1 {
 		r.refs--
@@ -522,17 +545,20 @@ func (s *Subtraction) Visit(r *Header) bool {
 }
 
 // visit is Visit for a count that reaches zero, or a referent without the
-// collection's epoch: one on a member list joins the set (its count
-// starts) before it loses the reference.
+// collection's epoch: one on a member list joins the set, pending (its
+// count is read when the walk reaches it: initBatch), with refs -1 for the
+// reference subtracted. A pending object's refs stays negative until
+// initBatch adds its count, so it never reaches zero here: initBatch
+// counts it if it is zero then.
 func (s *Subtraction) visit(r *Header) bool {
 	if r.flags&epochMask != s.ep {
 		c := s.c
 		if l := r.list; l == nil || (l != c.members[0] && l != c.members[1] && l != c.members[2] && !l.young) {
 			return false
 		}
-		if !c.initRefs(r) {
-			panic("gc: Env.Subtract reported an object that is being destroyed")
-		}
+		r.flags = r.flags&^scratchFlags | s.ep | flagPending
+		r.refs = -1
+		return true
 	}
 	r.refs--
 	if r.refs == 0 {

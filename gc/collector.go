@@ -72,6 +72,14 @@ type Env interface {
 	// owner may unlink: the collector unlinks it from gen0 and hands it to
 	// Dying.
 	RefCount(h *Header) int64
+	// RefCounts is RefCount for a batch (world stopped): it sets rcs[i]
+	// to RefCount(hs[i]) for each object of hs (len(rcs) == len(hs)).
+	// Step 2 reads every count of its set this way, one call per batch
+	// of the walk, where a call per object cost as much as the count's
+	// own reading: the runtime decides how to read a count once per
+	// batch. The resurrection check and Freeze, which read few counts,
+	// use RefCount.
+	RefCounts(hs []*Header, rcs []int64)
 	// Dying receives, untracked, an object RefCount reported as being
 	// destroyed (world stopped); the runtime keeps it on a list of its own,
 	// out of the collections, until its destroyer unlinks it. It must not
@@ -226,6 +234,7 @@ type Collector struct {
 	batch       []*Header             // the current batch of markReachable or Clear
 	one         [1]*Header            // a batch of one
 	zeros       int                   // objects of the set whose refs reached 0 (pause 1)
+	rcs         [traverseBatch]int64  // the counts of initBatch's batch (Env.RefCounts)
 	sub         Subtraction           // step 2's subtraction (Env.Subtract)
 	// epoch is the running (or last) collection's epoch: an object whose
 	// flags carry it is in the set examined (see Header). epochBits is

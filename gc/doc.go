@@ -23,11 +23,11 @@
 //
 // Header is CPython's PyGC_Head: the links of the list the object is on,
 // the list itself, the scratch count refs (gc_refs) and flag bits
-// (finalized, which lives as long as the object; three scratch bits of a
-// collection, reachable, unreachable and closed; and the epoch of the
-// collection that last examined the object: a collection numbers itself,
-// and an object carrying its number is in the set it examines, so a
-// survivor need not be visited again to leave the set). List is a circular
+// (finalized, which lives as long as the object; four scratch bits of a
+// collection, reachable, unreachable, closed and pending; and the epoch
+// of the collection that last examined the object: a collection numbers
+// itself, and an object carrying its number is in the set it examines, so
+// a survivor need not be visited again to leave the set). List is a circular
 // doubly linked list with a sentinel and a member count. A tracked object is on exactly one list:
 //
 //   - a free-threaded thread's young list, where the thread tracks the
@@ -81,12 +81,15 @@
 //     resist Clear): each referent in the set has its refs decremented
 //     there and then (Subtraction.Visit, which the runtime inlines), with
 //     no buffer of referents written and read back (the other steps ask
-//     Referents for one). An object's refs starts as its reference count
-//     the first time the walk reaches it or an object refers to it (it
-//     then takes the collection's epoch): membership is known from the
-//     list an object is on, so one walk does both of CPython's. Afterwards
-//     refs is the number of references from outside the set; the walk has
-//     also counted the objects whose refs is zero, and flagged closed each
+//     Referents for one). An object joins the set (takes the collection's
+//     epoch) the first time the walk reaches it or an object refers to
+//     it: membership is known from the list an object is on, so one walk
+//     does both of CPython's. Its reference count is read when the walk
+//     reaches it, a batch's in one call (RefCounts); an object referred to
+//     before that is flagged pending meanwhile, its refs counting down
+//     from 0, and gets its count added then. Afterwards refs is the
+//     number of references from outside the set; the walk has also
+//     counted the objects whose refs is zero, and flagged closed each
 //     object whose every reference leads into the set (or to an immortal
 //     object: Subtract tells Visit each reference the collector can
 //     follow, and says whether an object holds others it does not see).
@@ -240,11 +243,11 @@
 //   - Between collections every tracked object is on exactly one list
 //     (young, generation 0-2, permanent), every object's list field names
 //     that list, every list's count equals its members, and no object has
-//     the unreachable or reachable flag set. An object's epoch is at most
-//     the last collection's, never the next one's: epochs only grow, an
-//     untracked object has none (Unlink clears it), and when they run out
-//     (after 2^24-1 collections) the next collection clears every tracked
-//     object's epoch before it starts again from 1.
+//     the unreachable, reachable or pending flag set. An object's epoch is
+//     at most the last collection's, never the next one's: epochs only
+//     grow, an untracked object has none (Unlink clears it), and when they
+//     run out (after 2^24-1 collections) the next collection clears every
+//     tracked object's epoch before it starts again from 1.
 //   - refs is meaningful only for members of the set being examined during
 //     a collection.
 //   - The collection's private lists (the unreachable set, the finalizers
@@ -290,9 +293,9 @@
 //     traversal does not even write out the references (Subtraction).
 //   - An object is traversed once in step 2 and at most once in step 3,
 //     where a heap held from outside, or garbage with nothing held from
-//     outside, is not traversed at all (step 3's count). RefCount is one
-//     call per object; Subtract and Hold are one per batch; Untrackable is
-//     one per survivor only when Subtract reported a candidate.
+//     outside, is not traversed at all (step 3's count). RefCounts,
+//     Subtract and Hold are one call per batch; Untrackable is one per
+//     survivor only when Subtract reported a candidate.
 //   - A live heap's full collection visits each object once (step 2) and
 //     its referents: survivors keep their epoch instead of having a flag
 //     cleared, and the partition is skipped (step 4).

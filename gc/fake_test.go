@@ -373,6 +373,21 @@ func (g *graph) RefCount(h *Header) int64 {
 	return obj(h).rc
 }
 
+func (g *graph) RefCounts(hs []*Header, rcs []int64) {
+	g.enter("RefCounts", true, false)
+	if len(rcs) != len(hs) {
+		g.t.Errorf("RefCounts of %d objects into %d counts", len(hs), len(rcs))
+	}
+	g.refCountCalls += len(hs)
+	for i, h := range hs {
+		rc := obj(h).rc
+		if g.destroying[obj(h)] {
+			rc = -1
+		}
+		rcs[i] = rc
+	}
+}
+
 func (g *graph) Dying(h *Header) {
 	g.enter("Dying", true, false)
 	o := obj(h)
@@ -660,7 +675,7 @@ func (g *graph) checkInvariants() {
 			}
 			want[r.id]++
 		}
-		if o.flags&(flagUnreachable|flagReachable) != 0 || o.epoch() > g.c.epoch {
+		if o.flags&(flagUnreachable|flagReachable|flagPending) != 0 || o.epoch() > g.c.epoch {
 			t.Fatalf("object %d keeps collection flags %#x", o.id, o.flags)
 		}
 		if !o.IsTracked() && o.epoch() != 0 {

@@ -994,3 +994,80 @@ func TestDiscardClosedGarbage(t *testing.T) {
 		})
 	}
 }
+
+// TestPendingZeros: an object first reached as a referent (pending: the
+// walk reads its count only when it gets there) whose count is exactly
+// the references the set holds to it has refs 0 once its count is read,
+// and must be counted then, once, among the zero-refs objects that end
+// the mark early. The walk's first batch is R and traverseBatch-1 other
+// live objects, which is also the mark's first batch.
+//
+// "missed": R holds the only references to X1 and X2, in the second
+// batch, and G1-G2 is a garbage cycle there. Four zero-refs objects; had
+// X1 and X2 not been counted, the mark would have believed every one
+// marked once R's traversal marked X1 and X2, and flagged the rest, the
+// cycle included, reachable: nothing collected.
+//
+// "counted twice": each object of the first batch holds the only
+// reference to one of the second. Had those been counted twice, the mark
+// would have seen as many zero-refs objects as objects, nothing
+// reachable, and freed them all.
+func TestPendingZeros(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		each bool // every object of the first batch refers to one of the second
+	}{{"missed", false}, {"counted twice", true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			forModes(t, func(t *testing.T, g *graph) {
+				first := make([]*fobj, traverseBatch)
+				for i := range first {
+					first[i] = g.obj()
+				}
+				var xs []*fobj
+				for i := range first {
+					if !tc.each && i >= 2 {
+						break
+					}
+					xs = append(xs, g.obj())
+				}
+				g1, g2 := g.obj(), g.obj()
+				for i, x := range xs {
+					if tc.each {
+						g.link(first[i], x)
+					} else {
+						g.link(first[0], x)
+					}
+					g.drop(x)
+				}
+				g.link(g1, g2)
+				g.link(g2, g1)
+				g.drop(g1)
+				g.drop(g2)
+				m, _ := g.collect(0)
+				require.Equal(t, 2, m)
+				require.True(t, g1.freed)
+				require.True(t, g2.freed)
+				for _, o := range append(first, xs...) {
+					require.False(t, o.freed)
+					require.Equal(t, 1, o.Generation())
+				}
+			})
+		})
+	}
+}
+
+// TestPendingDyingPanics: an object being destroyed (RefCount -1) has no
+// references, so only the walk can meet it; one that an object of the set
+// refers to before the walk reaches it is a runtime's bug, reported when
+// its count is read.
+func TestPendingDyingPanics(t *testing.T) {
+	g := newGraph(t, modes[1], nil)
+	a := g.obj()
+	for range traverseBatch {
+		g.obj()
+	}
+	d := g.obj()
+	g.link(a, d)
+	g.destroying = map[*fobj]bool{d: true}
+	require.PanicsWithValue(t, "gc: Env.Subtract reported an object that is being destroyed", func() { g.collect(0) })
+}

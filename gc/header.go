@@ -40,6 +40,7 @@ const (
 	flagReachable                      // marked reachable from outside the set
 	flagUncounted                      // never tracked: its death is not subtracted from generation 0's count
 	flagClosed                         // step 2: everything it refers to is in the set (or immortal)
+	flagPending                        // step 2: in the set, its count not read yet: refs is minus the references subtracted (see Subtraction)
 
 	// The rest of flags is the epoch of the collection that last examined
 	// the object: an object is in the set being examined (refs is its
@@ -53,7 +54,7 @@ const (
 
 	// scratchFlags are the bits a collection sets and clears again (the
 	// epoch included: a cleared object is in no collection's set).
-	scratchFlags = epochMask | flagUnreachable | flagReachable | flagClosed
+	scratchFlags = epochMask | flagUnreachable | flagReachable | flagClosed | flagPending
 )
 
 // epoch returns the epoch of the collection that last examined h, or 0.

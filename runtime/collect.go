@@ -272,6 +272,42 @@ func (e *collectEnv) RefCount(h *gc.Header) int64 {
 			return rc - 1 // our reference is not one (see pauseHeld)
 		}
 	}
+	return dyingIfZero(rc)
+}
+
+// RefCounts is RefCount for a batch of the collector's walk (see gc.Env).
+// The strategy is looked at once, and each loop reads the counts with
+// Value inlined for that strategy: no call and no switch per object.
+// Zero (a thread is destroying the object) becomes -1 in the same loop;
+// the objects of pauseHeld, whose count has our reference in it, are
+// looked up only when there are any.
+func (e *collectEnv) RefCounts(hs []*gc.Header, rcs []int64) {
+	rcs = rcs[:len(hs)]
+	switch e.strategy {
+	case biasedrc.Plain:
+		for i, h := range hs {
+			rcs[i] = dyingIfZero(fromGC(h).rc.Value(biasedrc.Plain))
+		}
+	case biasedrc.Atomic:
+		for i, h := range hs {
+			rcs[i] = dyingIfZero(fromGC(h).rc.Value(biasedrc.Atomic))
+		}
+	default:
+		for i, h := range hs {
+			rcs[i] = dyingIfZero(fromGC(h).rc.Value(biasedrc.Biased))
+		}
+	}
+	if e.pauseHeld != nil {
+		for i, h := range hs {
+			if _, ok := e.pauseHeld[fromGC(h)]; ok {
+				rcs[i]-- // at least 1 with our reference, so not made -1 above
+			}
+		}
+	}
+}
+
+// dyingIfZero is RefCount's -1 for a count of zero.
+func dyingIfZero(rc int64) int64 {
 	if rc == 0 {
 		return -1
 	}
