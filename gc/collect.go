@@ -482,13 +482,9 @@ func (c *Collector) initBatch(env Env, objs []*Header, start int) []*Header {
 const traverseBatch = 32
 
 // referents returns the referents of hs (Env.Referents) in the reusable
-// buffer c.refs, which holds only the last batch's, and leaves where each
-// object's end in c.ends.
+// buffer c.refs, which holds only the last batch's.
 func (c *Collector) referents(env Env, hs []*Header) []*Header {
-	c.refs, c.ends = env.Referents(hs, c.refs[:0], c.ends[:0])
-	if len(c.ends) != len(hs) {
-		panic("gc: Env.Referents did not report where each object's referents end")
-	}
+	c.refs = env.Referents(hs, c.refs[:0])
 	c.refsUsed = max(c.refsUsed, len(c.refs))
 	return c.refs
 }

@@ -91,26 +91,21 @@ type Env interface {
 	// twice appends x twice), and returns the extended buf. World stopped.
 	// The collector asks for a few dozen objects at a time and then works
 	// through the buffer in loops of its own: one call per batch instead of
-	// an indirect call per reference.
-	//
-	// For each object of hs it also appends to ends where its referents
-	// end in buf (len(buf) after them), or -1-len(buf) if the object also
-	// holds a reference that Clear would count down and buf does not show
-	// (to an object without a Header, or untracked); references to
-	// immortal objects, which counting never changes, may be left out of
-	// both. The collector learns from ends which objects refer only to
-	// the set (see Free).
-	Referents(hs []*Header, buf []*Header, ends []int) ([]*Header, []int)
+	// an indirect call per reference. References to immortal objects,
+	// which counting never changes, may be left out.
+	Referents(hs []*Header, buf []*Header) []*Header
 	// Subtract is step 2's traversal of a batch of the set (world
 	// stopped): for each object h of hs in turn, it calls s.Visit(r) for
 	// each Header r that Referents would append for h, in the same order
 	// (it may call it for an untracked Header too, which Visit reports out
 	// of the set), and then s.Close(h) if each of those calls returned
-	// true and h holds no reference that Referents would report as foreign
-	// (its ends entry would be negative). It is Referents without the
-	// buffer: a collection of a big heap spends its first pause here, and
-	// the references go straight into the counts instead of being written
-	// out and read back.
+	// true and h holds no other reference that Clear would count down (to
+	// a mortal object without a Header, or to an untracked one; a
+	// reference to an immortal object does not count): the collector
+	// learns which objects refer only to the set (see Free). It is
+	// Referents without the buffer: a collection of a big heap spends its
+	// first pause here, and the references go straight into the counts
+	// instead of being written out and read back.
 	//
 	// It also reports whether any object of hs has a legacy finalizer
 	// (TraitLegacy), whether any of them may be Untrackable
@@ -230,7 +225,6 @@ type Collector struct {
 	cbs         []*Header             // weak references whose callbacks must run, held
 	refs        []*Header             // Referents of the current batch
 	refsUsed    int                   // the most refs has held in this collection
-	ends        []int                 // where each object's referents end in refs (Env.Referents)
 	batch       []*Header             // the current batch of markReachable or Clear
 	one         [1]*Header            // a batch of one
 	zeros       int                   // objects of the set whose refs reached 0 (pause 1)

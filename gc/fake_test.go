@@ -397,25 +397,17 @@ func (g *graph) Dying(h *Header) {
 	g.dying = append(g.dying, o)
 }
 
-func (g *graph) Referents(hs []*Header, buf []*Header, ends []int) ([]*Header, []int) {
+func (g *graph) Referents(hs []*Header, buf []*Header) []*Header {
 	g.enter("Referents", true, false)
 	g.traverseCalls += len(hs)
 	for _, h := range hs {
-		foreign := false
 		for _, r := range obj(h).refs {
 			if r.IsTracked() {
 				buf = append(buf, &r.Header)
-			} else {
-				foreign = true
 			}
 		}
-		if foreign {
-			ends = append(ends, -1-len(buf))
-		} else {
-			ends = append(ends, len(buf))
-		}
 	}
-	return buf, ends
+	return buf
 }
 
 func (g *graph) Subtract(hs []*Header, s *Subtraction) Traits {

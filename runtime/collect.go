@@ -315,64 +315,56 @@ func dyingIfZero(rc int64) int64 {
 }
 
 // Referents appends the tracked objects that the objects of hs reference
-// (CPython's tp_traverse), and where each object's end (see gc.Env). It
-// first loads the type word of every object the batch refers to, in a
-// loop that does nothing else (touchReferents), so that their cache
-// misses overlap — Go has no prefetch instruction, and a collection of a
-// big heap spends most of its time waiting for referents — and then looks
-// at each. (Without the first loop Referents runs a third fewer
-// instructions but B11 took 15% longer when the machine's memory was
-// slow.) A reference to an immortal object is left out: counting never
-// changes it, so clearing need not know of it.
-func (e *collectEnv) Referents(hs []*gc.Header, buf []*gc.Header, ends []int) ([]*gc.Header, []int) {
+// (CPython's tp_traverse). It first loads the type word of every object
+// the batch refers to, in a loop that does nothing else (touchReferents),
+// so that their cache misses overlap — Go has no prefetch instruction, and
+// a collection of a big heap spends most of its time waiting for
+// referents — and then looks at each. (Without the first loop Referents
+// runs a third fewer instructions but B11 took 15% longer when the
+// machine's memory was slow.)
+func (e *collectEnv) Referents(hs []*gc.Header, buf []*gc.Header) []*gc.Header {
 	e.untyped += touchReferents(hs)
 	for _, h := range hs {
 		o := fromGC(h)
-		var foreign bool
 		switch o.typ.kind {
 		case kindInstance:
 			// Written out: a loop over the five slots cost twice the
 			// instructions.
 			inst := asInstance(o)
 			if r := inst.values[0]; r != nil {
-				buf, foreign = appendReferent(buf, foreign, r)
+				buf = appendReferent(buf, r)
 			}
 			if r := inst.values[1]; r != nil {
-				buf, foreign = appendReferent(buf, foreign, r)
+				buf = appendReferent(buf, r)
 			}
 			if r := inst.values[2]; r != nil {
-				buf, foreign = appendReferent(buf, foreign, r)
+				buf = appendReferent(buf, r)
 			}
 			if r := inst.values[3]; r != nil {
-				buf, foreign = appendReferent(buf, foreign, r)
+				buf = appendReferent(buf, r)
 			}
 			if r := inst.values[4]; r != nil {
-				buf, foreign = appendReferent(buf, foreign, r)
+				buf = appendReferent(buf, r)
 			}
 			if m := inst.more; m != nil {
-				buf, foreign = m.appendReferents(buf, foreign)
+				buf = m.appendReferents(buf)
 			}
 		case kindList:
 			for _, r := range asList(o).items {
-				buf, foreign = appendReferent(buf, foreign, r)
+				buf = appendReferent(buf, r)
 			}
 		case kindTuple:
 			for _, r := range asTuple(o).items {
-				buf, foreign = appendReferent(buf, foreign, r)
+				buf = appendReferent(buf, r)
 			}
 		case kindDict:
 			asDict(o).table.each(func(k, v *Object) {
-				buf, foreign = appendReferent(buf, foreign, k)
-				buf, foreign = appendReferent(buf, foreign, v)
+				buf = appendReferent(buf, k)
+				buf = appendReferent(buf, v)
 			})
 		}
-		if foreign {
-			ends = append(ends, -1-len(buf))
-		} else {
-			ends = append(ends, len(buf))
-		}
 	}
-	return buf, ends
+	return buf
 }
 
 // Subtract is Referents for the collector's subtraction (see gc.Env): the
@@ -480,21 +472,20 @@ func touchOne(r *Object) int {
 	return 0
 }
 
-// appendReferent appends r's header to buf if r is a tracked container;
-// otherwise foreign becomes true unless r is immortal.
-func appendReferent(buf []*gc.Header, foreign bool, r *Object) ([]*gc.Header, bool) {
+// appendReferent appends r's header to buf if r is a tracked container.
+func appendReferent(buf []*gc.Header, r *Object) []*gc.Header {
 	if r.typ.kind.container() {
 		if rh := &asContainer(r).gc; rh.IsTracked() {
-			return append(buf, rh), foreign
+			return append(buf, rh)
 		}
 	}
-	return buf, foreign || !r.rc.IsImmortal()
+	return buf
 }
 
 // leadsOut reports whether r, a referent that Subtract's s.Visit did not
 // find in the collector's set (or not a container), makes the object
-// holding it open, as appendReferent would report it: a tracked container
-// (out of the set), or anything else that is not immortal.
+// holding it open (see gc.Env.Subtract): a tracked container (out of the
+// set), or anything else that is not immortal.
 func leadsOut(r *Object) bool {
 	if r.typ.kind.container() && asContainer(r).gc.IsTracked() {
 		return true

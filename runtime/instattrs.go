@@ -219,16 +219,16 @@ func (m *moreAttrs) appendTo(buf []*Object) []*Object {
 
 // appendReferents is the collector's traversal of the attributes kept in
 // m (see collectEnv.Referents).
-func (m *moreAttrs) appendReferents(buf []*gc.Header, foreign bool) ([]*gc.Header, bool) {
+func (m *moreAttrs) appendReferents(buf []*gc.Header) []*gc.Header {
 	for _, v := range m.values {
 		if v != nil {
-			buf, foreign = appendReferent(buf, foreign, v)
+			buf = appendReferent(buf, v)
 		}
 	}
 	for i := range m.named {
-		buf, foreign = appendReferent(buf, foreign, m.named[i].value)
+		buf = appendReferent(buf, m.named[i].value)
 	}
-	return buf, foreign
+	return buf
 }
 
 // subtractReferents is the collector's subtraction over the attributes
