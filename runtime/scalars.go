@@ -20,7 +20,6 @@ func (th *Thread) NewInt(v int64) *Object {
 	if v >= smallIntMin && v <= smallIntMax {
 		return th.rt.smallInts[v-smallIntMin]
 	}
-	// the alloc function, written out (see alloc.go)
 	// a free list's int (freelist.go), or the alloc function written out
 	// (see alloc.go)
 	var o *intObject
