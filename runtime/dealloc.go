@@ -236,7 +236,8 @@ func (th *Thread) finishFree(o *Object, t *Type) {
 	if c.gc.IsTracked() && th.untrack(c, true) {
 		return // the young list's owner unlinks it and frees its slot
 	}
-	if th.freeLists.keep(o, t) { // a list or a dict (freelist.go)
+	if th.freeLists.push(o, t) { // a list or a dict (freelist.go)
+		o.rc.ResetDead()
 		c.gc = gc.Header{}
 		return
 	}

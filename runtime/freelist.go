@@ -91,11 +91,23 @@ func newFreeLists(on bool) *freeLists {
 	return fls
 }
 
-// keep pushes o, a dying object of type t, on its kind's free list if it
-// has one with room, and reports whether it did (step 1; the caller resets
-// a container's collector header). Small enough to inline into freeSlot,
-// DecRef and finishFree.
+// keep pushes o, a dying scalar of type t, on its kind's free list if it
+// has one with room, poisoned and with its count word zeroed, and reports
+// whether it did (step 1). Small enough to inline into freeSlot and
+// DecRef.
 func (fls *freeLists) keep(o *Object, t *Type) bool {
+	if !fls.push(o, t) {
+		return false
+	}
+	o.typ = t.freed
+	o.rc.ResetDead()
+	return true
+}
+
+// push pushes o, of type t, on its kind's free list if it has one with
+// room, and reports whether it did; the caller makes o look fresh (keep,
+// or finishFree for a container, which has poisoned it already).
+func (fls *freeLists) push(o *Object, t *Type) bool {
 	i := uint(t.kind - kindInt) // wraps around for the kinds below int
 	if i >= uint(numFreeLists) {
 		return false
@@ -106,8 +118,6 @@ func (fls *freeLists) keep(o *Object, t *Type) bool {
 	}
 	fl.items[fl.n] = o
 	fl.n++
-	o.typ = t.freed
-	o.rc.ResetDead()
 	return true
 }
 

@@ -24,6 +24,7 @@ func TestAllocFastInlines(t *testing.T) {
 		// The free lists' push (into DecRef and freeSlot) and pop (into
 		// NewInt and NewFloat).
 		inlinecheck.CanInline("(*freeLists).keep"),
+		inlinecheck.CanInline("(*freeLists).push"),
 		inlinecheck.CanInline("(*freeList).pop"),
 		inlinecheck.CanInline("(*threadCounters).countBuiltinAlloc"),
 		inlinecheck.CanInline("(*threadCounters).countBuiltinFree"),
