@@ -115,6 +115,18 @@ func (c *Count) decBiasedSlow(me ThreadID) Outcome {
 	// threads added or dropped. (Two threads can both cross if another
 	// adds in between; each then queues the object once with its own
 	// reference, and merging twice is exact.)
+	//
+	// A word that is zero already (default or maybe-weakref) is queued
+	// straight away, with the one compare-and-swap, rather than an add and
+	// then the compare-and-swap: that is the drop of the last reference
+	// that a non-owner held (an object made on one thread and released on
+	// another), and the load before the add costs the common case a compare.
+	if s := c.shared.Load(); s == 0 || s == int64(StateMaybeWeakref) {
+		if c.shared.CompareAndSwap(s, int64(StateQueued)) {
+			return MustQueue
+		}
+		// The word changed since the load: the general path below.
+	}
 	next := c.shared.Add(-sharedUnit)
 	if prev := next + sharedUnit; prev == 0 || prev == int64(StateMaybeWeakref) {
 		for {
@@ -262,25 +274,31 @@ func (c *Count) TryIncBiased(me ThreadID) bool {
 // The caller is the owner, or has a happens-before edge with it (the owner
 // exited through Registry.Deregister, or the world is stopped).
 func (c *Count) Merge(extra int64) (int64, Outcome) {
-	if c.IsImmortal() {
-		return int64(c.local), Alive
-	}
 	// An object merged before has no local part left, and other threads
 	// may be reading it (they saw the owner word cleared, which orders
 	// them after the merge's write): neither read nor write it again.
 	//
 	// Nothing may be written once the merged state is published: from then
 	// on another thread's decrement may free the object (and its slot be
-	// reused). So the owner's part moves into the shared part and the word
-	// is disowned first, while it is not merged and nobody can free it
+	// reused). So the owner's part is taken out of the word and the word
+	// disowned first, while it is not merged and nobody can free it
 	// (CPython's _Py_ExplicitMergeRefcount clears ob_ref_local and ob_tid
-	// after its compare-and-swap instead). Meanwhile the true count stays
-	// local + shared, and the reference extra drops is still in it.
-	if ThreadID(c.owner.Load()) != Unowned {
-		if local := int64(c.local); local != 0 {
-			c.shared.Add(local << stateBits)
-			c.local = 0
-		}
+	// after its compare-and-swap instead), and the compare-and-swap below
+	// adds that part back with extra. Meanwhile the word holds less than
+	// the true count, even zero or less, and that is harmless: a non-owner
+	// that still sees the owner takes the owned path, which queues at zero
+	// rather than free; one that sees Unowned adds and, the word not being
+	// merged, is told Alive; a reader's TryIncBiased may refuse a zero
+	// word, and falls back. One atomic store and one compare-and-swap: the
+	// owner's part used to be added to the shared word first, a third
+	// atomic operation on every merge.
+	switch ThreadID(c.owner.Load()) {
+	case immortalOwner:
+		return int64(c.local), Alive
+	case Unowned:
+	default:
+		extra += int64(c.local)
+		c.local = 0
 		c.owner.Store(uint64(Unowned))
 	}
 	for {
