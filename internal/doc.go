@@ -13,4 +13,7 @@
 //     (/proc/stat), reported beside figures that it disturbs.
 //   - cputime: the thread's and the process's CPU clocks, which the
 //     hypervisor's steal does not advance, for the benchmarks.
+//   - atomiccount: a command that counts the atomic instructions a run
+//     executed, per function, from a callgrind profile (what sharing costs
+//     the free-threaded build, which instruction counts do not show).
 package internal
