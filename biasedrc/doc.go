@@ -54,16 +54,20 @@
 //     functions inline into the caller.
 //
 //  3. Every other thread works on shared. An increment is one atomic add.
-//     A decrement of a default or maybe-weakref word is a compare-and-swap
-//     loop (CPython's _Py_DecRefShared): it subtracts one unless the word
-//     is exactly 0 or exactly maybe-weakref, i.e. the shared count is zero
-//     and the object is neither queued nor merged (see 6). Once the word
-//     is unowned (merged, see 5) the decrement is one atomic add: the
+//     A decrement of a default or maybe-weakref word must not take the
+//     shared count below zero, since only the owner knows whether the
+//     true count got there (see 6): a word that is exactly 0 or exactly
+//     maybe-weakref (shared count zero, neither queued nor merged) is
+//     queued with one compare-and-swap; any other is decremented with one
+//     atomic add, and the rare add that crossed zero anyway (another
+//     thread's decrement got there between the load and the add) takes its
+//     unit back and queues in one compare-and-swap. (CPython's
+//     _Py_DecRefShared is a compare-and-swap loop in every case.) Once the
+//     word is unowned (merged, see 5) the decrement is one atomic add: the
 //     owner's local part is zero for good, so the true count is the shared
 //     count and the caller's own reference keeps it positive; that
 //     decrement can never be the one that must queue, and its result tells
-//     whether it took a merged word to zero (CPython uses the
-//     compare-and-swap loop here too).
+//     whether it took a merged word to zero.
 //
 //  4. The state bits only move up: MarkMaybeWeakref sets 1 on a default
 //     word; a non-owner's decrement from zero sets 2; merging sets 3. Every
@@ -101,8 +105,9 @@
 //  7. The owner polls Queue.Pending (one atomic load) at its safe points
 //     and calls Queue.Drain, which takes the entries under the queue's lock
 //     and, outside it, merges each one with Merge(-1) (CPython's
-//     _Py_ExplicitMergeRefcount): local and shared are folded into a merged
-//     word, minus the queue's reference, and the owner disowns the object.
+//     _Py_ExplicitMergeRefcount): the owner disowns the object and folds
+//     local and shared into a merged word, minus the queue's reference
+//     (one atomic store and one compare-and-swap).
 //     The dead callback runs for each object whose merged count is zero.
 //     A collector that has stopped the world may use DrainWith instead, to
 //     hold the merges (and the frees) until the world restarts.
@@ -269,9 +274,8 @@
 // word and 1.16 on a merged one (missed). The owner pair has the same shape
 // as the plain pair: both inline to an atomic load of owner (a MOV), a
 // compare and a plain read-modify-write of local. The non-owner decrement of an
-// owned word is a load and a compare-and-swap (step 6 forbids a blind add),
-// and the load must wait for the increment's locked add before the
-// compare-and-swap can issue; on a merged word it is one atomic add, but
-// behind a call, because DecBiased's inlining budget is spent on the owner
-// path.
+// owned word was then a load and a compare-and-swap, whose load waits for
+// the increment's locked add (it is now a load and an add, step 3); on a
+// merged word it is one atomic add, but behind a call, because DecBiased's
+// inlining budget is spent on the owner path.
 package biasedrc
