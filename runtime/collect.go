@@ -350,7 +350,7 @@ func (e *collectEnv) Referents(hs []*gc.Header, buf []*gc.Header) []*gc.Header {
 				buf = m.appendReferents(buf)
 			}
 		case kindList:
-			for _, r := range asList(o).items {
+			for _, r := range asList(o).itemSlice() {
 				buf = appendReferent(buf, r)
 			}
 		case kindTuple:
@@ -408,7 +408,7 @@ func (e *collectEnv) Subtract(hs []*gc.Header, s *gc.Subtraction) (traits gc.Tra
 				open = m.subtractReferents(s, open)
 			}
 		case kindList:
-			for _, r := range asList(o).items {
+			for _, r := range asList(o).itemSlice() {
 				if !(r.typ.kind.container() && s.Visit(&asContainer(r).gc)) {
 					open = open || leadsOut(r)
 				}
@@ -453,7 +453,7 @@ func touchReferents(hs []*gc.Header) (untyped int) {
 			untyped += touchOne(inst.values[0]) + touchOne(inst.values[1]) +
 				touchOne(inst.values[2]) + touchOne(inst.values[3]) + touchOne(inst.values[4])
 		case kindList:
-			for _, r := range asList(o).items {
+			for _, r := range asList(o).itemSlice() {
 				untyped += touchOne(r)
 			}
 		case kindTuple:

@@ -5,11 +5,12 @@ func (th *Thread) NewList(items ...*Object) *Object {
 	th.mustBeAttached()
 	th.checkAll(items)
 	l := th.allocList()
-	l.items = th.newItems(len(items))
+	a := th.newItems(len(items))
 	for _, it := range items {
 		th.incref(it)
-		l.items = append(l.items, it)
+		a = append(a, it)
 	}
+	l.setItems(a)
 	th.bornBuiltin(&l.Object, th.rt.t.list, tiList)
 	th.track(&l.container)
 	th.afterAlloc()
@@ -32,7 +33,7 @@ func (th *Thread) ListLen(o *Object) (int, error) {
 		return 0, err
 	}
 	th.lockObject(o)
-	n := len(l.items)
+	n := int(l.n)
 	th.unlockObject(o)
 	return n, nil
 }
@@ -52,14 +53,25 @@ func (th *Thread) ListGet(o *Object, i int) (*Object, error) {
 	if err != nil {
 		return nil, err
 	}
+	if lockFreeListReads && i >= 0 {
+		if v := l.view.Load(); v != nil {
+			if it := th.listGetShared(l, v, i); it != nil {
+				return it, nil
+			}
+		}
+	}
 	locked := th.lockShared(o)
-	j, ok := normIndex(i, len(l.items))
+	items := l.itemSlice()
+	j, ok := normIndex(i, len(items))
 	if !ok {
 		th.unlockShared(o, locked)
 		return nil, errorf(ErrIndex, "list index out of range")
 	}
-	it := l.items[j]
+	it := items[j]
 	th.incref(it)
+	if locked {
+		th.noteSharedRead(o, l, it)
+	}
 	th.unlockShared(o, locked)
 	return it, nil
 }
@@ -73,14 +85,15 @@ func (th *Thread) ListSet(o *Object, i int, v *Object) error {
 	th.check(v)
 	th.incref(v)
 	locked := th.lockShared(o)
-	j, ok := normIndex(i, len(l.items))
+	items := l.itemSlice()
+	j, ok := normIndex(i, len(items))
 	if !ok {
 		th.unlockShared(o, locked)
 		th.decref(v)
 		return errorf(ErrIndex, "list assignment index out of range")
 	}
-	old := l.items[j]
-	l.items[j] = v
+	old := items[j]
+	items[j] = v
 	th.unlockShared(o, locked)
 	// The old item's destructor may run user code: never under the lock.
 	th.decref(old)
@@ -109,7 +122,8 @@ func (th *Thread) ListPop(o *Object, i int) (*Object, error) {
 		return nil, err
 	}
 	locked := th.lockShared(o)
-	n := len(l.items)
+	items := l.itemSlice()
+	n := len(items)
 	if n == 0 {
 		th.unlockShared(o, locked)
 		return nil, errorf(ErrIndex, "pop from empty list")
@@ -119,10 +133,10 @@ func (th *Thread) ListPop(o *Object, i int) (*Object, error) {
 		th.unlockShared(o, locked)
 		return nil, errorf(ErrIndex, "pop index out of range")
 	}
-	it := l.items[j]
-	copy(l.items[j:], l.items[j+1:])
-	l.items[n-1] = nil
-	l.items = l.items[:n-1]
+	it := items[j]
+	copy(items[j:], items[j+1:])
+	items[n-1] = nil // lock-free readers take a nil item for the end
+	l.n--
 	th.unlockShared(o, locked)
 	return it, nil
 }
@@ -139,23 +153,25 @@ func (th *Thread) ListExtend(dst, src *Object) error {
 	case kindTuple:
 		th.lockObject(dst)
 		items := asTuple(src).items
-		th.listReserve(l, len(items))
+		a := th.listReserve(l, len(items))
 		for _, it := range items {
 			th.incref(it)
-			l.items = append(l.items, it)
+			a = append(a, it)
 		}
+		l.setItems(a)
 		th.unlockObject(dst)
 	case kindList:
 		th.lockTwo(dst, src)
 		// Reserve first: when dst is src, the old items move, and only
 		// they are read.
-		n := len(asList(src).items)
-		th.listReserve(l, n)
-		items := asList(src).items[:n:n]
+		n := int(asList(src).n)
+		a := th.listReserve(l, n)
+		items := asList(src).itemSlice()[:n:n]
 		for _, it := range items {
 			th.incref(it)
-			l.items = append(l.items, it)
+			a = append(a, it)
 		}
+		l.setItems(a)
 		th.unlockTwo(dst, src)
 	default:
 		return typeError("'%s' object is not iterable", src.typ.name)

@@ -9,14 +9,24 @@ import "github.com/nogil-lab/nogil/mimallocish"
 // short-lived lists leave Go's collector nothing to do. Larger arrays come
 // from Go's heap.
 //
-// Invariant: cap(l.items) is 0 (no array), one of the small capacities
-// (an allocator slot: its itemsN struct begins at &l.items[:1][0]), or
-// above maxSmallItems (Go's heap). Only the functions in this file assign
-// a new array to a list.
+// Invariants:
+//   - The array's capacity is 0 (no array), one of the small capacities
+//     (an allocator slot: its itemsN struct begins at the first item), or
+//     above maxSmallItems (Go's heap). Only the functions in this file and
+//     listview.go give a list a new array.
+//   - The items past the list's length are nil (lock-free readers take a
+//     nil item for the end of the list, listview.go).
+//   - A shared list (view set) has an array from Go's heap, and its view
+//     is that array.
 //
 // The array belongs to the list: it is written under the list's lock (or
 // the GIL) and freed by whoever replaces it or frees the list, to the
-// freeing thread's heap like any slot.
+// freeing thread's heap like any slot (a Go heap array is left to Go's
+// collector, which keeps it for as long as a lock-free reader holds it).
+//
+// The list holds the array as a pointer to its first item and two int32s
+// (listitems_unsafe.go), 8 bytes less than a slice header: they pay for
+// the view (B10 allows an empty list 96 bytes, all of them in use).
 
 const maxSmallItems = 16
 
@@ -126,29 +136,40 @@ func (th *Thread) freeItems(a []*Object) {
 }
 
 // listReserve makes room for extra more items in l's array, moving them to
-// a larger one when needed. Called under the list's lock.
-func (th *Thread) listReserve(l *listObject, extra int) {
-	n := len(l.items)
-	if n+extra <= cap(l.items) {
-		return
+// a larger one when needed, and returns the items, to which the caller
+// appends (and then stores them with setItems). Called under the list's
+// lock.
+func (th *Thread) listReserve(l *listObject, extra int) []*Object {
+	items := l.itemSlice()
+	n := len(items)
+	if n+extra <= cap(items) {
+		return items
+	}
+	if l.view.Load() != nil {
+		return th.moveSharedItems(l, items, n+extra)
 	}
 	a := th.newItems(n + extra)[:n]
-	copy(a, l.items)
-	th.freeItems(l.items)
-	l.items = a
+	copy(a, items)
+	th.freeItems(items)
+	l.setItems(a)
+	return a
 }
 
 // listAppend appends v (whose reference the list takes) to l. Called under
 // the list's lock.
 func (th *Thread) listAppend(l *listObject, v *Object) {
-	th.listReserve(l, 1)
-	l.items = append(l.items, v)
+	a := th.listReserve(l, 1)
+	l.setItems(append(a, v))
 }
 
 // takeItems empties l and returns its array, for the caller to drop the
-// items and then give the array back with freeItems.
+// items and then give the array back with freeItems. A shared list becomes
+// private again: lock-free readers see no array and take the lock.
 func takeItems(l *listObject) []*Object {
-	a := l.items
-	l.items = nil
+	a := l.itemSlice()
+	l.setItems(nil)
+	if l.view.Load() != nil {
+		l.view.Store(nil)
+	}
 	return a
 }

@@ -65,8 +65,17 @@ type tupleObject struct {
 
 type listObject struct {
 	container
-	// items is protected by mu in free-threaded mode, by the GIL otherwise.
-	items []*Object
+	// first, n and capacity are the item array (listitems.go): a slice
+	// header in 16 bytes instead of 24, read with itemSlice and written
+	// with setItems. Protected by mu in free-threaded mode, by the GIL
+	// otherwise.
+	first       **Object
+	n, capacity int32
+	// view is nil while the list is private. Once a thread that does not
+	// own the list has read it (free-threaded, biased counting), it is the
+	// list's current array, which readers load without the lock
+	// (listview.go). Atomic; stored under mu.
+	view atomic.Pointer[itemView]
 }
 
 type dictObject struct {

@@ -29,7 +29,7 @@ func (th *Thread) snapshot(o *Object) []*Object {
 	th.lockObject(o)
 	switch o.typ.kind {
 	case kindList:
-		items = append(items, asList(o).items...)
+		items = append(items, asList(o).itemSlice()...)
 	case kindDict:
 		asDict(o).table.each(func(k, v *Object) { items = append(items, k, v) })
 	case kindTuple:

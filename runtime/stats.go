@@ -26,6 +26,15 @@ type Stats struct {
 	// block until it was released, rather than win it while spinning.
 	LockContended uint64
 	LockParked    uint64
+	// ListReadsLockFree counts ListGet calls answered without the list's
+	// lock (free-threaded mode with biased counting, a list that a thread
+	// other than its owner has read: CPython 3.14's list_get_item_ref),
+	// and ListReadsFellBack the lock-free attempts that took the lock after
+	// all (the item changed meanwhile, its count refused a new reference,
+	// or the index was past the end). Always zero under the race detector,
+	// which reads under the lock (see listview.go).
+	ListReadsLockFree uint64
+	ListReadsFellBack uint64
 }
 
 // counters are allocation and free counts per type. The builtin types
@@ -40,6 +49,7 @@ type counters struct {
 	userAllocated    []uint64
 	userFreed        []uint64
 	merged           uint64
+	listReads        [2]uint64 // lock-free reads that fell back [0] and that did not [1]
 }
 
 // growUser makes room for the user type whose counter index is i.
@@ -53,6 +63,8 @@ func (c *counters) growUser(i int) {
 // add folds d into c.
 func (c *counters) add(d *counters) {
 	c.merged += d.merged
+	c.listReads[0] += d.listReads[0]
+	c.listReads[1] += d.listReads[1]
 	for i := range d.builtinAllocated {
 		c.builtinAllocated[i] += d.builtinAllocated[i]
 		c.builtinFreed[i] += d.builtinFreed[i]
@@ -141,6 +153,8 @@ func (tc *threadCounters) publish() {
 	}
 	if dirty&dirtyOther != 0 {
 		p.merged += l.merged
+		p.listReads[0] += l.listReads[0]
+		p.listReads[1] += l.listReads[1]
 		if n := len(l.userAllocated); n > 0 {
 			p.growUser(n - 1)
 		}
@@ -158,13 +172,25 @@ func (tc *threadCounters) publish() {
 		clear(l.userAllocated)
 		clear(l.userFreed)
 		l.merged = 0
+		l.listReads = [2]uint64{}
 	}
 	tc.dirty = 0
 }
 
-// dirtyOther is threadCounters.dirty's bit for user types and merges; the
-// builtin types' indexes stay below it (the constant below fails to
-// compile otherwise).
+// countListRead counts a lock-free list read attempt (listview.go): ok
+// when it was answered without the lock.
+func (tc *threadCounters) countListRead(ok bool) {
+	i := 0
+	if ok {
+		i = 1
+	}
+	tc.local.listReads[i]++
+	tc.dirty |= dirtyOther
+}
+
+// dirtyOther is threadCounters.dirty's bit for user types, merges and list
+// reads; the builtin types' indexes stay below it (the constant below fails
+// to compile otherwise).
 const (
 	dirtyOther        = 1 << 63
 	_          uint64 = 63 - numBuiltins
@@ -185,7 +211,8 @@ func (rt *Runtime) Stats() Stats {
 	types := rt.types
 	rt.typesMu.Unlock()
 	s := Stats{LiveByType: make(map[string]int), QueuedMerges: sum.merged,
-		LockContended: rt.locksContended.Load(), LockParked: rt.locksParked.Load()}
+		LockContended: rt.locksContended.Load(), LockParked: rt.locksParked.Load(),
+		ListReadsFellBack: sum.listReads[0], ListReadsLockFree: sum.listReads[1]}
 	sum.each(func(i int, allocated, freed uint64) {
 		s.Allocated += allocated
 		s.Freed += freed
