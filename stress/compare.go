@@ -89,15 +89,19 @@ type Row struct {
 	// that blocked (free-threaded).
 	LockContended uint64 `json:"lock_contended"`
 	LockParked    uint64 `json:"lock_parked"`
-	Allocated     uint64 `json:"allocated"`
-	PeakLive      int    `json:"peak_live"`
-	HeapReserved  int64  `json:"heap_bytes_reserved"`
-	RemoteFrees   int64  `json:"remote_frees"`
-	FreeListed    int    `json:"free_listed"` // see Result.FreeListed
-	Leaked        int    `json:"leaked"`
-	Violations    int    `json:"violations"`
-	Restarts      int    `json:"restarts"`
-	Error         string `json:"error,omitempty"`
+	// ListGet calls answered without the list's lock, and lock-free
+	// attempts that took it after all (free-threaded, biased counting).
+	ListReadsLockFree uint64 `json:"list_reads_lock_free"`
+	ListReadsFellBack uint64 `json:"list_reads_fell_back"`
+	Allocated         uint64 `json:"allocated"`
+	PeakLive          int    `json:"peak_live"`
+	HeapReserved      int64  `json:"heap_bytes_reserved"`
+	RemoteFrees       int64  `json:"remote_frees"`
+	FreeListed        int    `json:"free_listed"` // see Result.FreeListed
+	Leaked            int    `json:"leaked"`
+	Violations        int    `json:"violations"`
+	Restarts          int    `json:"restarts"`
+	Error             string `json:"error,omitempty"`
 }
 
 // Comparison is the outcome of Compare.
@@ -280,6 +284,7 @@ func rowOf(r *Result) Row {
 		WorldStops: r.WorldStops, Parks: r.Parks,
 		ParkedMs: float64(r.Parked) / float64(time.Millisecond), MaxParkus: us(r.MaxPark),
 		QueuedMerges: r.QueuedMerges, LockContended: r.LockContended, LockParked: r.LockParked,
+		ListReadsLockFree: r.ListReadsLockFree, ListReadsFellBack: r.ListReadsFellBack,
 		Allocated: r.Allocated,
 		PeakLive:  r.PeakLive, HeapReserved: r.HeapBytesReserved, RemoteFrees: r.RemoteFrees, FreeListed: r.FreeListed,
 		Leaked: r.Leaked, Violations: r.Violations, Restarts: r.Restarts,
@@ -394,7 +399,7 @@ func (c *Comparison) WriteJSON(w io.Writer) error {
 var CSVHeader = []string{
 	"workload", "mode", "threads", "ops", "seconds", "ops_per_sec", "speedup", "vs_gil",
 	"per_thread_ops", "runs", "ops_per_sec_runs", "host_steal_ms", "gc_collections", "gc_pause_p50_us", "gc_pause_p99_us", "gc_pause_max_us",
-	"gil_switches", "forced_switches", "stw_stops", "stw_parks", "stw_parked_ms", "stw_park_max_us", "queued_merges", "lock_contended", "lock_parked", "allocated", "peak_live",
+	"gil_switches", "forced_switches", "stw_stops", "stw_parks", "stw_parked_ms", "stw_park_max_us", "queued_merges", "lock_contended", "lock_parked", "list_reads_lock_free", "list_reads_fell_back", "allocated", "peak_live",
 	"heap_bytes_reserved", "remote_frees", "free_listed", "leaked",
 	"violations", "restarts", "error",
 }
@@ -422,7 +427,7 @@ func (c *Comparison) WriteCSV(w io.Writer) error {
 			f(r.Speedup), f(r.VsGIL), strings.Join(per, ";"), strconv.Itoa(r.Runs), strings.Join(runs, ";"), f(r.HostStealMs),
 			strconv.Itoa(r.GCCollections),
 			f(r.GCPauseP50us), f(r.GCPauseP99us), f(r.GCPauseMaxus),
-			u(r.GILSwitches), u(r.ForcedSwitch), u(r.WorldStops), u(r.Parks), f(r.ParkedMs), f(r.MaxParkus), u(r.QueuedMerges), u(r.LockContended), u(r.LockParked), u(r.Allocated),
+			u(r.GILSwitches), u(r.ForcedSwitch), u(r.WorldStops), u(r.Parks), f(r.ParkedMs), f(r.MaxParkus), u(r.QueuedMerges), u(r.LockContended), u(r.LockParked), u(r.ListReadsLockFree), u(r.ListReadsFellBack), u(r.Allocated),
 			strconv.Itoa(r.PeakLive), strconv.FormatInt(r.HeapReserved, 10), strconv.FormatInt(r.RemoteFrees, 10), strconv.Itoa(r.FreeListed),
 			strconv.Itoa(r.Leaked), strconv.Itoa(r.Violations),
 			strconv.Itoa(r.Restarts), r.Error,

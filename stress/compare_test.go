@@ -52,6 +52,13 @@ func TestCompare(t *testing.T) {
 		if r.Mode != ModeFT {
 			require.Zero(t, r.QueuedMerges)
 		}
+		// Lock-free list reads: free-threaded with biased counting only,
+		// and not under the race detector (runtime/listview.go).
+		if r.Mode != ModeFT || invariants.Race || r.Workload != "shared-read" {
+			require.Zero(t, r.ListReadsLockFree, "%s/%s", r.Workload, r.Mode)
+		} else {
+			require.Positive(t, r.ListReadsLockFree, "%s/%s", r.Workload, r.Mode)
+		}
 	}
 
 	// JSON: an array of objects with the documented fields.
@@ -67,7 +74,8 @@ func TestCompare(t *testing.T) {
 		}
 		require.Contains(t, []string{"gil", "ft", "ft-atomic"}, r["mode"])
 		require.Contains(t, r, "host_steal_ms")
-		for _, k := range []string{"stw_stops", "stw_parks", "stw_parked_ms", "stw_park_max_us", "lock_contended", "lock_parked"} {
+		for _, k := range []string{"stw_stops", "stw_parks", "stw_parked_ms", "stw_park_max_us", "lock_contended", "lock_parked",
+			"list_reads_lock_free", "list_reads_fell_back"} {
 			require.Contains(t, r, k)
 			if r["mode"] == "gil" {
 				require.Zero(t, r[k], "%s under the GIL", k)

@@ -172,6 +172,12 @@ type Result struct {
 	// under the GIL).
 	LockContended uint64
 	LockParked    uint64
+	// ListReadsLockFree counts ListGet calls answered without the list's
+	// lock, ListReadsFellBack lock-free attempts that took it after all
+	// (free-threaded biased mode without the race detector; 0 otherwise:
+	// runtime.Stats).
+	ListReadsLockFree uint64
+	ListReadsFellBack uint64
 
 	// Heap statistics of the measured interval.
 	Allocated uint64 // objects allocated

@@ -440,6 +440,8 @@ func runWorkload(ctx context.Context, cfg Config, wl *workload) *Result {
 	res.QueuedMerges = a.st.QueuedMerges - base2.QueuedMerges
 	res.LockContended = a.st.LockContended - base2.LockContended
 	res.LockParked = a.st.LockParked - base2.LockParked
+	res.ListReadsLockFree = a.st.ListReadsLockFree - base2.ListReadsLockFree
+	res.ListReadsFellBack = a.st.ListReadsFellBack - base2.ListReadsFellBack
 	res.PeakLive = max(peak, a.st.Live) - base.Live
 	res.GILSwitches = a.gs.Switches - gilBase.Switches
 	res.ForcedSwitches = a.gs.ForcedSwitches - gilBase.ForcedSwitches
