@@ -56,18 +56,16 @@
 //  3. Every other thread works on shared. An increment is one atomic add.
 //     A decrement of a default or maybe-weakref word must not take the
 //     shared count below zero, since only the owner knows whether the
-//     true count got there (see 6): a word that is exactly 0 or exactly
-//     maybe-weakref (shared count zero, neither queued nor merged) is
-//     queued with one compare-and-swap; any other is decremented with one
-//     atomic add, and the rare add that crossed zero anyway (another
-//     thread's decrement got there between the load and the add) takes its
-//     unit back and queues in one compare-and-swap. (CPython's
-//     _Py_DecRefShared is a compare-and-swap loop in every case.) Once the
-//     word is unowned (merged, see 5) the decrement is one atomic add: the
-//     owner's local part is zero for good, so the true count is the shared
-//     count and the caller's own reference keeps it positive; that
-//     decrement can never be the one that must queue, and its result tells
-//     whether it took a merged word to zero.
+//     true count got there (see 6): it is one atomic add, and the add that
+//     took a word from exactly 0 or exactly maybe-weakref (shared count
+//     zero, neither queued nor merged) takes its unit back and queues the
+//     word in one compare-and-swap. (CPython's _Py_DecRefShared is a
+//     compare-and-swap loop in every case.) Once the word is unowned
+//     (merged, see 5) the decrement is one atomic add: the owner's local
+//     part is zero for good, so the true count is the shared count and
+//     the caller's own reference keeps it positive; that decrement can
+//     never be the one that must queue, and its result tells whether it
+//     took a merged word to zero.
 //
 //  4. The state bits only move up: MarkMaybeWeakref sets 1 on a default
 //     word; a non-owner's decrement from zero sets 2; merging sets 3. Every
@@ -275,7 +273,7 @@
 // as the plain pair: both inline to an atomic load of owner (a MOV), a
 // compare and a plain read-modify-write of local. The non-owner decrement of an
 // owned word was then a load and a compare-and-swap, whose load waits for
-// the increment's locked add (it is now a load and an add, step 3); on a
+// the increment's locked add (it is now one add, step 3); on a
 // merged word it is one atomic add, but behind a call, because DecBiased's
 // inlining budget is spent on the owner path.
 package biasedrc
