@@ -72,6 +72,12 @@ type Config struct {
 	// and dicts, up to 80, as CPython does: freelist.go). Debug mode
 	// implies it.
 	NoFreeLists bool
+	// NoLockFreeReads makes ListGet take the list's lock every time in
+	// free-threaded mode with biased counting (otherwise a list that
+	// another thread than its owner has read is read without it, as
+	// CPython 3.14 does: listview.go). Builds with the race detector
+	// always take the lock.
+	NoLockFreeReads bool
 }
 
 // DefaultGCThresholds are CPython's gc.get_threshold() defaults.

@@ -70,7 +70,9 @@ import (
 // its objects have no owner, so every list would turn shared on its first
 // read.
 //
-// Costs, made visible: Stats.ListReadsLockFree and ListReadsFellBack.
+// Costs, made visible: Stats.ListReadsLockFree and ListReadsFellBack; and
+// Config.NoLockFreeReads turns the whole scheme off (no list is ever
+// shared), for a comparison in one binary.
 
 // lockFreeListReads turns the lock-free path on, except under the race
 // detector (see above).
@@ -104,7 +106,7 @@ func (th *Thread) listGetShared(l *listObject, v *itemView, i int) *Object {
 // item that the reader does not own marks the item's count word
 // maybe-weakref (step 0).
 func (th *Thread) noteSharedRead(o *Object, l *listObject, it *Object) {
-	if th.strategy != biasedrc.Biased {
+	if th.strategy != biasedrc.Biased || th.rt.cfg.NoLockFreeReads {
 		return
 	}
 	if l.view.Load() == nil {

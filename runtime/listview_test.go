@@ -5,6 +5,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/nogil-lab/nogil/biasedrc"
 	"github.com/nogil-lab/nogil/internal/invariants"
 	"github.com/stretchr/testify/require"
 )
@@ -317,4 +318,35 @@ func TestListGetLockFreeConcurrent(t *testing.T) {
 		owner.DecRef(lo)
 		owner.Close()
 	})
+}
+
+// TestNoLockFreeReads: with Config.NoLockFreeReads a list read by a thread
+// that does not own it stays private (no view, its items unmarked) and
+// every read takes the lock.
+func TestNoLockFreeReads(t *testing.T) {
+	eachModeWith(t, allModes[1:2], []bool{false}, func(c *Config) { c.NoLockFreeReads = true }, withThread(func(t *testing.T, th *Thread) {
+		other := th.rt.NewThread()
+		other.Detach()
+		v := th.NewInt(4242)
+		lo := th.NewList(v)
+		th.DecRef(v)
+		th.IncRef(lo) // other's reference
+		th.Detach()
+		other.Attach()
+		for range 3 {
+			it, err := other.ListGet(lo, 0)
+			require.NoError(t, err)
+			require.Same(t, v, it)
+			other.DecRef(it)
+		}
+		other.DecRef(lo)
+		other.Close()
+		th.Attach()
+		require.Nil(t, asList(lo).view.Load())
+		require.Equal(t, biasedrc.StateDefault, v.rc.SharedState(), "the item is not marked")
+		st := th.rt.Stats()
+		require.Zero(t, st.ListReadsLockFree)
+		require.Zero(t, st.ListReadsFellBack)
+		th.DecRef(lo)
+	}))
 }

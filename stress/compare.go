@@ -43,6 +43,9 @@ type CompareConfig struct {
 	// NoFreeLists is each run's Config.NoFreeLists: the comparison
 	// without CPython's free lists, to see what they are worth.
 	NoFreeLists bool
+	// NoLockFreeReads is each run's Config.NoLockFreeReads: the
+	// comparison with every list read under the list's lock.
+	NoLockFreeReads bool
 	// StallTimeout is each run's Config.StallTimeout.
 	StallTimeout time.Duration
 	// Progress, when set, is called before each run (done runs so far,
@@ -203,6 +206,7 @@ func Compare(ctx context.Context, cfg CompareConfig) (*Comparison, error) {
 					rc.Progress = cfg.RunProgress
 					rc.StallTimeout = cfg.StallTimeout
 					rc.NoFreeLists = cfg.NoFreeLists
+					rc.NoLockFreeReads = cfg.NoLockFreeReads
 					if cfg.Progress != nil {
 						cfg.Progress(done, total, rc)
 					}

@@ -66,6 +66,9 @@ type Config struct {
 	// NoFreeLists turns the runtime's free lists off
 	// (runtime.Config.NoFreeLists): every free goes to the allocator.
 	NoFreeLists bool
+	// NoLockFreeReads makes every list read take the list's lock
+	// (runtime.Config.NoLockFreeReads).
+	NoLockFreeReads bool
 	// StallTimeout: a run whose workers make no progress for this long is
 	// given up as deadlocked (Result.Err has every goroutine's stack; the
 	// stuck goroutines are left behind). 0 means DefaultStallTimeout.

@@ -140,7 +140,8 @@ func runWorkload(ctx context.Context, cfg Config, wl *workload) *Result {
 		Threads:  n,
 		Seed:     cfg.Seed,
 	}
-	rt, err := runtime.New(runtime.Config{Mode: cfg.Mode, RefCounting: cfg.RefCounting, Debug: cfg.Debug, NoFreeLists: cfg.NoFreeLists})
+	rt, err := runtime.New(runtime.Config{Mode: cfg.Mode, RefCounting: cfg.RefCounting, Debug: cfg.Debug, NoFreeLists: cfg.NoFreeLists,
+		NoLockFreeReads: cfg.NoLockFreeReads})
 	if err != nil {
 		res.Err = err
 		return res

@@ -10,6 +10,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/nogil-lab/nogil/internal/invariants"
 	"github.com/nogil-lab/nogil/runtime"
 )
 
@@ -210,6 +211,24 @@ func TestRunReportsStopTheWorld(t *testing.T) {
 		if res.Parks > 0 {
 			require.Positive(t, res.MaxPark)
 			require.LessOrEqual(t, res.MaxPark, res.Parked, "no park outside the measured interval")
+		}
+	}
+}
+
+// TestNoLockFreeReads: Config.NoLockFreeReads reaches the runtime: every
+// list read of free-threaded shared-read takes the lock; without it, reads
+// go without the lock (except under the race detector).
+func TestNoLockFreeReads(t *testing.T) {
+	for _, off := range []bool{false, true} {
+		res, err := Run(context.Background(), Config{Workload: "shared-read", Mode: runtime.FreeThreaded, RefCounting: runtime.Biased,
+			Threads: 1, Ops: 2000, Seed: 1, StallTimeout: testStall, NoLockFreeReads: off})
+		require.NoError(t, err)
+		require.True(t, res.OK(), "%v", res.Err)
+		if off || invariants.Race {
+			require.Zero(t, res.ListReadsLockFree)
+			require.Zero(t, res.ListReadsFellBack)
+		} else {
+			require.Positive(t, res.ListReadsLockFree)
 		}
 	}
 }

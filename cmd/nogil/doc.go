@@ -4,8 +4,10 @@
 //	nogil compare [-workloads a,b] [-modes gil,ft,ft-atomic] [-threads 1,2]
 //	              [-duration 250ms | -ops N] [-repeat 3] [-max-steal D] [-seed N]
 //	              [-json | -csv] [-svg FILE] [-cpuprofile FILE] [-no-freelists]
+//	              [-no-lockfree-reads]
 //	nogil stress  [-workloads a,b] [-modes gil,ft,ft-atomic] [-threads 8]
 //	              [-duration 30s] [-seed N] [-debug] [-no-freelists]
+//	              [-no-lockfree-reads]
 //
 // compare runs every workload in every mode at every thread count and prints
 // a table: ops/s per mode, each free-threaded mode's ratio to GIL mode, and
@@ -19,7 +21,9 @@
 // throughput, the steal and the stop-the-world figures); -svg also draws
 // throughput against threads. -no-freelists runs the runtimes without
 // CPython's free lists (runtime.Config.NoFreeLists), to see what they are
-// worth in each mode.
+// worth in each mode; -no-lockfree-reads reads every list under its lock
+// (runtime.Config.NoLockFreeReads), to see what lock-free reads of shared
+// lists are worth to free-threaded mode.
 //
 // stress runs the mixed workload and the contention workloads in every mode
 // with a live status line, prints a summary, and exits 1 on any leak,

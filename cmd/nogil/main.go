@@ -216,6 +216,7 @@ func cmdCompare(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	svg := fs.String("svg", "", "also draw throughput against threads into this SVG file")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the whole comparison to this file")
 	noFreeLists := fs.Bool("no-freelists", false, "turn the runtimes' free lists off (every free goes to the allocator)")
+	noLockFree := fs.Bool("no-lockfree-reads", false, "read lists under their lock every time (free-threaded mode otherwise reads shared lists without it)")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: nogil compare [flags]\n\nRuns every workload in every mode at every thread count and compares them.\n\n")
 		fs.PrintDefaults()
@@ -252,7 +253,7 @@ func cmdCompare(ctx context.Context, args []string, stdout, stderr io.Writer) in
 			return cfg, badValue("-json and -csv are exclusive")
 		}
 		cfg.Duration, cfg.Ops, cfg.Seed, cfg.Repeat = *duration, *ops, *seed, *repeat
-		cfg.NoFreeLists = *noFreeLists
+		cfg.NoFreeLists, cfg.NoLockFreeReads = *noFreeLists, *noLockFree
 		return cfg, nil
 	}()
 	if err != nil {
@@ -374,6 +375,7 @@ func cmdStress(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	seed := fs.Int64("seed", 0, "seed of the random choices (0: pick one from the clock and print it)")
 	debug := fs.Bool("debug", false, "run the runtimes in Debug mode (freed objects poisoned)")
 	noFreeLists := fs.Bool("no-freelists", false, "turn the runtimes' free lists off (every free goes to the allocator)")
+	noLockFree := fs.Bool("no-lockfree-reads", false, "read lists under their lock every time (free-threaded mode otherwise reads shared lists without it)")
 	stall := fs.Duration("stall", stress.DefaultStallTimeout, "give a run up as deadlocked after this long without progress")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: nogil stress [flags]\n\nRuns the mixed and contention workloads in every mode; exits 1 on any leak,\nviolated invariant or worker panic. Build with -race to have the race detector judge.\n\n")
@@ -420,8 +422,9 @@ outer:
 			k++
 			cfg := stress.Config{
 				Workload: wl, Mode: mode, RefCounting: rc, Threads: *threads, Duration: per, Seed: *seed, Debug: *debug, NoFreeLists: *noFreeLists,
-				StallTimeout:  *stall,
-				ProgressEvery: 200 * time.Millisecond,
+				NoLockFreeReads: *noLockFree,
+				StallTimeout:    *stall,
+				ProgressEvery:   200 * time.Millisecond,
 				Progress: func(p stress.Progress) {
 					status.set("[%d/%d] %s %s: %v  ops %d  live %d  collections %d  merges %d  restarts %d",
 						k, runs, p.Workload, p.Mode, p.Elapsed.Round(100*time.Millisecond), p.Ops, p.Live, p.Collections, p.Merges, p.Restarts)

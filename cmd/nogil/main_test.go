@@ -153,9 +153,22 @@ func TestCompareNoFreeLists(t *testing.T) {
 	}
 }
 
-// TestStressNoFreeLists: stress takes -no-freelists too and runs clean.
+// TestCompareNoLockFreeReads: -no-lockfree-reads reaches every run: no
+// list read of free-threaded shared-read goes without the lock.
+func TestCompareNoLockFreeReads(t *testing.T) {
+	code, stdout, stderr := runArgs("compare", "-workloads", "shared-read", "-modes", "ft", "-threads", "1", "-ops", "300", "-repeat", "1", "-json", "-no-lockfree-reads")
+	require.Equal(t, 0, code, stderr)
+	var rows []map[string]any
+	require.NoError(t, json.Unmarshal([]byte(stdout), &rows), stdout)
+	require.Len(t, rows, 1)
+	require.Zero(t, rows[0]["list_reads_lock_free"])
+	require.Zero(t, rows[0]["list_reads_fell_back"])
+}
+
+// TestStressNoFreeLists: stress takes -no-freelists and -no-lockfree-reads
+// too and runs clean.
 func TestStressNoFreeLists(t *testing.T) {
-	code, stdout, stderr := runArgs("stress", "-modes", "gil,ft", "-threads", "2", "-duration", "300ms", "-seed", "7", "-stall", "10s", "-no-freelists")
+	code, stdout, stderr := runArgs("stress", "-modes", "gil,ft", "-threads", "2", "-duration", "300ms", "-seed", "7", "-stall", "10s", "-no-freelists", "-no-lockfree-reads")
 	require.Equal(t, 0, code, "stdout:\n%s\nstderr:\n%s", stdout, stderr)
 	require.Contains(t, stdout, fmt.Sprintf("all %d runs clean", 2*len(stress.StressWorkloads())))
 }
