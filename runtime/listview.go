@@ -45,8 +45,10 @@ import (
 // exists, and since nobody writes a replaced array, what the reader loads
 // from it is an object pointer the list held. That object may have been
 // freed since, and its slot reused: slots are type-stable (mimallocish,
-// "Reuse safety"), and a freed slot's count word is zero (the allocator
-// zeroes the slot; a free list's keep resets it), which tryIncref refuses.
+// "Reuse safety"). A dead object's count word refuses tryIncref (its
+// owner's local part is zero; the shared part is zero or merged-zero), and
+// so does a freed slot's, which is all zero (the allocator zeroes the
+// slot; a free list's keep resets the word).
 // A reused slot holds a live object of the same type: tryIncref may take a
 // reference to it, and step 3 then finds that it is not (or no longer) item
 // i — unless it is, in which case returning it is right. CPython instead
@@ -64,7 +66,9 @@ import (
 // detector reports them. So binaries built with -race read shared lists
 // under the lock (lockFreeListReads is false) and still maintain the views,
 // which the race tests exercise; the lock-free reads themselves are tested
-// without -race (TestListGetLockFree*), which CI runs as well.
+// without -race (TestListBecomesShared, TestListGetSharedStale,
+// TestListGetLockFreeConcurrent, stress's shared-read), which CI runs as
+// well.
 //
 // ft-atomic (atomic counting) reads under the lock, as the naive baseline:
 // its objects have no owner, so every list would turn shared on its first
