@@ -48,13 +48,26 @@ import (
 // "Reuse safety"). A dead object's count word refuses tryIncref (its
 // owner's local part is zero; the shared part is zero or merged-zero), and
 // so does a freed slot's, which is all zero (the allocator zeroes the
-// slot; a free list's keep resets the word).
-// A reused slot holds a live object of the same type: tryIncref may take a
-// reference to it, and step 3 then finds that it is not (or no longer) item
-// i — unless it is, in which case returning it is right. CPython instead
-// frees replaced arrays with QSBR (_PyMem_FreeDelayed); Go's collector
-// gives the same guarantee for free, at the price of a Go heap array per
-// shared list (the allocator's small classes serve private lists only).
+// slot; a free list's keep resets the word). A reused slot holds a live
+// object of the same type: tryIncref may take a reference to it, and step 3
+// then finds that it is not (or no longer) item i — unless it is, in which
+// case returning it is right.
+//
+// The collector. It frees the garbage it finds whatever the objects' counts
+// say (gc.Env.Free), so a reader must never take a reference to one of
+// them. It cannot: ListGet has no safe point, so no reader holds a view
+// across the pause in which a collection decides what is garbage, and
+// after that pause an unreachable object is in no list that anyone can
+// still read (a finalizer that puts it back in one makes it reachable, and
+// the second pause keeps it). Adding a safe point between step 2 and step 3
+// would break this. (A drop in step 3 may free an object, run its
+// finalizer and so reach a safe point, but the reader is done with the view
+// by then.)
+//
+// CPython frees replaced arrays with QSBR (_PyMem_FreeDelayed); Go's
+// collector gives the same guarantee for free, at the price of a Go heap
+// array per shared list (the allocator's small classes serve private lists
+// only).
 //
 // The race detector. The protocol reads memory that other threads write
 // without synchronizing with the reader: the items of the current array
