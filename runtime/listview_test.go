@@ -350,3 +350,135 @@ func TestNoLockFreeReads(t *testing.T) {
 		th.DecRef(lo)
 	}))
 }
+
+// TestAPIListAgainstModel: random list operations against a slice, in every
+// mode, with a second thread reading now and then (which makes the list
+// shared in free-threaded mode with biased counting, so that its arrays
+// move to Go's heap and its reads go without the lock): the items, their
+// order, the errors and the counts (no leak at Close) must all agree.
+func TestAPIListAgainstModel(t *testing.T) {
+	ops := invariants.Scale(6000, 4)
+	eachMode(t, func(t *testing.T, rt *Runtime) {
+		th := rt.NewThread()
+		th.Detach()
+		other := rt.NewThread()
+		other.Detach()
+		th.Attach()
+		r := rand.New(rand.NewPCG(7, 8))
+		l := th.NewList()
+		th.IncRef(l) // other's reference
+		var model []int64
+		next := int64(1000)
+		newInt := func() *Object { next++; return th.NewInt(next) }
+		get := func(th *Thread, i int) (int64, error) {
+			o, err := th.ListGet(l, i)
+			if err != nil {
+				return 0, err
+			}
+			v, err := th.Int(o)
+			th.DecRef(o)
+			return v, err
+		}
+		index := func(n int) int { return r.IntN(2*n+3) - n - 1 } // in range and one past either end
+		norm := func(i, n int) (int, bool) {
+			if i < 0 {
+				i += n
+			}
+			return i, i >= 0 && i < n
+		}
+		check := func(th *Thread) {
+			n, err := th.ListLen(l)
+			require.NoError(t, err)
+			require.Equal(t, len(model), n)
+			for i, want := range model {
+				v, err := get(th, i)
+				require.NoError(t, err)
+				require.Equal(t, want, v, "item %d", i)
+			}
+		}
+		for k := range ops {
+			n := len(model)
+			switch op := r.IntN(10); {
+			case op < 3:
+				v := newInt()
+				require.NoError(t, th.ListAppend(l, v))
+				th.DecRef(v)
+				model = append(model, next)
+			case op < 5:
+				i := index(n)
+				v := newInt()
+				err := th.ListSet(l, i, v)
+				th.DecRef(v)
+				if j, ok := norm(i, n); ok {
+					require.NoError(t, err)
+					model[j] = next
+				} else {
+					require.ErrorIs(t, err, ErrIndex)
+				}
+			case op < 7:
+				i := index(n)
+				o, err := th.ListPop(l, i)
+				if j, ok := norm(i, n); ok {
+					require.NoError(t, err)
+					v, err := th.Int(o)
+					require.NoError(t, err)
+					require.Equal(t, model[j], v)
+					th.DecRef(o)
+					model = append(model[:j], model[j+1:]...)
+				} else {
+					require.ErrorIs(t, err, ErrIndex)
+				}
+			case op == 7 && n < 200:
+				switch r.IntN(3) {
+				case 0: // a tuple
+					a, b := newInt(), newInt()
+					tu := th.NewTuple(a, b)
+					require.NoError(t, th.ListExtend(l, tu))
+					th.DecRef(a)
+					th.DecRef(b)
+					th.DecRef(tu)
+					model = append(model, next-1, next)
+				case 1: // itself
+					require.NoError(t, th.ListExtend(l, l))
+					model = append(model, model...)
+				default: // another list
+					a := newInt()
+					src := th.NewList(a)
+					th.DecRef(a)
+					require.NoError(t, th.ListExtend(l, src))
+					th.DecRef(src)
+					model = append(model, next)
+				}
+			case op == 8:
+				i := index(n)
+				v, err := get(th, i)
+				if j, ok := norm(i, n); ok {
+					require.NoError(t, err)
+					require.Equal(t, model[j], v)
+				} else {
+					require.ErrorIs(t, err, ErrIndex)
+				}
+			default: // the other thread reads everything
+				th.Detach()
+				other.Attach()
+				check(other)
+				other.Detach()
+				th.Attach()
+			}
+			if k%500 == 0 {
+				check(th)
+			}
+		}
+		check(th)
+		if rt.mode == FreeThreaded && rt.cfg.RefCounting == Biased && len(model) > 0 {
+			require.NotNil(t, asList(l).view.Load(), "the other thread's reads shared the list")
+		}
+		th.DecRef(l)
+		th.Detach()
+		other.Attach()
+		other.DecRef(l)
+		other.Close()
+		th.Attach()
+		th.Close()
+	})
+}
