@@ -8,7 +8,13 @@ import "unsafe"
 // amd64 (about as costly as the rest of an allocation together), and
 // nobody can be reading a word that was never published: whoever touched
 // the slot in its previous life did so before it was freed, and the free
-// and the reuse are ordered by the allocator's own synchronization.
+// and the reuse are ordered by the allocator's own synchronization. The
+// one exception is a lock-free reader that still holds a pointer to the
+// slot's previous object (the runtime's lock-free list reads, step 9): its
+// atomic loads and compare-and-swap may meet these stores. Go's memory
+// model defines that race for word-sized values (it sees the old word or
+// the new one, and refuses or re-checks either way), and the race
+// detector, which would report it, runs builds whose readers take locks.
 func (c *Count) InitFresh(s Strategy, owner ThreadID) {
 	switch s {
 	case Plain:
@@ -29,9 +35,10 @@ func (c *Count) InitFresh(s Strategy, owner ThreadID) {
 // ResetDead zeroes the word of an object whose count reached zero, so that
 // its slot can be handed out again without the allocator zeroing it (a
 // free list: the next InitFresh expects zeroes). Plain stores, for the
-// reason InitFresh gives: nobody holds a reference to a dead object, and
+// reasons InitFresh gives: nobody holds a reference to a dead object,
 // every thread that touched the word did so before the atomic update or
-// the owner's merge that reported the death.
+// the owner's merge that reported the death, and a lock-free reader that
+// meets the stores refuses the word before and after them.
 func (c *Count) ResetDead() {
 	*(*uint64)(unsafe.Pointer(&c.owner)) = 0
 	*(*int64)(unsafe.Pointer(&c.shared)) = 0

@@ -25,9 +25,12 @@ import (
 // is free, the allocator keeps its free-list link in the header's slot field
 // (slotlink_unsafe.go): the alloc functions set slot right after Alloc and
 // releaseSlot reads it before Free, and nothing else touches it. A slot is
-// reused only after its object was freed; the only lock-free reader of a
-// possibly dead object is WeakRefGet, and a dying object's weak references
-// are cleared under their stripe lock before its slot is freed.
+// reused only after its object was freed. The lock-free readers of a
+// possibly dead object are WeakRefGet, which reads under the weak
+// references' stripe lock (a dying object's weak references are cleared
+// under it before its slot is freed), and ListGet on a shared list, whose
+// try-incref refuses a dead or freed count word and whose re-check catches
+// a reused slot (listview.go).
 //
 // In Debug mode slots are never reused (releaseSlot keeps them), so every use
 // after free keeps finding the poisoned header and panics.

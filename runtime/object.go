@@ -67,8 +67,8 @@ type listObject struct {
 	container
 	// first, n and capacity are the item array (listitems.go): a slice
 	// header in 16 bytes instead of 24, read with itemSlice and written
-	// with setItems. Protected by mu in free-threaded mode, by the GIL
-	// otherwise.
+	// with setItems (ListPop shortens n in place). Protected by mu in
+	// free-threaded mode, by the GIL otherwise.
 	first       **Object
 	n, capacity int32
 	// view is nil while the list is private. Once a thread that does not

@@ -25,9 +25,9 @@ func (th *Thread) DecRef(o *Object) {
 	th.check(o)
 	// dropRef's and free's bodies, written out like IncRef's: DecRef is as
 	// hot as IncRef, and with them inlined the last DecRef of an int or a
-	// float is a push on a free list without a call (freeScalar with
-	// freeSlot's body: freeSlot, keep and its fallback call, is too large
-	// to inline).
+	// float is a push on a free list without a call. (The scalar case is
+	// freeScalar with freeSlot's body written out too: freeSlot, keep plus
+	// its fallback call, is too large to inline.)
 	var out biasedrc.Outcome
 	switch th.strategy {
 	case biasedrc.Biased:
