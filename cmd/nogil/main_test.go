@@ -12,6 +12,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/nogil-lab/nogil/internal/invariants"
 	"github.com/nogil-lab/nogil/internal/leaktest"
 	"github.com/nogil-lab/nogil/stress"
 )
@@ -154,15 +155,27 @@ func TestCompareNoFreeLists(t *testing.T) {
 }
 
 // TestCompareNoLockFreeReads: -no-lockfree-reads reaches every run: no
-// list read of free-threaded shared-read goes without the lock.
+// list read of free-threaded shared-read goes without the lock, where
+// without the flag most do (except under the race detector, whose builds
+// always lock).
 func TestCompareNoLockFreeReads(t *testing.T) {
-	code, stdout, stderr := runArgs("compare", "-workloads", "shared-read", "-modes", "ft", "-threads", "1", "-ops", "300", "-repeat", "1", "-json", "-no-lockfree-reads")
-	require.Equal(t, 0, code, stderr)
-	var rows []map[string]any
-	require.NoError(t, json.Unmarshal([]byte(stdout), &rows), stdout)
-	require.Len(t, rows, 1)
-	require.Zero(t, rows[0]["list_reads_lock_free"])
-	require.Zero(t, rows[0]["list_reads_fell_back"])
+	for _, off := range []bool{false, true} {
+		args := []string{"compare", "-workloads", "shared-read", "-modes", "ft", "-threads", "1", "-ops", "300", "-repeat", "1", "-json"}
+		if off {
+			args = append(args, "-no-lockfree-reads")
+		}
+		code, stdout, stderr := runArgs(args...)
+		require.Equal(t, 0, code, stderr)
+		var rows []map[string]any
+		require.NoError(t, json.Unmarshal([]byte(stdout), &rows), stdout)
+		require.Len(t, rows, 1)
+		if off || invariants.Race {
+			require.Zero(t, rows[0]["list_reads_lock_free"])
+			require.Zero(t, rows[0]["list_reads_fell_back"])
+		} else {
+			require.Positive(t, rows[0]["list_reads_lock_free"])
+		}
+	}
 }
 
 // TestStressNoFreeLists: stress takes -no-freelists and -no-lockfree-reads
