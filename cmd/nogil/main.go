@@ -75,6 +75,14 @@ func (e *usageError) Error() string { return e.msg }
 func badValue(format string, args ...any) error { return &usageError{fmt.Sprintf(format, args...)} }
 
 // parseFlags parses args, reporting errors with exit status 2 (0 for -h).
+// mechanismFlags defines the flags, common to compare and stress, that
+// take a mechanism away to show what it is worth.
+func mechanismFlags(fs *flag.FlagSet) (noFreeLists, noLockFree *bool) {
+	noFreeLists = fs.Bool("no-freelists", false, "turn the runtimes' free lists off (every free goes to the allocator)")
+	noLockFree = fs.Bool("no-lockfree-reads", false, "read lists under their lock every time (free-threaded mode otherwise reads shared lists without it)")
+	return noFreeLists, noLockFree
+}
+
 func parseFlags(fs *flag.FlagSet, args []string, stderr io.Writer) (int, bool) {
 	fs.SetOutput(stderr)
 	if err := fs.Parse(args); err != nil {
@@ -215,8 +223,7 @@ func cmdCompare(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	asCSV := fs.Bool("csv", false, "print the rows as CSV instead of the table")
 	svg := fs.String("svg", "", "also draw throughput against threads into this SVG file")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the whole comparison to this file")
-	noFreeLists := fs.Bool("no-freelists", false, "turn the runtimes' free lists off (every free goes to the allocator)")
-	noLockFree := fs.Bool("no-lockfree-reads", false, "read lists under their lock every time (free-threaded mode otherwise reads shared lists without it)")
+	noFreeLists, noLockFree := mechanismFlags(fs)
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: nogil compare [flags]\n\nRuns every workload in every mode at every thread count and compares them.\n\n")
 		fs.PrintDefaults()
@@ -374,8 +381,7 @@ func cmdStress(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	duration := fs.Duration("duration", 30*time.Second, "total time, split evenly between the runs")
 	seed := fs.Int64("seed", 0, "seed of the random choices (0: pick one from the clock and print it)")
 	debug := fs.Bool("debug", false, "run the runtimes in Debug mode (freed objects poisoned)")
-	noFreeLists := fs.Bool("no-freelists", false, "turn the runtimes' free lists off (every free goes to the allocator)")
-	noLockFree := fs.Bool("no-lockfree-reads", false, "read lists under their lock every time (free-threaded mode otherwise reads shared lists without it)")
+	noFreeLists, noLockFree := mechanismFlags(fs)
 	stall := fs.Duration("stall", stress.DefaultStallTimeout, "give a run up as deadlocked after this long without progress")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: nogil stress [flags]\n\nRuns the mixed and contention workloads in every mode; exits 1 on any leak,\nviolated invariant or worker panic. Build with -race to have the race detector judge.\n\n")
