@@ -14,8 +14,11 @@
 // slice like any other. Freed slots are zeroed at once, so a free slot never
 // keeps other Go objects alive. Pointers inside objects are ordinary Go
 // pointers, seen and traced by Go's GC; no uintptr copy of an address is kept
-// anywhere. Package unsafe is used in one file, link_unsafe.go, and only to
-// reach the free-list link inside a free slot (below).
+// anywhere. Package unsafe is used in two files: link_unsafe.go, only to
+// reach the free-list link inside a free slot (below), and
+// hugepages_unsafe.go, only to give the kernel a page's address range
+// when asking for huge pages (hugepages.go: a hint about memory that Go
+// owns, which changes none of it).
 //
 // Each size class is one Go type T (the runtime's intObject, listObject,
 // ...), so a page only ever holds Ts: pages are type-stable. Variable-sized
@@ -277,6 +280,17 @@
 // instead of 7 ns measured). The pool goes back to its arena when it
 // empties while the class has another pool.
 //
+// # Large OS pages
+//
+// A class (Class.UseHugePages) or a set of pools (Pools.UseHugePages) that
+// has grown past 16 pages or slot-array groups asks the kernel, with
+// madvise(MADV_HUGEPAGE), to back the 2 MiB windows of memory its new
+// pages lie in with transparent huge pages: mimalloc's large_os_pages
+// option and CPython 3.15's advice on pymalloc's arenas. The collector's
+// passes over a heap of a million objects follow references at random, and
+// with 4 KiB pages nearly every one misses the TLB. hugepages.go has the
+// steps; HugePagesPolicy tells what the kernel allows.
+//
 // # Reuse safety
 //
 // A slot is reused only after the runtime freed its object, and never handed
@@ -325,5 +339,6 @@
 //	Class.adopt          _mi_segment_try_reclaim_abandoned
 //	Class.Walk           mi_heap_visit_blocks (gc_free_threading.c gc_visit_heaps)
 //	Arenas / arena       usable_arenas, nfp2lasta, arena_object
+//	UseHugePages         mi_option_large_os_pages; PYTHON_PYMALLOC_HUGEPAGES (3.15)
 //	Pools / pool         usedpools[size], pool_header (freeblock, nextoffset, ref)
 package mimallocish

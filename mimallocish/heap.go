@@ -218,6 +218,9 @@ type HeapStats struct {
 	PagesRetired   int64 // times an empty page was kept for reuse
 	PagesAbandoned int64 // pages put on the abandoned lists
 	PagesAdopted   int64 // abandoned pages taken over by a heap
+
+	HugePages       bool  // the class asks for huge pages (UseHugePages; class only)
+	HugePageWindows int64 // 2 MiB windows of memory the class advised for huge pages (class only; hugepages.go)
 }
 
 // Class is one size class of the free-threaded allocator, shared by every
@@ -246,6 +249,7 @@ type Class[T any] struct {
 	dead          heapCounters // counters of abandoned heaps
 	abandonedIn   int64        // frees straight into abandoned pages
 	orphansFreed  int64        // abandoned pages released once emptied
+	huge          hugePages    // large OS pages (hugepages.go); on is set before first use
 
 	_ cacheline.Pad
 	// Atomic.
@@ -290,6 +294,18 @@ func NewClass[T any](name string, slotsPerPage int, linkOffset uintptr) *Class[T
 
 // Name returns the class's name.
 func (c *Class[T]) Name() string { return c.name }
+
+// UseHugePages makes the class ask the kernel to back its pages with
+// transparent huge pages once it has more than a few (hugepages.go). Call
+// it before the class's first page; it panics after.
+func (c *Class[T]) UseHugePages() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.ids.next != 0 {
+		panic("mimallocish: UseHugePages on class " + c.name + " after its first page")
+	}
+	c.huge.on = true
+}
 
 // SlotsPerPage returns the number of slots of each page.
 func (c *Class[T]) SlotsPerPage() int { return c.slotsPerPage }
@@ -853,6 +869,7 @@ func (c *Class[T]) newPage(h *Heap[T]) *page[T] {
 func (c *Class[T]) register(pg *page[T]) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.huge.note(addressRange(pg.slots))
 	pg.id = c.ids.alloc("page", c.name)
 	pg.base = SlotID(pg.id << SlotBits)
 	c.dir.set(pg.id, pg)
@@ -1090,5 +1107,6 @@ func (c *Class[T]) Stats() HeapStats {
 	cum.remoteFreesIn += c.abandonedIn
 	cum.remoteFreesOut += c.freeRemote.Load()
 	c.finishStats(&s, &cum)
+	s.HugePages, s.HugePageWindows = c.huge.on, c.huge.windows
 	return s
 }

@@ -286,6 +286,9 @@ type Pools[T any] struct {
 
 	// spare is the rest of the last group of slot arrays (newSlots).
 	spare []T
+	// huge is the pools' use of large OS pages (hugepages.go): each new
+	// group is a "page" to it.
+	huge hugePages
 }
 
 // largeObject is the size above which Go allocates an object on pages of
@@ -306,6 +309,7 @@ func (p *Pools[T]) newSlots(n int) []T {
 	if len(p.spare) < n {
 		group := n * (largeObject/(n*p.slotSize) + 1)
 		p.spare = make([]T, group)
+		p.huge.note(addressRange(p.spare))
 	}
 	s := p.spare[:n:n]
 	p.spare = p.spare[n:]
@@ -338,6 +342,17 @@ func (p *Pools[T]) Name() string { return p.name }
 
 // Arenas returns the arena space the pools come from.
 func (p *Pools[T]) Arenas() *Arenas { return p.arenas }
+
+// UseHugePages makes the pools ask the kernel to back their slot arrays
+// with transparent huge pages once they have more than a few groups of
+// them (hugepages.go). Call it before the first allocation; it panics
+// after.
+func (p *Pools[T]) UseHugePages() {
+	if p.ids.next != 0 || p.spare != nil {
+		panic("mimallocish: UseHugePages on pools " + p.name + " after their first pool")
+	}
+	p.huge.on = true
+}
 
 // Alloc returns a zeroed slot and its id (pymalloc_alloc).
 func (p *Pools[T]) Alloc() (*T, SlotID) {
@@ -607,6 +622,9 @@ type PoolStats struct {
 	PoolsRemade int64 // empty pools of another class whose slot array was re-made for this one
 
 	Arenas ArenaStats // the (possibly shared) arena space: arenas, empty pools
+
+	HugePages       bool  // the pools ask for huge pages (UseHugePages)
+	HugePageWindows int64 // 2 MiB windows of memory these pools advised for huge pages (hugepages.go)
 }
 
 // Stats describes the pools.
@@ -620,6 +638,9 @@ func (p *Pools[T]) Stats() PoolStats {
 		PoolsReused:  p.reused,
 		PoolsRemade:  p.remade,
 		Arenas:       p.arenas.Stats(),
+
+		HugePages:       p.huge.on,
+		HugePageWindows: p.huge.windows,
 	}
 	for id := uint32(1); id <= p.ids.next; id++ {
 		if pl := p.dir.get(id); pl != nil {

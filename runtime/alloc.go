@@ -102,6 +102,11 @@ func (rt *Runtime) initAllocator() {
 			items16:     mimallocish.NewPoolsIn[items16](a, "list-items-16", 0, items16SlotLink),
 			smallTables: mimallocish.NewPoolsIn[smallTable](a, "dict-table-8", 0, smallTableSlotLink),
 		}
+		if !rt.cfg.NoHugePages {
+			p := rt.pools
+			useHugePages(p.ints, p.floats, p.strs, p.tuples, p.lists, p.dicts, p.instances,
+				p.weakrefs, p.items4, p.items8, p.items16, p.smallTables)
+		}
 		return
 	}
 	rt.classes = &classes{
@@ -117,6 +122,19 @@ func (rt *Runtime) initAllocator() {
 		items8:      mimallocish.NewClass[items8]("list-items-8", 0, items8SlotLink),
 		items16:     mimallocish.NewClass[items16]("list-items-16", 0, items16SlotLink),
 		smallTables: mimallocish.NewClass[smallTable]("dict-table-8", 0, smallTableSlotLink),
+	}
+	if !rt.cfg.NoHugePages {
+		c := rt.classes
+		useHugePages(c.ints, c.floats, c.strs, c.tuples, c.lists, c.dicts, c.instances,
+			c.weakrefs, c.items4, c.items8, c.items16, c.smallTables)
+	}
+}
+
+// useHugePages turns on large OS pages for every class or pools given
+// (Config.NoHugePages).
+func useHugePages(classes ...interface{ UseHugePages() }) {
+	for _, c := range classes {
+		c.UseHugePages()
 	}
 }
 

@@ -19,6 +19,11 @@ type AllocatorStats struct {
 	RemoteFrees   int64 // frees of another thread's slot (free-threaded)
 	Abandoned     int64 // pages abandoned by closing threads (free-threaded)
 	Adopted       int64 // abandoned pages taken over by other threads
+	// HugePageWindows counts the 2 MiB windows of memory the classes or
+	// pools asked the kernel to back with transparent huge pages
+	// (mimallocish/hugepages.go; none with Config.NoHugePages, or unless
+	// the kernel's policy is "madvise": mimallocish.HugePagesPolicy).
+	HugePageWindows int64
 }
 
 // AllocatorStats returns the allocator's statistics. In free-threaded mode
@@ -42,6 +47,7 @@ func (th *Thread) AllocatorStats() AllocatorStats {
 			s.SlotsInUse += ps.SlotsInUse
 			s.BytesReserved += ps.BytesReserved
 			s.BytesInUse += ps.BytesInUse
+			s.HugePageWindows += ps.HugePageWindows
 		}
 		return s
 	}
@@ -67,6 +73,7 @@ func (th *Thread) AllocatorStats() AllocatorStats {
 		s.RemoteFrees += hs.RemoteFreesOut
 		s.Abandoned += hs.PagesAbandoned
 		s.Adopted += hs.PagesAdopted
+		s.HugePageWindows += hs.HugePageWindows
 	}
 	return s
 }

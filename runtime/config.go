@@ -78,6 +78,12 @@ type Config struct {
 	// CPython 3.14 does: listview.go). Builds with the race detector
 	// always take the lock.
 	NoLockFreeReads bool
+	// NoHugePages keeps the object heap on the kernel's small pages
+	// (otherwise, where the kernel's transparent huge page policy is
+	// "madvise", each size class that has grown past a few pages asks for
+	// 2 MiB pages, as mimalloc's large_os_pages option and CPython 3.15's
+	// pymalloc arenas do: mimallocish/hugepages.go).
+	NoHugePages bool
 }
 
 // DefaultGCThresholds are CPython's gc.get_threshold() defaults.

@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"os"
 	goruntime "runtime"
 	"slices"
 	"strconv"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/nogil-lab/nogil/internal/cputime"
 	"github.com/nogil-lab/nogil/internal/hoststeal"
+	"github.com/nogil-lab/nogil/mimallocish"
 )
 
 // Benchmarks of the cycle collector (DESIGN.md §6, B6, B7, B8, B11), one
@@ -23,6 +25,12 @@ import (
 //
 // The machine has 2 cores shared with other jobs: compare ratios, and
 // medians of several runs.
+//
+// With NOGIL_NO_HUGEPAGES=1 in the environment the runtimes run with
+// Config.NoHugePages and the yardstick's array is not advised either: the
+// whole process then stays on 4 KiB pages (an advised window stays advised
+// for the life of the process, so the A/B of huge pages takes two
+// processes).
 
 // gcbModes runs fn once per mode with a fresh runtime (Debug off,
 // automatic collection disabled).
@@ -38,10 +46,13 @@ func gcbModes(b *testing.B, fn func(b *testing.B, rt *Runtime)) {
 	}
 }
 
+var gcbNoHugePages = os.Getenv("NOGIL_NO_HUGEPAGES") != ""
+
 func gcbRuntime(b *testing.B, mc modeCase) *Runtime {
 	cfg := mc.cfg
 	cfg.Debug = false
 	cfg.GCDisabled = true
+	cfg.NoHugePages = gcbNoHugePages
 	rt, err := New(cfg)
 	if err != nil {
 		b.Fatal(err)
@@ -213,6 +224,9 @@ func BenchmarkGCMemoryFloor(b *testing.B) {
 		n = 100_000
 	}
 	nodes := make([]floorNode, n)
+	if !gcbNoHugePages {
+		mimallocish.AdviseHugePages(nodes) // the same kind of memory as the heap's
+	}
 	for i := range nodes {
 		nodes[i].count = 2
 		nodes[i].a = &nodes[(i+1)%n]

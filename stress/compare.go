@@ -46,6 +46,8 @@ type CompareConfig struct {
 	// NoLockFreeReads is each run's Config.NoLockFreeReads: the
 	// comparison with every list read under the list's lock.
 	NoLockFreeReads bool
+	// NoHugePages is each run's Config.NoHugePages.
+	NoHugePages bool
 	// StallTimeout is each run's Config.StallTimeout.
 	StallTimeout time.Duration
 	// Progress, when set, is called before each run (done runs so far,
@@ -101,6 +103,7 @@ type Row struct {
 	HeapReserved      int64  `json:"heap_bytes_reserved"`
 	RemoteFrees       int64  `json:"remote_frees"`
 	FreeListed        int    `json:"free_listed"` // see Result.FreeListed
+	HugePages         bool   `json:"huge_pages"`  // see Result.HugePages
 	Leaked            int    `json:"leaked"`
 	Violations        int    `json:"violations"`
 	Restarts          int    `json:"restarts"`
@@ -207,6 +210,7 @@ func Compare(ctx context.Context, cfg CompareConfig) (*Comparison, error) {
 					rc.StallTimeout = cfg.StallTimeout
 					rc.NoFreeLists = cfg.NoFreeLists
 					rc.NoLockFreeReads = cfg.NoLockFreeReads
+					rc.NoHugePages = cfg.NoHugePages
 					if cfg.Progress != nil {
 						cfg.Progress(done, total, rc)
 					}
@@ -291,7 +295,8 @@ func rowOf(r *Result) Row {
 		ListReadsLockFree: r.ListReadsLockFree, ListReadsFellBack: r.ListReadsFellBack,
 		Allocated: r.Allocated,
 		PeakLive:  r.PeakLive, HeapReserved: r.HeapBytesReserved, RemoteFrees: r.RemoteFrees, FreeListed: r.FreeListed,
-		Leaked: r.Leaked, Violations: r.Violations, Restarts: r.Restarts,
+		HugePages: r.HugePages,
+		Leaked:    r.Leaked, Violations: r.Violations, Restarts: r.Restarts,
 		HostStealMs: -1,
 	}
 	if r.HostStealKnown {
@@ -404,7 +409,7 @@ var CSVHeader = []string{
 	"workload", "mode", "threads", "ops", "seconds", "ops_per_sec", "speedup", "vs_gil",
 	"per_thread_ops", "runs", "ops_per_sec_runs", "host_steal_ms", "gc_collections", "gc_pause_p50_us", "gc_pause_p99_us", "gc_pause_max_us",
 	"gil_switches", "forced_switches", "stw_stops", "stw_parks", "stw_parked_ms", "stw_park_max_us", "queued_merges", "lock_contended", "lock_parked", "list_reads_lock_free", "list_reads_fell_back", "allocated", "peak_live",
-	"heap_bytes_reserved", "remote_frees", "free_listed", "leaked",
+	"heap_bytes_reserved", "remote_frees", "free_listed", "huge_pages", "leaked",
 	"violations", "restarts", "error",
 }
 
@@ -433,6 +438,7 @@ func (c *Comparison) WriteCSV(w io.Writer) error {
 			f(r.GCPauseP50us), f(r.GCPauseP99us), f(r.GCPauseMaxus),
 			u(r.GILSwitches), u(r.ForcedSwitch), u(r.WorldStops), u(r.Parks), f(r.ParkedMs), f(r.MaxParkus), u(r.QueuedMerges), u(r.LockContended), u(r.LockParked), u(r.ListReadsLockFree), u(r.ListReadsFellBack), u(r.Allocated),
 			strconv.Itoa(r.PeakLive), strconv.FormatInt(r.HeapReserved, 10), strconv.FormatInt(r.RemoteFrees, 10), strconv.Itoa(r.FreeListed),
+			strconv.FormatBool(r.HugePages),
 			strconv.Itoa(r.Leaked), strconv.Itoa(r.Violations),
 			strconv.Itoa(r.Restarts), r.Error,
 		}

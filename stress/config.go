@@ -69,6 +69,9 @@ type Config struct {
 	// NoLockFreeReads makes every list read take the list's lock
 	// (runtime.Config.NoLockFreeReads).
 	NoLockFreeReads bool
+	// NoHugePages keeps the object heap on small pages
+	// (runtime.Config.NoHugePages).
+	NoHugePages bool
 	// StallTimeout: a run whose workers make no progress for this long is
 	// given up as deadlocked (Result.Err has every goroutine's stack; the
 	// stuck goroutines are left behind). 0 means DefaultStallTimeout.
@@ -199,7 +202,10 @@ type Result struct {
 	// runtime's lists; free-threaded, only those of the threads still open
 	// then (a closing worker gives its lists back).
 	FreeListed int
-	Restarts   int // worker threads that closed and were replaced (mixed)
+	// HugePages: the run's allocator asked the kernel for huge pages
+	// (runtime.Config.NoHugePages was off; mimallocish/hugepages.go).
+	HugePages bool
+	Restarts  int // worker threads that closed and were replaced (mixed)
 
 	// Leaked is Stats().Live after the workload's check, a full collection
 	// and every thread's Close, minus its value before setup. Must be 0.

@@ -141,7 +141,7 @@ func runWorkload(ctx context.Context, cfg Config, wl *workload) *Result {
 		Seed:     cfg.Seed,
 	}
 	rt, err := runtime.New(runtime.Config{Mode: cfg.Mode, RefCounting: cfg.RefCounting, Debug: cfg.Debug, NoFreeLists: cfg.NoFreeLists,
-		NoLockFreeReads: cfg.NoLockFreeReads})
+		NoLockFreeReads: cfg.NoLockFreeReads, NoHugePages: cfg.NoHugePages})
 	if err != nil {
 		res.Err = err
 		return res
@@ -457,6 +457,7 @@ func runWorkload(ctx context.Context, cfg Config, wl *workload) *Result {
 	res.HeapBytesInUse = a.as.BytesInUse
 	res.RemoteFrees = a.as.RemoteFrees
 	res.FreeListed = a.as.FreeListed
+	res.HugePages = !cfg.NoHugePages
 	res.AbandonedPages = a.as.Abandoned
 	res.AdoptedPages = a.as.Adopted
 	res.Leaked, res.LeakedByType = a.leaked, a.byType

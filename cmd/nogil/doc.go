@@ -4,10 +4,10 @@
 //	nogil compare [-workloads a,b] [-modes gil,ft,ft-atomic] [-threads 1,2]
 //	              [-duration 250ms | -ops N] [-repeat 3] [-max-steal D] [-seed N]
 //	              [-json | -csv] [-svg FILE] [-cpuprofile FILE] [-no-freelists]
-//	              [-no-lockfree-reads]
+//	              [-no-lockfree-reads] [-no-hugepages]
 //	nogil stress  [-workloads a,b] [-modes gil,ft,ft-atomic] [-threads 8]
 //	              [-duration 30s] [-seed N] [-debug] [-no-freelists]
-//	              [-no-lockfree-reads]
+//	              [-no-lockfree-reads] [-no-hugepages]
 //
 // compare runs every workload in every mode at every thread count and prints
 // a table: ops/s per mode, each free-threaded mode's ratio to GIL mode, and
@@ -23,7 +23,9 @@
 // CPython's free lists (runtime.Config.NoFreeLists), to see what they are
 // worth in each mode; -no-lockfree-reads reads every list under its lock
 // (runtime.Config.NoLockFreeReads), to see what lock-free reads of shared
-// lists are worth to free-threaded mode.
+// lists are worth to free-threaded mode; -no-hugepages keeps the object
+// heap on the kernel's small pages (runtime.Config.NoHugePages; run it as
+// a process of its own: a window of memory once advised stays so).
 //
 // stress runs the mixed workload and the contention workloads in every mode
 // with a live status line, prints a summary, and exits 1 on any leak,

@@ -77,10 +77,11 @@ func badValue(format string, args ...any) error { return &usageError{fmt.Sprintf
 // parseFlags parses args, reporting errors with exit status 2 (0 for -h).
 // mechanismFlags defines the flags, common to compare and stress, that
 // take a mechanism away to show what it is worth.
-func mechanismFlags(fs *flag.FlagSet) (noFreeLists, noLockFree *bool) {
+func mechanismFlags(fs *flag.FlagSet) (noFreeLists, noLockFree, noHugePages *bool) {
 	noFreeLists = fs.Bool("no-freelists", false, "turn the runtimes' free lists off (every free goes to the allocator)")
 	noLockFree = fs.Bool("no-lockfree-reads", false, "read lists under their lock every time (free-threaded mode otherwise reads shared lists without it)")
-	return noFreeLists, noLockFree
+	noHugePages = fs.Bool("no-hugepages", false, "keep the object heap on small pages (otherwise large heaps ask the kernel for transparent huge pages)")
+	return noFreeLists, noLockFree, noHugePages
 }
 
 func parseFlags(fs *flag.FlagSet, args []string, stderr io.Writer) (int, bool) {
@@ -223,7 +224,7 @@ func cmdCompare(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	asCSV := fs.Bool("csv", false, "print the rows as CSV instead of the table")
 	svg := fs.String("svg", "", "also draw throughput against threads into this SVG file")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the whole comparison to this file")
-	noFreeLists, noLockFree := mechanismFlags(fs)
+	noFreeLists, noLockFree, noHugePages := mechanismFlags(fs)
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: nogil compare [flags]\n\nRuns every workload in every mode at every thread count and compares them.\n\n")
 		fs.PrintDefaults()
@@ -260,7 +261,7 @@ func cmdCompare(ctx context.Context, args []string, stdout, stderr io.Writer) in
 			return cfg, badValue("-json and -csv are exclusive")
 		}
 		cfg.Duration, cfg.Ops, cfg.Seed, cfg.Repeat = *duration, *ops, *seed, *repeat
-		cfg.NoFreeLists, cfg.NoLockFreeReads = *noFreeLists, *noLockFree
+		cfg.NoFreeLists, cfg.NoLockFreeReads, cfg.NoHugePages = *noFreeLists, *noLockFree, *noHugePages
 		return cfg, nil
 	}()
 	if err != nil {
@@ -381,7 +382,7 @@ func cmdStress(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	duration := fs.Duration("duration", 30*time.Second, "total time, split evenly between the runs")
 	seed := fs.Int64("seed", 0, "seed of the random choices (0: pick one from the clock and print it)")
 	debug := fs.Bool("debug", false, "run the runtimes in Debug mode (freed objects poisoned)")
-	noFreeLists, noLockFree := mechanismFlags(fs)
+	noFreeLists, noLockFree, noHugePages := mechanismFlags(fs)
 	stall := fs.Duration("stall", stress.DefaultStallTimeout, "give a run up as deadlocked after this long without progress")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: nogil stress [flags]\n\nRuns the mixed and contention workloads in every mode; exits 1 on any leak,\nviolated invariant or worker panic. Build with -race to have the race detector judge.\n\n")
@@ -428,9 +429,9 @@ outer:
 			k++
 			cfg := stress.Config{
 				Workload: wl, Mode: mode, RefCounting: rc, Threads: *threads, Duration: per, Seed: *seed, Debug: *debug, NoFreeLists: *noFreeLists,
-				NoLockFreeReads: *noLockFree,
-				StallTimeout:    *stall,
-				ProgressEvery:   200 * time.Millisecond,
+				NoLockFreeReads: *noLockFree, NoHugePages: *noHugePages,
+				StallTimeout:  *stall,
+				ProgressEvery: 200 * time.Millisecond,
 				Progress: func(p stress.Progress) {
 					status.set("[%d/%d] %s %s: %v  ops %d  live %d  collections %d  merges %d  restarts %d",
 						k, runs, p.Workload, p.Mode, p.Elapsed.Round(100*time.Millisecond), p.Ops, p.Live, p.Collections, p.Merges, p.Restarts)

@@ -154,6 +154,24 @@ func TestCompareNoFreeLists(t *testing.T) {
 	}
 }
 
+// TestCompareNoHugePages: -no-hugepages reaches every run.
+func TestCompareNoHugePages(t *testing.T) {
+	for _, off := range []bool{false, true} {
+		args := []string{"compare", "-workloads", "create-objects", "-modes", "gil,ft", "-threads", "1", "-ops", "300", "-repeat", "1", "-json"}
+		if off {
+			args = append(args, "-no-hugepages")
+		}
+		code, stdout, stderr := runArgs(args...)
+		require.Equal(t, 0, code, stderr)
+		var rows []map[string]any
+		require.NoError(t, json.Unmarshal([]byte(stdout), &rows), stdout)
+		require.Len(t, rows, 2)
+		for _, r := range rows {
+			require.Equal(t, !off, r["huge_pages"], "%v", r)
+		}
+	}
+}
+
 // TestCompareNoLockFreeReads: -no-lockfree-reads reaches every run: no
 // list read of free-threaded shared-read goes without the lock, where
 // without the flag most do (except under the race detector, whose builds
@@ -178,10 +196,10 @@ func TestCompareNoLockFreeReads(t *testing.T) {
 	}
 }
 
-// TestStressNoFreeLists: stress takes -no-freelists and -no-lockfree-reads
-// too and runs clean.
+// TestStressNoFreeLists: stress takes -no-freelists, -no-lockfree-reads and
+// -no-hugepages too and runs clean.
 func TestStressNoFreeLists(t *testing.T) {
-	code, stdout, stderr := runArgs("stress", "-modes", "gil,ft", "-threads", "2", "-duration", "300ms", "-seed", "7", "-stall", "10s", "-no-freelists", "-no-lockfree-reads")
+	code, stdout, stderr := runArgs("stress", "-modes", "gil,ft", "-threads", "2", "-duration", "300ms", "-seed", "7", "-stall", "10s", "-no-freelists", "-no-lockfree-reads", "-no-hugepages")
 	require.Equal(t, 0, code, "stdout:\n%s\nstderr:\n%s", stdout, stderr)
 	require.Contains(t, stdout, fmt.Sprintf("all %d runs clean", 2*len(stress.StressWorkloads())))
 }
