@@ -331,20 +331,31 @@ func (e *collectEnv) Referents(hs []*gc.Header, buf []*gc.Header) []*gc.Header {
 			// Written out: a loop over the five slots cost twice the
 			// instructions.
 			inst := asInstance(o)
-			if r := inst.values[0]; r != nil {
-				buf = appendReferent(buf, r)
-			}
-			if r := inst.values[1]; r != nil {
-				buf = appendReferent(buf, r)
-			}
-			if r := inst.values[2]; r != nil {
-				buf = appendReferent(buf, r)
-			}
-			if r := inst.values[3]; r != nil {
-				buf = appendReferent(buf, r)
-			}
-			if r := inst.values[4]; r != nil {
-				buf = appendReferent(buf, r)
+			used := o.typ.attrKeys.inline.Load()
+			if used > 0 {
+				if r := inst.values[0]; r != nil {
+					buf = appendReferent(buf, r)
+				}
+				if used > 1 {
+					if r := inst.values[1]; r != nil {
+						buf = appendReferent(buf, r)
+					}
+					if used > 2 {
+						if r := inst.values[2]; r != nil {
+							buf = appendReferent(buf, r)
+						}
+						if used > 3 {
+							if r := inst.values[3]; r != nil {
+								buf = appendReferent(buf, r)
+							}
+							if used > 4 {
+								if r := inst.values[4]; r != nil {
+									buf = appendReferent(buf, r)
+								}
+							}
+						}
+					}
+				}
 			}
 			if m := inst.more; m != nil {
 				buf = m.appendReferents(buf)
@@ -389,20 +400,31 @@ func (e *collectEnv) Subtract(hs []*gc.Header, s *gc.Subtraction) (traits gc.Tra
 				traits = gc.TraitLegacy
 			}
 			inst := asInstance(o)
-			if r := inst.values[0]; r != nil && !(r.typ.kind.container() && s.Visit(&asContainer(r).gc)) {
-				open = open || leadsOut(r)
-			}
-			if r := inst.values[1]; r != nil && !(r.typ.kind.container() && s.Visit(&asContainer(r).gc)) {
-				open = open || leadsOut(r)
-			}
-			if r := inst.values[2]; r != nil && !(r.typ.kind.container() && s.Visit(&asContainer(r).gc)) {
-				open = open || leadsOut(r)
-			}
-			if r := inst.values[3]; r != nil && !(r.typ.kind.container() && s.Visit(&asContainer(r).gc)) {
-				open = open || leadsOut(r)
-			}
-			if r := inst.values[4]; r != nil && !(r.typ.kind.container() && s.Visit(&asContainer(r).gc)) {
-				open = open || leadsOut(r)
+			used := o.typ.attrKeys.inline.Load()
+			if used > 0 {
+				if r := inst.values[0]; r != nil && !(r.typ.kind.container() && s.Visit(&asContainer(r).gc)) {
+					open = open || leadsOut(r)
+				}
+				if used > 1 {
+					if r := inst.values[1]; r != nil && !(r.typ.kind.container() && s.Visit(&asContainer(r).gc)) {
+						open = open || leadsOut(r)
+					}
+					if used > 2 {
+						if r := inst.values[2]; r != nil && !(r.typ.kind.container() && s.Visit(&asContainer(r).gc)) {
+							open = open || leadsOut(r)
+						}
+						if used > 3 {
+							if r := inst.values[3]; r != nil && !(r.typ.kind.container() && s.Visit(&asContainer(r).gc)) {
+								open = open || leadsOut(r)
+							}
+							if used > 4 {
+								if r := inst.values[4]; r != nil && !(r.typ.kind.container() && s.Visit(&asContainer(r).gc)) {
+									open = open || leadsOut(r)
+								}
+							}
+						}
+					}
+				}
 			}
 			if m := inst.more; m != nil {
 				open = m.subtractReferents(s, open)
@@ -450,8 +472,22 @@ func touchReferents(hs []*gc.Header) (untyped int) {
 		switch o.typ.kind {
 		case kindInstance:
 			inst := asInstance(o)
-			untyped += touchOne(inst.values[0]) + touchOne(inst.values[1]) +
-				touchOne(inst.values[2]) + touchOne(inst.values[3]) + touchOne(inst.values[4])
+			used := o.typ.attrKeys.inline.Load()
+			if used > 0 {
+				untyped += touchOne(inst.values[0])
+				if used > 1 {
+					untyped += touchOne(inst.values[1])
+					if used > 2 {
+						untyped += touchOne(inst.values[2])
+						if used > 3 {
+							untyped += touchOne(inst.values[3])
+							if used > 4 {
+								untyped += touchOne(inst.values[4])
+							}
+						}
+					}
+				}
+			}
 		case kindList:
 			for _, r := range asList(o).itemSlice() {
 				untyped += touchOne(r)

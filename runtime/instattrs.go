@@ -53,6 +53,16 @@ type sharedKeys struct {
 	// table is the current snapshot. Atomic; a published attrKeys is
 	// immutable.
 	table atomic.Pointer[attrKeys]
+	// inline is how many of an instance's inline slots any instance of
+	// the type can have used: min(len(names), inlineAttrs). The collector
+	// traverses only those (CPython's _PyObject_VisitInstanceAttributes
+	// visits the shared keys' dk_nentries values the same way): for a type
+	// with two attributes that is two slots of five. Atomic; stored
+	// before the table that grew it, and a value is stored in a slot only
+	// after its index was handed out, so whoever sees a slot's value (the
+	// collector, in a stopped world or under the GIL) sees the count that
+	// covers it.
+	inline atomic.Int32
 }
 
 type attrKeys struct {
@@ -107,6 +117,7 @@ func (s *sharedKeys) lookupOrAdd(name string) int {
 			k.index[n] = i
 		}
 	}
+	s.inline.Store(int32(min(len(k.names), inlineAttrs)))
 	s.table.Store(k)
 	return len(k.names) - 1
 }
@@ -253,25 +264,36 @@ func (inst *instanceObject) takeAttrs(buf []*Object) []*Object {
 	// Written out, as in collectEnv.Referents: a loop over the five slots
 	// cost twice the instructions, on the path of every instance the
 	// collector frees.
-	if v := inst.values[0]; v != nil {
-		buf = append(buf, v)
-		inst.values[0] = nil
-	}
-	if v := inst.values[1]; v != nil {
-		buf = append(buf, v)
-		inst.values[1] = nil
-	}
-	if v := inst.values[2]; v != nil {
-		buf = append(buf, v)
-		inst.values[2] = nil
-	}
-	if v := inst.values[3]; v != nil {
-		buf = append(buf, v)
-		inst.values[3] = nil
-	}
-	if v := inst.values[4]; v != nil {
-		buf = append(buf, v)
-		inst.values[4] = nil
+	used := inst.typ.attrKeys.inline.Load() // see sharedKeys.inline
+	if used > 0 {
+		if v := inst.values[0]; v != nil {
+			buf = append(buf, v)
+			inst.values[0] = nil
+		}
+		if used > 1 {
+			if v := inst.values[1]; v != nil {
+				buf = append(buf, v)
+				inst.values[1] = nil
+			}
+			if used > 2 {
+				if v := inst.values[2]; v != nil {
+					buf = append(buf, v)
+					inst.values[2] = nil
+				}
+				if used > 3 {
+					if v := inst.values[3]; v != nil {
+						buf = append(buf, v)
+						inst.values[3] = nil
+					}
+					if used > 4 {
+						if v := inst.values[4]; v != nil {
+							buf = append(buf, v)
+							inst.values[4] = nil
+						}
+					}
+				}
+			}
+		}
 	}
 	if m := inst.more; m != nil {
 		inst.more = nil
@@ -290,25 +312,36 @@ func (inst *instanceObject) clearAttrs() {
 // releaseAttrs drops every attribute of a dying instance.
 func (th *Thread) releaseAttrs(inst *instanceObject) {
 	// Written out, as in takeAttrs: on the path of every instance's death.
-	if v := inst.values[0]; v != nil {
-		inst.values[0] = nil
-		th.release(v)
-	}
-	if v := inst.values[1]; v != nil {
-		inst.values[1] = nil
-		th.release(v)
-	}
-	if v := inst.values[2]; v != nil {
-		inst.values[2] = nil
-		th.release(v)
-	}
-	if v := inst.values[3]; v != nil {
-		inst.values[3] = nil
-		th.release(v)
-	}
-	if v := inst.values[4]; v != nil {
-		inst.values[4] = nil
-		th.release(v)
+	used := inst.typ.attrKeys.inline.Load() // see sharedKeys.inline
+	if used > 0 {
+		if v := inst.values[0]; v != nil {
+			inst.values[0] = nil
+			th.release(v)
+		}
+		if used > 1 {
+			if v := inst.values[1]; v != nil {
+				inst.values[1] = nil
+				th.release(v)
+			}
+			if used > 2 {
+				if v := inst.values[2]; v != nil {
+					inst.values[2] = nil
+					th.release(v)
+				}
+				if used > 3 {
+					if v := inst.values[3]; v != nil {
+						inst.values[3] = nil
+						th.release(v)
+					}
+					if used > 4 {
+						if v := inst.values[4]; v != nil {
+							inst.values[4] = nil
+							th.release(v)
+						}
+					}
+				}
+			}
+		}
 	}
 	if m := inst.more; m != nil {
 		inst.more = nil
