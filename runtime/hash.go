@@ -34,7 +34,11 @@ func floatAsInt(f float64) (int64, bool) {
 	return int64(f), true
 }
 
-// hashOf returns o's hash, or ErrType for an unhashable object.
+// hashOf returns o's hash, or ErrType for an unhashable object. It nests
+// a few calls deep at most, however deep the object: a tuple goes to
+// hashTuple, which walks nested tuples without recursion (hashNested) and
+// calls hashOf only for the other items, and a weak reference to
+// weakrefHash, which calls it for an instance.
 func hashOf(o *Object) (uint64, error) {
 	switch o.typ.kind {
 	case kindNone:
@@ -53,15 +57,7 @@ func hashOf(o *Object) (uint64, error) {
 	case kindStr:
 		return maphash.String(strSeed, asStr(o).s), nil
 	case kindTuple:
-		h := uint64(0x27d4eb2f165667c5)
-		for _, it := range asTuple(o).items {
-			ih, err := hashOf(it)
-			if err != nil {
-				return 0, err
-			}
-			h ^= ih + 0x9e3779b97f4a7c15 + h<<6 + h>>2
-		}
-		return h ^ uint64(len(asTuple(o).items)), nil
+		return hashTuple(asTuple(o))
 	case kindList, kindDict:
 		return 0, typeError("unhashable type: '%s'", o.typ.name)
 	case kindWeakref:
@@ -70,7 +66,9 @@ func hashOf(o *Object) (uint64, error) {
 	return identityHash(o), nil
 }
 
-// equal is Python's == for hashable keys.
+// equal is Python's == for hashable keys. Tuples go to equalTuples, which
+// walks nested tuples without recursion (equalNested) and calls equal only
+// for pairs that are not both tuples.
 func equal(a, b *Object) bool {
 	if a == b {
 		return true
@@ -95,18 +93,136 @@ func equal(a, b *Object) bool {
 		x, y := asWeakref(a).target.Load(), asWeakref(b).target.Load()
 		return x != nil && x == y
 	case ka == kindTuple && kb == kindTuple:
-		x, y := asTuple(a).items, asTuple(b).items
-		if len(x) != len(y) {
-			return false
-		}
-		for i := range x {
-			if !equal(x[i], y[i]) {
-				return false
-			}
-		}
-		return true
+		return equalTuples(asTuple(a), asTuple(b))
 	}
 	return false
+}
+
+// Tuple hashing (a mix in the manner of boost's hash_combine): the seed,
+// each item's hash combined in order, then the length.
+const (
+	tupleHashSeed = 0x27d4eb2f165667c5
+	tupleHashMix  = 0x9e3779b97f4a7c15
+)
+
+// tupleWalkDepth is how many nested tuples hashNested and equalNested keep
+// track of without allocating.
+const tupleWalkDepth = 8
+
+// hashTuple is hashOf for a tuple: a loop over its items, until it meets
+// a nested tuple, which it leaves to hashNested.
+func hashTuple(t *tupleObject) (uint64, error) {
+	h := uint64(tupleHashSeed)
+	for i, it := range t.items {
+		if it.typ.kind == kindTuple {
+			return hashNested(hashFrame{t: t, i: i, h: h})
+		}
+		ih, err := hashOf(it)
+		if err != nil {
+			return 0, err
+		}
+		h ^= ih + tupleHashMix + h<<6 + h>>2
+	}
+	return h ^ uint64(len(t.items)), nil
+}
+
+// hashFrame is a tuple being hashed: its items from i on are still to
+// combine into h.
+type hashFrame struct {
+	t *tupleObject
+	i int
+	h uint64
+}
+
+// hashNested finishes hashTuple's work, top, for a tuple that holds
+// tuples. It keeps the tuples being hashed on an explicit stack rather
+// than recursing, so that a tuple nested millions deep costs heap, not Go
+// stack; the items are combined in the order a recursion would, so the
+// first unhashable item met gives the error.
+func hashNested(top hashFrame) (uint64, error) {
+	var local [tupleWalkDepth]hashFrame
+	stack := append(local[:0], top)
+	for {
+		f := &stack[len(stack)-1]
+		items := f.t.items
+		if f.i == len(items) {
+			h := f.h ^ uint64(len(items))
+			stack = stack[:len(stack)-1]
+			if len(stack) == 0 {
+				return h, nil
+			}
+			p := &stack[len(stack)-1]
+			p.h ^= h + tupleHashMix + p.h<<6 + p.h>>2
+			continue
+		}
+		it := items[f.i]
+		f.i++
+		if it.typ.kind == kindTuple {
+			stack = append(stack, hashFrame{t: asTuple(it), h: tupleHashSeed})
+			continue
+		}
+		ih, err := hashOf(it)
+		if err != nil {
+			return 0, err
+		}
+		f.h ^= ih + tupleHashMix + f.h<<6 + f.h>>2
+	}
+}
+
+// equalTuples is equal for two tuples: a loop over their items, until it
+// meets a pair of tuples, which it leaves to equalNested.
+func equalTuples(x, y *tupleObject) bool {
+	if len(x.items) != len(y.items) {
+		return false
+	}
+	for i, a := range x.items {
+		b := y.items[i]
+		switch {
+		case a == b:
+		case a.typ.kind == kindTuple && b.typ.kind == kindTuple:
+			return equalNested(equalFrame{x: x, y: y, i: i})
+		case !equal(a, b):
+			return false
+		}
+	}
+	return true
+}
+
+// equalFrame is a pair of tuples of the same length being compared: their
+// items from i on are still to compare.
+type equalFrame struct {
+	x, y *tupleObject
+	i    int
+}
+
+// equalNested finishes equalTuples' work, top, for tuples that hold
+// tuples. Pairs of nested tuples go on an explicit stack rather than into
+// a recursion, so that tuples nested millions deep cost heap, not Go
+// stack; equal is called only for the other pairs.
+func equalNested(top equalFrame) bool {
+	var local [tupleWalkDepth]equalFrame
+	stack := append(local[:0], top)
+	for len(stack) > 0 {
+		f := &stack[len(stack)-1]
+		if f.i == len(f.x.items) {
+			stack = stack[:len(stack)-1]
+			continue
+		}
+		a, b := f.x.items[f.i], f.y.items[f.i]
+		f.i++
+		switch {
+		case a == b:
+		case a.typ.kind == kindTuple && b.typ.kind == kindTuple:
+			ta, tb := asTuple(a), asTuple(b)
+			if len(ta.items) != len(tb.items) {
+				return false
+			}
+			stack = append(stack, equalFrame{x: ta, y: tb})
+		case !equal(a, b):
+			return false
+		}
+	}
+	return true
 }
 
 func isIntKind(k kind) bool { return k == kindInt || k == kindBool }

@@ -9,23 +9,69 @@ import (
 )
 
 // Repr returns a Python-like representation of o. Containers that contain
-// themselves show as [...], {...} and (...) where they recur.
+// themselves show as [...], {...} and (...) where they recur. Containers
+// nested to any depth take time linear in the result.
 func (th *Thread) Repr(o *Object) string {
 	th.mustBeAttached()
 	th.check(o)
 	return th.repr(o)
 }
 
+// repr walks o's containers with an explicit stack (reprWalk) rather than
+// Go recursion: nesting of any depth costs heap, never Go stack, whose
+// overflow would kill the process.
 func (th *Thread) repr(o *Object) string {
-	var b strings.Builder
-	th.writeRepr(&b, o, nil)
-	return b.String()
+	w := reprWalk{th: th}
+	w.write(o)
+	for len(w.frames) > 0 {
+		f := &w.frames[len(w.frames)-1]
+		if f.next == f.end {
+			w.close()
+			continue
+		}
+		i := f.next
+		f.next++
+		w.separate(f, i)
+		w.write(w.items[i]) // may push a frame: f is stale from here
+	}
+	return w.b.String()
 }
 
-// snapshot copies a container's references (each with a new reference)
-// under its lock, so the repr never holds a lock while it recurses.
-func (th *Thread) snapshot(o *Object) []*Object {
-	var items []*Object
+// reprScanDepth is the path length up to which a scan of the frames is
+// cheaper than a map for finding a recursion.
+const reprScanDepth = 16
+
+// reprWalk is the state of one repr, local to it: a finalizer that runs
+// when the walk drops a reference may call Repr on the same thread.
+type reprWalk struct {
+	th *Thread
+	b  strings.Builder
+	// frames are the containers being written, outermost first: the
+	// current path, on which a container met again is a recursion.
+	frames []reprFrame
+	// items holds the frames' snapshots end to end, each item with a
+	// reference that close drops.
+	items []*Object
+	// depthOf maps each container opened since the path first grew past
+	// reprScanDepth to the index of its frame; nil before. An entry is
+	// current only while that frame still holds the container (isOnPath):
+	// close leaves entries behind, as deleting them costs more, and open
+	// rebuilds the map once they are twice as many as the frames.
+	depthOf map[*Object]int
+}
+
+// reprFrame is a container being written: its snapshot is
+// items[start:end], of which items[next:end] are still to write.
+type reprFrame struct {
+	o                *Object
+	start, next, end int
+}
+
+// snapshot appends a container's references (each with a new reference)
+// to items under its lock, so the repr never holds a lock while it writes
+// them.
+func (th *Thread) snapshot(o *Object, items []*Object) []*Object {
+	start := len(items)
 	th.lockObject(o)
 	switch o.typ.kind {
 	case kindList:
@@ -35,14 +81,17 @@ func (th *Thread) snapshot(o *Object) []*Object {
 	case kindTuple:
 		items = append(items, asTuple(o).items...)
 	}
-	for _, it := range items {
+	for _, it := range items[start:] {
 		th.incref(it)
 	}
 	th.unlockObject(o)
 	return items
 }
 
-func (th *Thread) writeRepr(b *strings.Builder, o *Object, inProgress []*Object) {
+// write writes o whole if it is not a container; a container that is not
+// on the path is opened (a frame pushed) for the walk to fill in.
+func (w *reprWalk) write(o *Object) {
+	th, b := w.th, &w.b
 	switch o.typ.kind {
 	case kindNone:
 		b.WriteString("None")
@@ -59,46 +108,11 @@ func (th *Thread) writeRepr(b *strings.Builder, o *Object, inProgress []*Object)
 	case kindStr:
 		b.WriteString(quoteStr(asStr(o).s))
 	case kindList, kindDict, kindTuple:
-		open, close, recur := "[", "]", "[...]"
-		switch o.typ.kind {
-		case kindDict:
-			open, close, recur = "{", "}", "{...}"
-		case kindTuple:
-			open, close, recur = "(", ")", "(...)"
+		if w.isOnPath(o) {
+			b.WriteString(reprRecursion(o.typ.kind))
+			return
 		}
-		for _, p := range inProgress {
-			if p == o {
-				b.WriteString(recur)
-				return
-			}
-		}
-		inProgress = append(inProgress, o)
-		items := th.snapshot(o)
-		b.WriteString(open)
-		if o.typ.kind == kindDict {
-			for i := 0; i < len(items); i += 2 {
-				if i > 0 {
-					b.WriteString(", ")
-				}
-				th.writeRepr(b, items[i], inProgress)
-				b.WriteString(": ")
-				th.writeRepr(b, items[i+1], inProgress)
-			}
-		} else {
-			for i, it := range items {
-				if i > 0 {
-					b.WriteString(", ")
-				}
-				th.writeRepr(b, it, inProgress)
-			}
-			if o.typ.kind == kindTuple && len(items) == 1 {
-				b.WriteString(",")
-			}
-		}
-		b.WriteString(close)
-		for _, it := range items {
-			th.decref(it)
-		}
+		w.open(o)
 	case kindInstance:
 		fmt.Fprintf(b, "<%s object at %#x>", o.typ.name, addressOf(o))
 	case kindWeakref:
@@ -111,6 +125,97 @@ func (th *Thread) writeRepr(b *strings.Builder, o *Object, inProgress []*Object)
 	default:
 		fmt.Fprintf(b, "<%s object at %#x>", o.typ.name, addressOf(o))
 	}
+}
+
+// open pushes a frame for container o with a snapshot of its items and
+// writes its opening bracket.
+func (w *reprWalk) open(o *Object) {
+	start := len(w.items)
+	w.items = w.th.snapshot(o, w.items)
+	w.frames = append(w.frames, reprFrame{o: o, start: start, next: start, end: len(w.items)})
+	switch {
+	case w.depthOf == nil && len(w.frames) <= reprScanDepth:
+	case w.depthOf == nil || len(w.depthOf) >= 2*len(w.frames)+reprScanDepth:
+		// Rebuilding costs one insertion per frame, paid for by the
+		// insertions since the last build.
+		w.depthOf = make(map[*Object]int, 2*len(w.frames))
+		for i := range w.frames {
+			w.depthOf[w.frames[i].o] = i
+		}
+	default:
+		w.depthOf[o] = len(w.frames) - 1
+	}
+	w.b.WriteString(reprBrackets(o.typ.kind)[:1])
+}
+
+// separate writes what goes before item i of frame f: ", " between items
+// and, in a dict (whose snapshot alternates keys and values), ": " between
+// a key and its value.
+func (w *reprWalk) separate(f *reprFrame, i int) {
+	k := i - f.start
+	switch {
+	case f.o.typ.kind == kindDict && k%2 == 1:
+		w.b.WriteString(": ")
+	case k > 0:
+		w.b.WriteString(", ")
+	}
+}
+
+// close ends the innermost frame, whose items are all written: it writes
+// the closing bracket (after the comma of a one-item tuple), pops the
+// frame and drops the snapshot's references, under no lock.
+func (w *reprWalk) close() {
+	f := w.frames[len(w.frames)-1]
+	w.frames = w.frames[:len(w.frames)-1]
+	kind := f.o.typ.kind
+	if kind == kindTuple && f.end-f.start == 1 {
+		w.b.WriteString(",")
+	}
+	w.b.WriteString(reprBrackets(kind)[1:])
+	items := w.items[f.start:f.end]
+	w.items = w.items[:f.start]
+	for i, it := range items {
+		items[i] = nil
+		w.th.decref(it)
+	}
+}
+
+// isOnPath reports whether o is one of the containers being written.
+func (w *reprWalk) isOnPath(o *Object) bool {
+	if w.depthOf != nil {
+		// A container on the path has one frame, and its entry was
+		// written when that frame was pushed.
+		i, ok := w.depthOf[o]
+		return ok && i < len(w.frames) && w.frames[i].o == o
+	}
+	for i := range w.frames {
+		if w.frames[i].o == o {
+			return true
+		}
+	}
+	return false
+}
+
+// reprBrackets returns a container kind's opening and closing brackets.
+func reprBrackets(k kind) string {
+	switch k {
+	case kindDict:
+		return "{}"
+	case kindTuple:
+		return "()"
+	}
+	return "[]"
+}
+
+// reprRecursion returns what a container kind shows where it recurs.
+func reprRecursion(k kind) string {
+	switch k {
+	case kindDict:
+		return "{...}"
+	case kindTuple:
+		return "(...)"
+	}
+	return "[...]"
 }
 
 // quoteStr quotes s like Python's repr(str).
