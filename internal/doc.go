@@ -16,4 +16,7 @@
 //   - atomiccount: a command that counts the atomic instructions a run
 //     executed, per function, from a callgrind profile (what sharing costs
 //     the free-threaded build, which instruction counts do not show).
+//   - thp: whether the kernel would back an address with a transparent huge
+//     page (/proc/self/smaps), for the tests of mimallocish's huge-page
+//     advice.
 package internal
