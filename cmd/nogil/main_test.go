@@ -132,19 +132,27 @@ func TestStressShort(t *testing.T) {
 	require.Contains(t, stdout, fmt.Sprintf("all %d runs clean", 3*len(stress.StressWorkloads())))
 }
 
+// compareJSONRows runs a short single-thread comparison with args, and
+// with the mechanism flag when off, and returns its JSON rows.
+func compareJSONRows(t *testing.T, off bool, flag string, args ...string) []map[string]any {
+	t.Helper()
+	args = append([]string{"compare", "-threads", "1", "-ops", "300", "-repeat", "1", "-json"}, args...)
+	if off {
+		args = append(args, flag)
+	}
+	code, stdout, stderr := runArgs(args...)
+	require.Equal(t, 0, code, stderr)
+	var rows []map[string]any
+	require.NoError(t, json.Unmarshal([]byte(stdout), &rows), stdout)
+	return rows
+}
+
 // TestCompareNoFreeLists: -no-freelists reaches every run; the JSON rows
 // say how many freed objects waited on the free lists (the GIL runtime's,
 // which outlive the workers).
 func TestCompareNoFreeLists(t *testing.T) {
 	for _, off := range []bool{false, true} {
-		args := []string{"compare", "-workloads", "alloc-churn", "-modes", "gil", "-threads", "1", "-ops", "300", "-repeat", "1", "-json"}
-		if off {
-			args = append(args, "-no-freelists")
-		}
-		code, stdout, stderr := runArgs(args...)
-		require.Equal(t, 0, code, stderr)
-		var rows []map[string]any
-		require.NoError(t, json.Unmarshal([]byte(stdout), &rows), stdout)
+		rows := compareJSONRows(t, off, "-no-freelists", "-workloads", "alloc-churn", "-modes", "gil")
 		require.Len(t, rows, 1)
 		if off {
 			require.Zero(t, rows[0]["free_listed"])
@@ -157,14 +165,7 @@ func TestCompareNoFreeLists(t *testing.T) {
 // TestCompareNoHugePages: -no-hugepages reaches every run.
 func TestCompareNoHugePages(t *testing.T) {
 	for _, off := range []bool{false, true} {
-		args := []string{"compare", "-workloads", "create-objects", "-modes", "gil,ft", "-threads", "1", "-ops", "300", "-repeat", "1", "-json"}
-		if off {
-			args = append(args, "-no-hugepages")
-		}
-		code, stdout, stderr := runArgs(args...)
-		require.Equal(t, 0, code, stderr)
-		var rows []map[string]any
-		require.NoError(t, json.Unmarshal([]byte(stdout), &rows), stdout)
+		rows := compareJSONRows(t, off, "-no-hugepages", "-workloads", "create-objects", "-modes", "gil,ft")
 		require.Len(t, rows, 2)
 		for _, r := range rows {
 			require.Equal(t, !off, r["huge_pages"], "%v", r)
@@ -178,14 +179,7 @@ func TestCompareNoHugePages(t *testing.T) {
 // always lock).
 func TestCompareNoLockFreeReads(t *testing.T) {
 	for _, off := range []bool{false, true} {
-		args := []string{"compare", "-workloads", "shared-read", "-modes", "ft", "-threads", "1", "-ops", "300", "-repeat", "1", "-json"}
-		if off {
-			args = append(args, "-no-lockfree-reads")
-		}
-		code, stdout, stderr := runArgs(args...)
-		require.Equal(t, 0, code, stderr)
-		var rows []map[string]any
-		require.NoError(t, json.Unmarshal([]byte(stdout), &rows), stdout)
+		rows := compareJSONRows(t, off, "-no-lockfree-reads", "-workloads", "shared-read", "-modes", "ft")
 		require.Len(t, rows, 1)
 		if off || invariants.Race {
 			require.Zero(t, rows[0]["list_reads_lock_free"])
