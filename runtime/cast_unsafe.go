@@ -92,7 +92,7 @@ func asContainer(o *Object) *container {
 }
 
 // gcOffset is where the collector's header sits inside a container.
-var gcOffset = unsafe.Offsetof(container{}.gc)
+const gcOffset = unsafe.Offsetof(container{}.gc)
 
 // fromGC returns the object whose collector header is h.
 func fromGC(h *gc.Header) *Object {
