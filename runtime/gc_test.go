@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"errors"
+	"fmt"
 	"sync/atomic"
 	"testing"
 
@@ -1721,6 +1722,43 @@ func TestGCQueuedDeathInPause(t *testing.T) {
 		th.Detach()
 		other.Close()
 		th.Attach()
+		require.Equal(t, base, gctLive(th))
+	})
+}
+
+// The collector and an instance's death look only at the inline slots its
+// type has handed out (sharedKeys.inline): a type whose names grow while
+// its instances live must still have each slot traversed. Instances made
+// when the type knew one name get their cycle through the fifth inline
+// slot, and through an attribute past the inline ones, later; every
+// cycle is found, and a reachable one through the same slots is kept.
+func TestGCInlineSlotsGrowWithTheType(t *testing.T) {
+	eachModeThread(t, func(t *testing.T, th *Thread) {
+		typ := gctType(t, th.Runtime(), TypeSpec{Name: "Grows"})
+		base := gctQuiet(t, th)
+		early, kept := th.NewInstance(typ), th.NewInstance(typ)
+		require.NoError(t, th.SetAttr(early, "n0", th.Runtime().None()))
+		require.NoError(t, th.SetAttr(kept, "n0", th.Runtime().None()))
+		for i := 1; i < inlineAttrs-1; i++ { // names 1..3, on another instance
+			filler := th.NewInstance(typ)
+			require.NoError(t, th.SetAttr(filler, fmt.Sprintf("n%d", i), th.Runtime().None()))
+			th.DecRef(filler)
+		}
+		last, past := fmt.Sprintf("n%d", inlineAttrs-1), fmt.Sprintf("n%d", inlineAttrs)
+		require.NoError(t, th.SetAttr(early, last, early)) // the fifth inline slot
+		other := th.NewInstance(typ)
+		require.NoError(t, th.SetAttr(other, past, other)) // past the inline slots
+		require.NoError(t, th.SetAttr(kept, last, kept))
+		th.DecRef(early)
+		th.DecRef(other)
+		require.Equal(t, 2, gctCollect(t, th, 2), "the two self-cycles")
+		require.Equal(t, base+1, gctLive(th), "kept survives")
+		got, err := th.GetAttr(kept, last)
+		require.NoError(t, err)
+		require.Same(t, kept, got)
+		th.DecRef(got)
+		require.NoError(t, th.DelAttr(kept, last)) // its death releases the rest
+		th.DecRef(kept)
 		require.Equal(t, base, gctLive(th))
 	})
 }
