@@ -140,16 +140,15 @@ func (th *Thread) noteSharedRead(o *Object, l *listObject, it *Object) {
 // shareList gives l a view (step 1), moving its items to Go's heap.
 func (th *Thread) shareList(l *listObject) {
 	items := l.itemSlice()
-	if cap(items) <= maxSmallItems {
-		// An allocator slot (or none): move the items to Go's heap. Nobody
-		// reads the old array without the lock: the list has no view yet.
-		a := make([]*Object, len(items), sharedCapacity(len(items)))
-		copy(a, items)
-		th.freeItems(items)
-		items = a
-		l.setItems(items)
+	if cap(items) > maxSmallItems {
+		l.view.Store(&itemView{a: items[:cap(items)]}) // already Go's heap
+		return
 	}
-	l.view.Store(&itemView{a: items[:cap(items)]})
+	// An allocator slot (or none): move the items to Go's heap. Nobody
+	// reads the old array without the lock (the list had no view), so it
+	// goes back to the allocator at once.
+	th.moveSharedItems(l, items, len(items))
+	th.freeItems(items)
 }
 
 // moveSharedItems is listReserve for a shared list: it moves the items to a
