@@ -103,9 +103,9 @@ func (rt *Runtime) initAllocator() {
 			smallTables: mimallocish.NewPoolsIn[smallTable](a, "dict-table-8", 0, smallTableSlotLink),
 		}
 		if !rt.cfg.NoHugePages {
-			p := rt.pools
-			useHugePages(p.ints, p.floats, p.strs, p.tuples, p.lists, p.dicts, p.instances,
-				p.weakrefs, p.items4, p.items8, p.items16, p.smallTables)
+			for _, c := range rt.pools.all() {
+				c.UseHugePages()
+			}
 		}
 		return
 	}
@@ -124,18 +124,37 @@ func (rt *Runtime) initAllocator() {
 		smallTables: mimallocish.NewClass[smallTable]("dict-table-8", 0, smallTableSlotLink),
 	}
 	if !rt.cfg.NoHugePages {
-		c := rt.classes
-		useHugePages(c.ints, c.floats, c.strs, c.tuples, c.lists, c.dicts, c.instances,
-			c.weakrefs, c.items4, c.items8, c.items16, c.smallTables)
+		for _, c := range rt.classes.all() {
+			c.UseHugePages()
+		}
 	}
 }
 
-// useHugePages turns on large OS pages for every class or pools given
-// (Config.NoHugePages).
-func useHugePages(classes ...interface{ UseHugePages() }) {
-	for _, c := range classes {
-		c.UseHugePages()
-	}
+// heapClass and poolClass are what the runtime asks of every size class
+// as a whole, whatever its object type: its name, statistics and the use
+// of huge pages (Config.NoHugePages).
+type heapClass interface {
+	Name() string
+	Stats() mimallocish.HeapStats
+	UseHugePages()
+}
+
+type poolClass interface {
+	Name() string
+	Stats() mimallocish.PoolStats
+	UseHugePages()
+}
+
+// all returns every class.
+func (c *classes) all() []heapClass {
+	return []heapClass{c.ints, c.floats, c.strs, c.tuples, c.lists, c.dicts, c.instances,
+		c.weakrefs, c.items4, c.items8, c.items16, c.smallTables}
+}
+
+// all returns every class's pools.
+func (p *pools) all() []poolClass {
+	return []poolClass{p.ints, p.floats, p.strs, p.tuples, p.lists, p.dicts, p.instances,
+		p.weakrefs, p.items4, p.items8, p.items16, p.smallTables}
 }
 
 func (c *classes) newHeaps() heaps {

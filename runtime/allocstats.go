@@ -34,12 +34,9 @@ func (th *Thread) AllocatorStats() AllocatorStats {
 	rt := th.rt
 	if rt.mode == GIL {
 		p := rt.pools
-		s.Pools = map[string]mimallocish.PoolStats{
-			"int": p.ints.Stats(), "float": p.floats.Stats(), "str": p.strs.Stats(),
-			"tuple": p.tuples.Stats(), "list": p.lists.Stats(), "dict": p.dicts.Stats(),
-			"instance": p.instances.Stats(), "weakref": p.weakrefs.Stats(),
-			"list-items-4": p.items4.Stats(), "list-items-8": p.items8.Stats(),
-			"list-items-16": p.items16.Stats(), "dict-table-8": p.smallTables.Stats(),
+		s.Pools = make(map[string]mimallocish.PoolStats)
+		for _, c := range p.all() {
+			s.Pools[c.Name()] = c.Stats()
 		}
 		s.Arenas = p.arenas.Stats()
 		s.FreeListed = rt.freeLists.len()
@@ -52,13 +49,9 @@ func (th *Thread) AllocatorStats() AllocatorStats {
 		return s
 	}
 	restart := th.StopTheWorld()
-	c := rt.classes
-	s.Classes = map[string]mimallocish.HeapStats{
-		"int": c.ints.Stats(), "float": c.floats.Stats(), "str": c.strs.Stats(),
-		"tuple": c.tuples.Stats(), "list": c.lists.Stats(), "dict": c.dicts.Stats(),
-		"instance": c.instances.Stats(), "weakref": c.weakrefs.Stats(),
-		"list-items-4": c.items4.Stats(), "list-items-8": c.items8.Stats(),
-		"list-items-16": c.items16.Stats(), "dict-table-8": c.smallTables.Stats(),
+	s.Classes = make(map[string]mimallocish.HeapStats)
+	for _, c := range rt.classes.all() {
+		s.Classes[c.Name()] = c.Stats()
 	}
 	rt.worldMu.Lock()
 	for _, t := range rt.threads {
