@@ -40,14 +40,8 @@ type CompareConfig struct {
 	MaxSteal     time.Duration
 	StealRetries int
 	Seed         int64
-	// NoFreeLists is each run's Config.NoFreeLists: the comparison
-	// without CPython's free lists, to see what they are worth.
-	NoFreeLists bool
-	// NoLockFreeReads is each run's Config.NoLockFreeReads: the
-	// comparison with every list read under the list's lock.
-	NoLockFreeReads bool
-	// NoHugePages is each run's Config.NoHugePages.
-	NoHugePages bool
+	// Mechanisms are each run's Config.Mechanisms.
+	Mechanisms
 	// StallTimeout is each run's Config.StallTimeout.
 	StallTimeout time.Duration
 	// Progress, when set, is called before each run (done runs so far,
@@ -208,9 +202,7 @@ func Compare(ctx context.Context, cfg CompareConfig) (*Comparison, error) {
 					rc.Workload, rc.Threads, rc.Duration, rc.Ops, rc.Seed = w, n, cfg.Duration, cfg.Ops, cfg.Seed
 					rc.Progress = cfg.RunProgress
 					rc.StallTimeout = cfg.StallTimeout
-					rc.NoFreeLists = cfg.NoFreeLists
-					rc.NoLockFreeReads = cfg.NoLockFreeReads
-					rc.NoHugePages = cfg.NoHugePages
+					rc.Mechanisms = cfg.Mechanisms
 					if cfg.Progress != nil {
 						cfg.Progress(done, total, rc)
 					}

@@ -47,6 +47,23 @@ func ParseMode(s string) (runtime.Mode, runtime.RefCounting, error) {
 	return 0, 0, fmt.Errorf("unknown mode %q (want gil, ft or ft-atomic)", s)
 }
 
+// Mechanisms are the runtime's mechanisms a run can do without (each one
+// the runtime.Config field of the same name), to show what they are worth.
+type Mechanisms struct {
+	// NoFreeLists turns the runtime's free lists off: every free goes to
+	// the allocator.
+	NoFreeLists bool
+	// NoLockFreeReads makes every list read take the list's lock.
+	NoLockFreeReads bool
+	// NoHugePages keeps the object heap on small pages.
+	NoHugePages bool
+}
+
+// apply sets cfg's fields of the same names.
+func (m Mechanisms) apply(cfg *runtime.Config) {
+	cfg.NoFreeLists, cfg.NoLockFreeReads, cfg.NoHugePages = m.NoFreeLists, m.NoLockFreeReads, m.NoHugePages
+}
+
 // Config is one run: one workload, one mode, a number of threads.
 type Config struct {
 	Workload    string              // a name from Workloads()
@@ -63,15 +80,9 @@ type Config struct {
 	Seed int64
 	// Debug turns on the runtime's Debug mode (freed objects poisoned).
 	Debug bool
-	// NoFreeLists turns the runtime's free lists off
-	// (runtime.Config.NoFreeLists): every free goes to the allocator.
-	NoFreeLists bool
-	// NoLockFreeReads makes every list read take the list's lock
-	// (runtime.Config.NoLockFreeReads).
-	NoLockFreeReads bool
-	// NoHugePages keeps the object heap on small pages
-	// (runtime.Config.NoHugePages).
-	NoHugePages bool
+	// Mechanisms takes mechanisms of the runtime away, to show what they
+	// are worth.
+	Mechanisms
 	// StallTimeout: a run whose workers make no progress for this long is
 	// given up as deadlocked (Result.Err has every goroutine's stack; the
 	// stuck goroutines are left behind). 0 means DefaultStallTimeout.

@@ -140,8 +140,9 @@ func runWorkload(ctx context.Context, cfg Config, wl *workload) *Result {
 		Threads:  n,
 		Seed:     cfg.Seed,
 	}
-	rt, err := runtime.New(runtime.Config{Mode: cfg.Mode, RefCounting: cfg.RefCounting, Debug: cfg.Debug, NoFreeLists: cfg.NoFreeLists,
-		NoLockFreeReads: cfg.NoLockFreeReads, NoHugePages: cfg.NoHugePages})
+	rcfg := runtime.Config{Mode: cfg.Mode, RefCounting: cfg.RefCounting, Debug: cfg.Debug}
+	cfg.Mechanisms.apply(&rcfg)
+	rt, err := runtime.New(rcfg)
 	if err != nil {
 		res.Err = err
 		return res

@@ -221,7 +221,7 @@ func TestRunReportsStopTheWorld(t *testing.T) {
 func TestNoLockFreeReads(t *testing.T) {
 	for _, off := range []bool{false, true} {
 		res, err := Run(context.Background(), Config{Workload: "shared-read", Mode: runtime.FreeThreaded, RefCounting: runtime.Biased,
-			Threads: 1, Ops: 2000, Seed: 1, StallTimeout: testStall, NoLockFreeReads: off})
+			Threads: 1, Ops: 2000, Seed: 1, StallTimeout: testStall, Mechanisms: Mechanisms{NoLockFreeReads: off}})
 		require.NoError(t, err)
 		require.True(t, res.OK(), "%v", res.Err)
 		if off || invariants.Race {
@@ -243,7 +243,7 @@ func TestNoFreeLists(t *testing.T) {
 		require.NoError(t, err)
 		for _, off := range []bool{false, true} {
 			res, err := Run(context.Background(), Config{Workload: "alloc-churn", Mode: mode, RefCounting: rc,
-				Threads: 1, Ops: 2000, Seed: 1, StallTimeout: testStall, NoFreeLists: off})
+				Threads: 1, Ops: 2000, Seed: 1, StallTimeout: testStall, Mechanisms: Mechanisms{NoFreeLists: off}})
 			require.NoError(t, err)
 			require.True(t, res.OK(), "%v", res.Err)
 			if off {

@@ -74,16 +74,18 @@ func (e *usageError) Error() string { return e.msg }
 
 func badValue(format string, args ...any) error { return &usageError{fmt.Sprintf(format, args...)} }
 
-// parseFlags parses args, reporting errors with exit status 2 (0 for -h).
 // mechanismFlags defines the flags, common to compare and stress, that
-// take a mechanism away to show what it is worth.
-func mechanismFlags(fs *flag.FlagSet) (noFreeLists, noLockFree, noHugePages *bool) {
-	noFreeLists = fs.Bool("no-freelists", false, "turn the runtimes' free lists off (every free goes to the allocator)")
-	noLockFree = fs.Bool("no-lockfree-reads", false, "read lists under their lock every time (free-threaded mode otherwise reads shared lists without it)")
-	noHugePages = fs.Bool("no-hugepages", false, "keep the object heap on small pages (otherwise large heaps ask the kernel for transparent huge pages)")
-	return noFreeLists, noLockFree, noHugePages
+// take a mechanism away to show what it is worth, and returns where they
+// are parsed to.
+func mechanismFlags(fs *flag.FlagSet) *stress.Mechanisms {
+	m := new(stress.Mechanisms)
+	fs.BoolVar(&m.NoFreeLists, "no-freelists", false, "turn the runtimes' free lists off (every free goes to the allocator)")
+	fs.BoolVar(&m.NoLockFreeReads, "no-lockfree-reads", false, "read lists under their lock every time (free-threaded mode otherwise reads shared lists without it)")
+	fs.BoolVar(&m.NoHugePages, "no-hugepages", false, "keep the object heap on small pages (otherwise large heaps ask the kernel for transparent huge pages)")
+	return m
 }
 
+// parseFlags parses args, reporting errors with exit status 2 (0 for -h).
 func parseFlags(fs *flag.FlagSet, args []string, stderr io.Writer) (int, bool) {
 	fs.SetOutput(stderr)
 	if err := fs.Parse(args); err != nil {
@@ -224,7 +226,7 @@ func cmdCompare(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	asCSV := fs.Bool("csv", false, "print the rows as CSV instead of the table")
 	svg := fs.String("svg", "", "also draw throughput against threads into this SVG file")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the whole comparison to this file")
-	noFreeLists, noLockFree, noHugePages := mechanismFlags(fs)
+	mechanisms := mechanismFlags(fs)
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: nogil compare [flags]\n\nRuns every workload in every mode at every thread count and compares them.\n\n")
 		fs.PrintDefaults()
@@ -261,7 +263,7 @@ func cmdCompare(ctx context.Context, args []string, stdout, stderr io.Writer) in
 			return cfg, badValue("-json and -csv are exclusive")
 		}
 		cfg.Duration, cfg.Ops, cfg.Seed, cfg.Repeat = *duration, *ops, *seed, *repeat
-		cfg.NoFreeLists, cfg.NoLockFreeReads, cfg.NoHugePages = *noFreeLists, *noLockFree, *noHugePages
+		cfg.Mechanisms = *mechanisms
 		return cfg, nil
 	}()
 	if err != nil {
@@ -382,7 +384,7 @@ func cmdStress(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	duration := fs.Duration("duration", 30*time.Second, "total time, split evenly between the runs")
 	seed := fs.Int64("seed", 0, "seed of the random choices (0: pick one from the clock and print it)")
 	debug := fs.Bool("debug", false, "run the runtimes in Debug mode (freed objects poisoned)")
-	noFreeLists, noLockFree, noHugePages := mechanismFlags(fs)
+	mechanisms := mechanismFlags(fs)
 	stall := fs.Duration("stall", stress.DefaultStallTimeout, "give a run up as deadlocked after this long without progress")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: nogil stress [flags]\n\nRuns the mixed and contention workloads in every mode; exits 1 on any leak,\nviolated invariant or worker panic. Build with -race to have the race detector judge.\n\n")
@@ -428,8 +430,7 @@ outer:
 			}
 			k++
 			cfg := stress.Config{
-				Workload: wl, Mode: mode, RefCounting: rc, Threads: *threads, Duration: per, Seed: *seed, Debug: *debug, NoFreeLists: *noFreeLists,
-				NoLockFreeReads: *noLockFree, NoHugePages: *noHugePages,
+				Workload: wl, Mode: mode, RefCounting: rc, Threads: *threads, Duration: per, Seed: *seed, Debug: *debug, Mechanisms: *mechanisms,
 				StallTimeout:  *stall,
 				ProgressEvery: 200 * time.Millisecond,
 				Progress: func(p stress.Progress) {
