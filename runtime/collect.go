@@ -327,10 +327,33 @@ func (e *collectEnv) Referents(hs []*gc.Header, buf []*gc.Header) []*gc.Header {
 	for _, h := range hs {
 		o := fromGC(h)
 		if kd := o.typ.kind; kd == kindInstance { // tested first: the switch's binary search would reach it last
+			// Written out: a loop over the five slots cost twice the
+			// instructions.
 			inst := asInstance(o)
-			for _, r := range inst.inlineValues() {
-				if r != nil {
+			used := o.typ.attrKeys.inline.Load()
+			if used > 0 {
+				if r := inst.values[0]; r != nil {
 					buf = appendReferent(buf, r)
+				}
+				if used > 1 {
+					if r := inst.values[1]; r != nil {
+						buf = appendReferent(buf, r)
+					}
+					if used > 2 {
+						if r := inst.values[2]; r != nil {
+							buf = appendReferent(buf, r)
+						}
+						if used > 3 {
+							if r := inst.values[3]; r != nil {
+								buf = appendReferent(buf, r)
+							}
+							if used > 4 {
+								if r := inst.values[4]; r != nil {
+									buf = appendReferent(buf, r)
+								}
+							}
+						}
+					}
 				}
 			}
 			if m := inst.more; m != nil {
@@ -378,9 +401,30 @@ func (e *collectEnv) Subtract(hs []*gc.Header, s *gc.Subtraction) (traits gc.Tra
 				traits = gc.TraitLegacy
 			}
 			inst := asInstance(o)
-			for _, r := range inst.inlineValues() {
-				if r != nil && !(r.typ.kind.container() && s.Visit(&asContainer(r).gc)) {
+			used := o.typ.attrKeys.inline.Load()
+			if used > 0 {
+				if r := inst.values[0]; r != nil && !(r.typ.kind.container() && s.Visit(&asContainer(r).gc)) {
 					open = open || leadsOut(r)
+				}
+				if used > 1 {
+					if r := inst.values[1]; r != nil && !(r.typ.kind.container() && s.Visit(&asContainer(r).gc)) {
+						open = open || leadsOut(r)
+					}
+					if used > 2 {
+						if r := inst.values[2]; r != nil && !(r.typ.kind.container() && s.Visit(&asContainer(r).gc)) {
+							open = open || leadsOut(r)
+						}
+						if used > 3 {
+							if r := inst.values[3]; r != nil && !(r.typ.kind.container() && s.Visit(&asContainer(r).gc)) {
+								open = open || leadsOut(r)
+							}
+							if used > 4 {
+								if r := inst.values[4]; r != nil && !(r.typ.kind.container() && s.Visit(&asContainer(r).gc)) {
+									open = open || leadsOut(r)
+								}
+							}
+						}
+					}
 				}
 			}
 			if m := inst.more; m != nil {
@@ -418,6 +462,11 @@ func (e *collectEnv) Subtract(hs []*gc.Header, s *gc.Subtraction) (traits gc.Tra
 	return traits
 }
 
+// Referents, Subtract, touchReferents, takeAttrs and releaseAttrs write
+// out the five inline attribute slots: this stops the build if inlineAttrs
+// changes.
+const _, _ = uint(inlineAttrs - 5), uint(5 - inlineAttrs)
+
 // touchReferents loads the type word of every object that the objects of
 // hs refer to (see Referents) and returns the sum of their kinds, which
 // nothing reads: the sum keeps the loads from being optimized away.
@@ -426,8 +475,21 @@ func touchReferents(hs []*gc.Header) (warmed int) {
 		o := fromGC(h)
 		if kd := o.typ.kind; kd == kindInstance { // tested first: the switch's binary search would reach it last
 			inst := asInstance(o)
-			for _, r := range inst.inlineValues() {
-				warmed += touchOne(r)
+			used := o.typ.attrKeys.inline.Load()
+			if used > 0 {
+				warmed += touchOne(inst.values[0])
+				if used > 1 {
+					warmed += touchOne(inst.values[1])
+					if used > 2 {
+						warmed += touchOne(inst.values[2])
+						if used > 3 {
+							warmed += touchOne(inst.values[3])
+							if used > 4 {
+								warmed += touchOne(inst.values[4])
+							}
+						}
+					}
+				}
 			}
 		} else {
 			switch kd {

@@ -135,12 +135,6 @@ type attr struct {
 	value *Object
 }
 
-// inlineValues returns the inline slots that an instance of inst's type
-// can have used (see sharedKeys.inline).
-func (inst *instanceObject) inlineValues() []*Object {
-	return inst.values[:inst.typ.attrKeys.inline.Load()]
-}
-
 // getAttr returns the value of the attribute with shared index k (or,
 // when k < 0, with that name among the instance's own), or nil. Called
 // under the instance's lock.
@@ -267,11 +261,38 @@ func (m *moreAttrs) subtractReferents(s *gc.Subtraction, open bool) bool {
 // takeAttrs appends every attribute value of inst to buf and leaves inst
 // with none; the caller owns the references it took.
 func (inst *instanceObject) takeAttrs(buf []*Object) []*Object {
-	vals := inst.inlineValues()
-	for i, v := range vals {
-		if v != nil {
+	// Written out, as in collectEnv.Referents: a loop over the five slots
+	// cost twice the instructions, on the path of every instance the
+	// collector frees.
+	used := inst.typ.attrKeys.inline.Load() // see sharedKeys.inline
+	if used > 0 {
+		if v := inst.values[0]; v != nil {
 			buf = append(buf, v)
-			vals[i] = nil
+			inst.values[0] = nil
+		}
+		if used > 1 {
+			if v := inst.values[1]; v != nil {
+				buf = append(buf, v)
+				inst.values[1] = nil
+			}
+			if used > 2 {
+				if v := inst.values[2]; v != nil {
+					buf = append(buf, v)
+					inst.values[2] = nil
+				}
+				if used > 3 {
+					if v := inst.values[3]; v != nil {
+						buf = append(buf, v)
+						inst.values[3] = nil
+					}
+					if used > 4 {
+						if v := inst.values[4]; v != nil {
+							buf = append(buf, v)
+							inst.values[4] = nil
+						}
+					}
+				}
+			}
 		}
 	}
 	if m := inst.more; m != nil {
@@ -290,11 +311,36 @@ func (inst *instanceObject) clearAttrs() {
 
 // releaseAttrs drops every attribute of a dying instance.
 func (th *Thread) releaseAttrs(inst *instanceObject) {
-	vals := inst.inlineValues()
-	for i, v := range vals {
-		if v != nil {
-			vals[i] = nil
+	// Written out, as in takeAttrs: on the path of every instance's death.
+	used := inst.typ.attrKeys.inline.Load() // see sharedKeys.inline
+	if used > 0 {
+		if v := inst.values[0]; v != nil {
+			inst.values[0] = nil
 			th.release(v)
+		}
+		if used > 1 {
+			if v := inst.values[1]; v != nil {
+				inst.values[1] = nil
+				th.release(v)
+			}
+			if used > 2 {
+				if v := inst.values[2]; v != nil {
+					inst.values[2] = nil
+					th.release(v)
+				}
+				if used > 3 {
+					if v := inst.values[3]; v != nil {
+						inst.values[3] = nil
+						th.release(v)
+					}
+					if used > 4 {
+						if v := inst.values[4]; v != nil {
+							inst.values[4] = nil
+							th.release(v)
+						}
+					}
+				}
+			}
 		}
 	}
 	if m := inst.more; m != nil {
