@@ -588,20 +588,25 @@ func TestMarkMaybeWeakrefOtherStrategies(t *testing.T) {
 	require.Equal(t, Dead, p.DecPlain())
 }
 
-// TestInitFreshMatchesInit checks that InitFresh on a zeroed word leaves it
-// exactly as Init does, for every strategy.
+// TestInitFreshMatchesInit checks that InitFresh leaves a word, zeroed or
+// not, exactly as Init does, for every strategy.
 func TestInitFreshMatchesInit(t *testing.T) {
 	for _, s := range []Strategy{Plain, Atomic, Biased} {
 		var a, b Count
 		a.Init(s, 7)
-		b.InitFresh(s, 7)
+		b.owner.Store(9)
+		b.shared.Store(-5)
+		b.local = 3
+		b.InitFresh(NewFresh(s, 7))
 		require.Equal(t, a.owner.Load(), b.owner.Load(), s.String())
 		require.Equal(t, a.shared.Load(), b.shared.Load(), s.String())
 		require.Equal(t, a.local, b.local, s.String())
 	}
 	require.PanicsWithValue(t, "biasedrc: Init with an invalid owner id", func() {
-		var c Count
-		c.InitFresh(Biased, Unowned)
+		NewFresh(Biased, Unowned)
+	})
+	require.PanicsWithValue(t, "biasedrc: Init with an unknown strategy", func() {
+		NewFresh(Strategy(9), 7)
 	})
 }
 
@@ -675,7 +680,7 @@ func TestResetDeadAllowsInitFresh(t *testing.T) {
 		require.Zero(t, c.local, name)
 		var want Count
 		want.Init(s, thB)
-		c.InitFresh(s, thB)
+		c.InitFresh(NewFresh(s, thB))
 		require.Equal(t, want.owner.Load(), c.owner.Load(), name)
 		require.Equal(t, want.shared.Load(), c.shared.Load(), name)
 		require.Equal(t, want.local, c.local, name)

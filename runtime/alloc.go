@@ -367,14 +367,14 @@ func (th *Thread) bornBuiltin(o *Object, t *Type, i int) {
 		misuse("internal: %s born with the statistics index %d", t.name, i)
 	}
 	o.typ = t
-	o.rc.InitFresh(th.strategy, th.id) // the allocator hands out zeroed slots
+	o.rc.InitFresh(th.fresh)
 	th.stats.countBuiltinAlloc(i)
 }
 
 // born is bornBuiltin for any type (user types: instances).
 func (th *Thread) born(o *Object, t *Type) {
 	o.typ = t
-	o.rc.InitFresh(th.strategy, th.id)
+	o.rc.InitFresh(th.fresh)
 	th.stats.countAlloc(t)
 }
 

@@ -196,19 +196,26 @@ func TestAPIMisuseDetachedThread(t *testing.T) {
 	eachMode(t, func(t *testing.T, rt *Runtime) {
 		th := rt.NewThread()
 		l := th.NewList()
+		freed := th.NewFloat(2.5)
+		th.DecRef(freed)
 		th.Detach()
 		cases := map[string]func(){
-			"NewInt":     func() { th.NewInt(1000) },
-			"NewList":    func() { th.NewList() },
-			"IncRef":     func() { th.IncRef(l) },
-			"DecRef":     func() { th.DecRef(l) },
-			"RefCount":   func() { th.RefCount(l) },
-			"Repr":       func() { th.Repr(l) },
-			"ListAppend": func() { _ = th.ListAppend(l, rt.None()) },
-			"ListLen":    func() { _, _ = th.ListLen(l) },
-			"Checkpoint": func() { th.Checkpoint() },
-			"Detach":     func() { th.Detach() },
-			"NewWeakRef": func() { _, _ = th.NewWeakRef(l, nil) },
+			// The thread's misuse is named before the object's (a freed
+			// object's type has no runtime, as a detached thread has none
+			// to enter: enter must still tell them apart).
+			"DecRef of a freed object": func() { th.DecRef(freed) },
+			"IncRef of nil":            func() { th.IncRef(nil) },
+			"NewInt":                   func() { th.NewInt(1000) },
+			"NewList":                  func() { th.NewList() },
+			"IncRef":                   func() { th.IncRef(l) },
+			"DecRef":                   func() { th.DecRef(l) },
+			"RefCount":                 func() { th.RefCount(l) },
+			"Repr":                     func() { th.Repr(l) },
+			"ListAppend":               func() { _ = th.ListAppend(l, rt.None()) },
+			"ListLen":                  func() { _, _ = th.ListLen(l) },
+			"Checkpoint":               func() { th.Checkpoint() },
+			"Detach":                   func() { th.Detach() },
+			"NewWeakRef":               func() { _, _ = th.NewWeakRef(l, nil) },
 		}
 		for name, fn := range cases {
 			require.PanicsWithValue(t, msgDetachedThread, fn, name)

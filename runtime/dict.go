@@ -11,8 +11,7 @@ func (th *Thread) NewDict() *Object {
 }
 
 func (th *Thread) dictArg(o *Object) (*dictObject, error) {
-	th.mustBeAttached()
-	th.check(o)
+	th.enter(o)
 	if o.typ.kind != kindDict {
 		return nil, typeError("expected a dict, got '%s' object", o.typ.name)
 	}

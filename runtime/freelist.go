@@ -13,10 +13,10 @@ package runtime
 //  1. freeSlot of an int or a float, and finishFree of a list or a dict
 //     that is off the collector's lists, push it while its list has room:
 //     the header's type is poisoned (the type's freed twin, so a use after
-//     free panics as it does in Debug mode), the count word zeroed (the
-//     next InitFresh expects zeroes) and a container's collector header
-//     zeroed, so that the object looks like a slot fresh from the
-//     allocator. The slot stays handed out: AllocatorStats counts it in
+//     free panics as it does in Debug mode), the count word zeroed (so
+//     that a stale lock-free reader refuses it: biasedrc's ResetDead) and
+//     a container's collector header zeroed, so that the object looks
+//     like a slot fresh from the allocator. The slot stays handed out: AllocatorStats counts it in
 //     SlotsInUse and in FreeListed. Stats counts the object as freed.
 //  2. NewInt, NewFloat, NewList and NewDict pop before they ask the
 //     allocator.

@@ -41,8 +41,7 @@ func (th *Thread) allocSafePoint() {
 }
 
 func (th *Thread) attrOwner(o *Object, name string) (*instanceObject, error) {
-	th.mustBeAttached()
-	th.check(o)
+	th.enter(o)
 	if o.typ.kind != kindInstance {
 		return nil, errorf(ErrAttribute, "'%s' object has no attribute '%s'", o.typ.name, name)
 	}
@@ -70,8 +69,7 @@ func (th *Thread) GetAttr(o *Object, name string) (*Object, error) {
 
 // SetAttr sets attribute name to v (a new reference).
 func (th *Thread) SetAttr(o *Object, name string, v *Object) error {
-	th.mustBeAttached()
-	th.check(o)
+	th.enter(o)
 	if o.typ.kind != kindInstance {
 		return errorf(ErrAttribute, "'%s' object has no attribute '%s' and no __dict__ for setting new attributes", o.typ.name, name)
 	}

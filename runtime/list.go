@@ -18,8 +18,7 @@ func (th *Thread) NewList(items ...*Object) *Object {
 }
 
 func (th *Thread) listArg(o *Object) (*listObject, error) {
-	th.mustBeAttached()
-	th.check(o)
+	th.enter(o)
 	if o.typ.kind != kindList {
 		return nil, typeError("expected a list, got '%s' object", o.typ.name)
 	}

@@ -6,8 +6,7 @@ import (
 
 // IncRef adds a reference to o.
 func (th *Thread) IncRef(o *Object) {
-	th.mustBeAttached()
-	th.check(o)
+	th.enter(o)
 	// incref's body, written out: this is the hottest entry of the API.
 	switch th.strategy {
 	case biasedrc.Biased:
@@ -21,8 +20,7 @@ func (th *Thread) IncRef(o *Object) {
 
 // DecRef drops a reference to o, freeing it when the count reaches zero.
 func (th *Thread) DecRef(o *Object) {
-	th.mustBeAttached()
-	th.check(o)
+	th.enter(o)
 	// dropRef's and free's bodies, written out like IncRef's: DecRef is as
 	// hot as IncRef, and with them inlined the last DecRef of an int or a
 	// float is a push on a free list without a call. (The scalar case is
@@ -67,8 +65,7 @@ func (th *Thread) NewRef(o *Object) *Object {
 // plain local part needs a happens-before edge with it: when o is owned
 // by another live thread, RefCount briefly stops the world.
 func (th *Thread) RefCount(o *Object) int {
-	th.mustBeAttached()
-	th.check(o)
+	th.enter(o)
 	c := &o.rc
 	if th.rt.strategy == biasedrc.Biased {
 		if owner := c.Owner(); owner != biasedrc.Unowned && owner != th.id && th.rt.brc.Registered(owner) {

@@ -12,8 +12,7 @@ import (
 // themselves show as [...], {...} and (...) where they recur. Containers
 // nested to any depth take time linear in the result.
 func (th *Thread) Repr(o *Object) string {
-	th.mustBeAttached()
-	th.check(o)
+	th.enter(o)
 	return th.repr(o)
 }
 

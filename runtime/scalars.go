@@ -103,8 +103,7 @@ func (th *Thread) Intern(s string) *Object {
 // Int converts o like Python's int(): ints and bools give their value,
 // floats are truncated, strs are parsed.
 func (th *Thread) Int(o *Object) (int64, error) {
-	th.mustBeAttached()
-	th.check(o)
+	th.enter(o)
 	switch o.typ.kind {
 	case kindInt, kindBool:
 		return asInt(o).v, nil
@@ -133,8 +132,7 @@ func (th *Thread) Int(o *Object) (int64, error) {
 
 // Float converts o like Python's float().
 func (th *Thread) Float(o *Object) (float64, error) {
-	th.mustBeAttached()
-	th.check(o)
+	th.enter(o)
 	switch o.typ.kind {
 	case kindInt, kindBool:
 		return float64(asInt(o).v), nil
@@ -167,8 +165,7 @@ func (th *Thread) Float(o *Object) (float64, error) {
 // Str converts o like Python's str(): a str gives its text, anything else
 // its repr.
 func (th *Thread) Str(o *Object) (string, error) {
-	th.mustBeAttached()
-	th.check(o)
+	th.enter(o)
 	if o.typ.kind == kindStr {
 		return asStr(o).s, nil
 	}

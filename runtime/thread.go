@@ -28,6 +28,9 @@ type Thread struct {
 	id biasedrc.ThreadID
 	// strategy is the runtime's, copied here for the hot paths.
 	strategy biasedrc.Strategy
+	// fresh is the count word of an object this thread makes. Written
+	// once, by NewThread.
+	fresh biasedrc.Fresh
 
 	// state is the free-threaded thread state. Atomic: the thread and a
 	// thread stopping the world both write it.
@@ -43,6 +46,11 @@ type Thread struct {
 	stats    threadCounters
 	gcDelta  int  // net tracked allocations not yet given to the collector
 	gcDue    bool // an automatic collection is due at the next opportunity
+	// entryRT is rt while the thread is attached and noRuntime while it is
+	// detached or closed (set with attached, by setAttached), so that
+	// enter tells an attached thread and a live object of its runtime
+	// from every misuse with one compare.
+	entryRT *Runtime
 	// trash is the work list of objects whose count reached zero, freed
 	// one at a time so that freeing a long chain needs no deep recursion.
 	trash      []*Object
@@ -84,6 +92,7 @@ func (rt *Runtime) NewThread() *Thread {
 	rt.checkOpen()
 	th := &Thread{rt: rt, id: biasedrc.ThreadID(nextThreadID.Add(1)), strategy: rt.strategy,
 		pools: rt.pools, quarantine: rt.cfg.Debug}
+	th.fresh = biasedrc.NewFresh(th.strategy, th.id)
 	switch {
 	case rt.mode == GIL:
 		th.gilh = rt.gil.NewHandle()
@@ -119,6 +128,36 @@ func (th *Thread) mustBeAttached() {
 	}
 }
 
+// noRuntime is the entryRT of a detached thread: a pointer no object's
+// type holds (a freed object's type holds nil).
+var noRuntime = new(Runtime)
+
+// setAttached records whether the thread is attached, for mustBeAttached
+// and enter.
+func (th *Thread) setAttached(on bool) {
+	th.attached = on
+	th.entryRT = noRuntime
+	if on {
+		th.entryRT = th.rt
+	}
+}
+
+// enter is mustBeAttached and check in one test, for the entries that take
+// an object: a nil object, a freed one (its type has no runtime), one of
+// another runtime and a thread that is not attached all fail the one
+// compare, and badEntry then says which.
+func (th *Thread) enter(o *Object) {
+	if o == nil || o.typ.rt != th.entryRT {
+		th.badEntry(o)
+	}
+}
+
+//go:noinline
+func (th *Thread) badEntry(o *Object) {
+	th.mustBeAttached()
+	th.badObject(o)
+}
+
 //go:noinline
 func (th *Thread) notAttached() {
 	if th.closed {
@@ -141,7 +180,7 @@ func (th *Thread) Attach() {
 	} else {
 		th.attachFT()
 	}
-	th.attached = true
+	th.setAttached(true)
 }
 
 // Detach releases the GIL or becomes detached, around blocking work: a
@@ -149,7 +188,7 @@ func (th *Thread) Attach() {
 func (th *Thread) Detach() {
 	th.mustBeAttached()
 	th.safePoint()
-	th.attached = false
+	th.setAttached(false)
 	if th.rt.mode == GIL {
 		th.rt.gil.Release(th.gilh)
 	} else {
@@ -210,7 +249,7 @@ func (th *Thread) Close() {
 		th.heaps.abandon()
 	}
 	th.flushGCCount()
-	th.attached = false
+	th.setAttached(false)
 	th.closed = true
 	if rt.mode == GIL {
 		rt.gil.Release(th.gilh)

@@ -53,8 +53,7 @@ func (th *Thread) checkAll(items []*Object) {
 }
 
 func (th *Thread) tupleArg(o *Object) (*tupleObject, error) {
-	th.mustBeAttached()
-	th.check(o)
+	th.enter(o)
 	if o.typ.kind != kindTuple {
 		return nil, typeError("expected a tuple, got '%s' object", o.typ.name)
 	}

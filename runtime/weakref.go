@@ -36,8 +36,7 @@ func unlockIf(mu *sync.Mutex) {
 // give ErrType). When target dies, the reference is cleared and, if the
 // weakref object itself is still alive, callback runs once with it.
 func (th *Thread) NewWeakRef(target *Object, callback func(th *Thread, ref *Object)) (*Object, error) {
-	th.mustBeAttached()
-	th.check(target)
+	th.enter(target)
 	if target.typ.kind != kindInstance {
 		return nil, typeError("cannot create weak reference to '%s' object", target.typ.name)
 	}
@@ -68,8 +67,7 @@ func (th *Thread) NewWeakRef(target *Object, callback func(th *Thread, ref *Obje
 // WeakRefGet returns a new reference to the referent, or (nil, nil) once it
 // is dead.
 func (th *Thread) WeakRefGet(ref *Object) (*Object, error) {
-	th.mustBeAttached()
-	th.check(ref)
+	th.enter(ref)
 	if ref.typ.kind != kindWeakref {
 		return nil, typeError("expected a weakref, got '%s' object", ref.typ.name)
 	}
