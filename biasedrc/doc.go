@@ -222,7 +222,10 @@
 // enqueue costs the queue's mutex, an append and, when the owner has
 // drained since the last push, one store to its pending flag (it was a
 // read lock on a registry-wide RWMutex too, two more atomic adds on a line
-// that every enqueuing thread wrote). No caller callback, and so no
+// that every enqueuing thread wrote). EnqueueCached skips the map too when
+// the owner is the one the enqueuing thread's QueueCache last found (a
+// consumer releasing one producer's objects): ids are never reused, and a
+// cached queue that Deregister closed sends it to the direct merge. No caller callback, and so no
 // destructor, ever runs while either lock is held: Drain swaps the entry
 // slice out under Queue.mu and merges outside it, Enqueue merges directly
 // only after releasing Queue.mu, and Count's operations take no locks at

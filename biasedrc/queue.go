@@ -118,10 +118,34 @@ func (r *Registry[T]) Registered(id ThreadID) bool { return r.lookup(id) != nil 
 // second time. A stale owner id is harmless: the entry is merged by a drain
 // of that queue or, if the queue is gone, here.
 func (r *Registry[T]) Enqueue(owner ThreadID, obj T) Outcome {
+	return r.EnqueueCached(nil, owner, obj)
+}
+
+// QueueCache remembers, for one enqueuing thread, the last queue
+// EnqueueCached looked up, so that a thread that drops many objects of one
+// owner (a consumer) reads the registry's map once, not once per object.
+// A cached queue never goes wrong: thread ids are never reused, and a
+// queue that its owner's Deregister closed takes no more pushes, which
+// sends EnqueueCached to the merge it makes when the owner is gone, as a
+// lookup that found the closed queue would. Owned by the enqueuing thread.
+type QueueCache[T any] struct {
+	owner ThreadID
+	q     *Queue[T]
+}
+
+// EnqueueCached is Enqueue with a cache of the owner's queue (c may be
+// nil): the free-threaded runtime gives each thread one.
+func (r *Registry[T]) EnqueueCached(c *QueueCache[T], owner ThreadID, obj T) Outcome {
 	if owner == Unowned {
 		return mergedOutcome(r.count(obj).shared.Add(-sharedUnit))
 	}
-	if q := r.lookup(owner); q != nil {
+	var q *Queue[T]
+	if c != nil && c.owner == owner && c.q != nil && c.q.reg == r {
+		q = c.q
+	} else if q = r.lookup(owner); q != nil && c != nil {
+		c.owner, c.q = owner, q
+	}
+	if q != nil {
 		q.mu.Lock()
 		if !q.closed {
 			q.items = append(q.items, obj)

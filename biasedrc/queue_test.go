@@ -283,3 +283,58 @@ func TestDeregisterFreesWhileRegistered(t *testing.T) {
 		require.Zero(t, child.rc.Value(Biased))
 	}
 }
+
+// TestEnqueueCached: the cache sends an object to its own owner's queue
+// whatever the cache held before, fills itself from the registry, and once
+// the owner has deregistered (the cached queue closed) merges the dropped
+// reference as Enqueue does, never pushing onto the closed queue.
+func TestEnqueueCached(t *testing.T) {
+	reg := NewRegistry(countOf)
+	qa, qb := reg.Register(thA), reg.Register(thB)
+	queued := func(owner ThreadID) *obj { // the owner holds two references; thC drops one
+		o := &obj{}
+		o.rc.Init(Biased, owner)
+		o.rc.IncBiased(owner)
+		require.Equal(t, MustQueue, o.rc.DecBiased(thC))
+		return o
+	}
+	var c QueueCache[*obj]
+	a1 := queued(thA)
+	require.Equal(t, Alive, reg.EnqueueCached(&c, a1.rc.Owner(), a1))
+	require.Equal(t, 1, qa.Len())
+	require.Same(t, qa, c.q, "the cache took A's queue")
+	b1 := queued(thB)
+	require.Equal(t, Alive, reg.EnqueueCached(&c, b1.rc.Owner(), b1))
+	require.Equal(t, 1, qb.Len(), "B's object went to B's queue, not the cached A's")
+	require.Equal(t, 1, qa.Len())
+	a2 := queued(thA)
+	require.Equal(t, Alive, reg.EnqueueCached(&c, a2.rc.Owner(), a2))
+	require.Equal(t, 2, qa.Len())
+
+	// A's exit merges what was queued (each keeps the owner's reference).
+	require.Equal(t, 2, reg.Deregister(qa, func(*obj) { t.Fatal("nothing queued to A died") }))
+	require.Equal(t, int64(1), a1.rc.Value(Biased))
+	// The cache still holds A's closed queue: a crossing drop of an object
+	// A still owns merges it here (the object's local part still counts
+	// A's reference and the drop's own); a second drop frees it.
+	c.owner, c.q = thA, qa
+	a3 := queued(thA)
+	require.Equal(t, Alive, reg.EnqueueCached(&c, a3.rc.Owner(), a3))
+	require.Equal(t, 0, qa.Len(), "nothing pushed onto the closed queue")
+	require.Equal(t, Unowned, a3.rc.Owner(), "merged by the enqueuer")
+	require.Equal(t, Dead, a3.rc.DecBiased(thC))
+
+	// A cache filled from another registry is not used for this one: A
+	// is registered there, not here, so here the drop is merged.
+	other := NewRegistry(countOf)
+	qo := other.Register(thA)
+	o := queued(thA)
+	require.Equal(t, Alive, other.EnqueueCached(&c, o.rc.Owner(), o))
+	require.Same(t, qo, c.q)
+	a4 := queued(thA)
+	require.Equal(t, Alive, reg.EnqueueCached(&c, a4.rc.Owner(), a4))
+	require.Equal(t, 1, qo.Len(), "nothing pushed onto the other registry's queue")
+	require.Equal(t, Unowned, a4.rc.Owner(), "merged by the enqueuer")
+	other.Deregister(qo, func(*obj) {})
+	reg.Deregister(qb, func(*obj) {})
+}

@@ -51,6 +51,9 @@ type Thread struct {
 	// enter tells an attached thread and a live object of its runtime
 	// from every misuse with one compare.
 	entryRT *Runtime
+	// queueCache is the owner's queue this thread last handed an object
+	// to (Biased).
+	queueCache biasedrc.QueueCache[*Object]
 	// trash is the work list of objects whose count reached zero, freed
 	// one at a time so that freeing a long chain needs no deep recursion.
 	trash      []*Object
