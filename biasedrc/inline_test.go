@@ -13,6 +13,8 @@ import (
 func TestHotPathInlines(t *testing.T) {
 	inlinecheck.Require(t,
 		inlinecheck.CanInline("(*Count).IncBiased"),
+		// Into the runtime's incref, which must inline too.
+		inlinecheck.CanInline("(*Count).Inc"),
 		inlinecheck.CanInline("(*Count).DecBiased"),
 		inlinecheck.CanInline("(*Count).IncPlain"),
 		inlinecheck.CanInline("(*Count).DecPlain"),

@@ -733,3 +733,61 @@ func TestDecBiasedNoCallAgreesWithDecBiased(t *testing.T) {
 	require.Positive(t, handled[Alive], "some drops handled inline")
 	require.Positive(t, handled[Dead], "some last references handled inline")
 }
+
+// TestIncAgreesWithTheStrategies: from words reached by each strategy's
+// own operations (for Biased: the owner's and another thread's increments
+// and decrements, a weak reference mark, a merge; immortal words in every
+// strategy), Inc leaves exactly the word that the strategy's own increment
+// leaves, for the owner and for another thread.
+func TestIncAgreesWithTheStrategies(t *testing.T) {
+	incs := map[Strategy]func(c *Count, me ThreadID){
+		Plain:  func(c *Count, _ ThreadID) { c.IncPlain() },
+		Atomic: func(c *Count, _ ThreadID) { c.IncAtomic() },
+		Biased: func(c *Count, me ThreadID) { c.IncBiased(me) },
+	}
+	rng := rand.New(rand.NewPCG(3, 4))
+	paths := map[string]int{}
+	for trial := 0; trial < 3000; trial++ {
+		s := Strategy(trial % 3)
+		var a, b Count
+		for _, c := range []*Count{&a, &b} {
+			c.Init(s, thA)
+			if trial%40 < 3 {
+				c.InitImmortal()
+			}
+		}
+		steps := []func(c *Count){func(c *Count) { incs[s](c, thA) }}
+		if s == Biased {
+			steps = append(steps,
+				func(c *Count) { c.IncBiased(thB) },
+				func(c *Count) { c.MarkMaybeWeakref() },
+				func(c *Count) {
+					if !c.IsImmortal() && c.Owner() == thA {
+						c.Merge(0)
+					}
+				})
+		}
+		for n := rng.IntN(4); n > 0; n-- {
+			step := steps[rng.IntN(len(steps))]
+			step(&a)
+			step(&b)
+		}
+		me := []ThreadID{thA, thB}[rng.IntN(2)]
+		a.Inc(s, me)
+		incs[s](&b, me)
+		require.Equal(t, b.owner.Load(), a.owner.Load(), "%s trial %d", s, trial)
+		require.Equal(t, b.shared.Load(), a.shared.Load(), "%s trial %d", s, trial)
+		require.Equal(t, b.local, a.local, "%s trial %d", s, trial)
+		switch {
+		case a.IsImmortal():
+			paths["immortal"]++
+		case s == Biased && a.Owner() == me:
+			paths["owner"]++
+		default:
+			paths[s.String()]++
+		}
+	}
+	for _, p := range []string{"immortal", "owner", "plain", "atomic", "biased"} {
+		require.Positive(t, paths[p], "path %s never taken", p)
+	}
+}

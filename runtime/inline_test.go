@@ -30,3 +30,13 @@ func TestAllocFastInlines(t *testing.T) {
 		inlinecheck.CanInline("(*threadCounters).countBuiltinFree"),
 	)
 }
+
+// TestIncrefInlines: the runtime's internal increment (every container
+// store takes one) inlines, with the count's Inc inside it: no call in any
+// mode.
+func TestIncrefInlines(t *testing.T) {
+	inlinecheck.Require(t,
+		inlinecheck.CanInline("(*Thread).incref"),
+		`refcount\.go:\d+:\d+: inlining call to biasedrc\.\(\*Count\)\.Inc`,
+	)
+}

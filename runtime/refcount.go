@@ -7,15 +7,7 @@ import (
 // IncRef adds a reference to o.
 func (th *Thread) IncRef(o *Object) {
 	th.enter(o)
-	// incref's body, written out: this is the hottest entry of the API.
-	switch th.strategy {
-	case biasedrc.Biased:
-		o.rc.IncBiased(th.id)
-	case biasedrc.Plain:
-		o.rc.IncPlain()
-	default:
-		o.rc.IncAtomic()
-	}
+	o.rc.Inc(th.strategy, th.id)
 }
 
 // DecRef drops a reference to o, freeing it when the count reaches zero.
@@ -78,17 +70,9 @@ func (th *Thread) RefCount(o *Object) int {
 	return int(c.Value(th.rt.strategy))
 }
 
-// incref is IncRef without the entry checks. It inlines into callers.
-func (th *Thread) incref(o *Object) {
-	switch th.strategy {
-	case biasedrc.Biased:
-		o.rc.IncBiased(th.id)
-	case biasedrc.Plain:
-		o.rc.IncPlain()
-	default:
-		o.rc.IncAtomic()
-	}
-}
+// incref is IncRef without the entry checks. It inlines into callers
+// (TestIncrefInlines).
+func (th *Thread) incref(o *Object) { o.rc.Inc(th.strategy, th.id) }
 
 // decref drops a reference and frees o if it was the last.
 func (th *Thread) decref(o *Object) {
