@@ -68,6 +68,10 @@
 //     ever counted on it, or merged (disowned) otherwise.
 //  3. Free-threaded, Atomic: one atomic add per update, the naive baseline.
 //
+// Every increment goes through Count.Inc, which tells the three apart by
+// the owner word and inlines (no call on the runtime's increments); a
+// decrement switches on the thread's copy of the strategy.
+//
 // RefCount of an object another live thread owns briefly stops the world:
 // the owner's plain part may only be read after a happens-before edge.
 //
