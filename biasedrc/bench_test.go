@@ -90,6 +90,30 @@ func BenchmarkIncDec(b *testing.B) {
 			}
 		}
 	})
+	// The same through the runtime's decrement (decNoCall written out, as
+	// DecRef has it: DecBiasedNoCall, then the call its rest asks for,
+	// here none): the add with no call.
+	b.Run("strategy=biased/nonowner-nocall", func(b *testing.B) {
+		c := newBenchCount(Biased, benchOwner)
+		c.IncBiased(benchOther)
+		me := benchOther
+		// A b.N loop: the same in a b.Loop loop crashes the compiler of
+		// Go 1.26.8 (an internal compiler error in escape analysis).
+		for range b.N {
+			c.IncBiased(me)
+			out, rest := c.DecBiasedNoCall(me)
+			switch {
+			case rest.Done():
+			case rest.Started():
+				out = c.DecBiasedFinish(rest)
+			default:
+				out = c.DecBiasedSlow(me)
+			}
+			if out != Alive {
+				b.Fatal("not alive")
+			}
+		}
+	})
 	// The same on a merged word (its owner dropped its last local
 	// reference): the decrement is an atomic add instead of a
 	// compare-and-swap.

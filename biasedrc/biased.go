@@ -35,37 +35,92 @@ func (c *Count) DecBiased(me ThreadID) (out Outcome) {
 	return c.decBiasedSlow(me)
 }
 
-// DecBiasedNoCall is DecBiased without its out-of-line call, for callers
+// DecBiasedNoCall is DecBiased without an out-of-line call, for callers
 // that are not inlined themselves and so have room for more of it inline
-// (the runtime's DecRef and dropRef): it also drops a reference to an
-// immortal object, and the owner's last reference to an object no other
-// thread counted (mergeZeroLocal's fast case: Dead), the end of every
-// object that never left its thread. It reports false, having changed
-// nothing, for everything else; the caller then calls DecBiasedSlow.
-func (c *Count) DecBiasedNoCall(me ThreadID) (out Outcome, ok bool) {
+// (the runtime's DecRef and dropRef). Besides the owner's drop of a
+// reference that is not its last, it finishes inline
+//   - a drop of a reference to an immortal object (Alive);
+//   - the owner's last reference to an object no other thread counted
+//     (mergeZeroLocal's fast case: Dead), the end of every object that
+//     never left its thread;
+//   - a non-owner's drop of a reference to an owned word that neither
+//     crosses zero nor finds the word merged: decBiasedSlow's one atomic
+//     add and a test of its result (sharedAlive), Alive.
+//
+// rest says what is left of the decrement. Done: nothing, out is the
+// outcome. Started: a non-owner's add is done but its result needs the
+// rest of decBiasedSlow's shared path (a crossing of zero to queue, a
+// merged word to judge); DecBiasedFinish(rest) gives the outcome. Neither:
+// nothing was changed (the owner's last local reference to an object
+// others counted, a merged word, or a caller bug); DecBiasedSlow gives the
+// outcome. Either way a decrement costs at most the one call DecBiased
+// would make, and the common ones none.
+//
+// It sits one node under the compiler's inlining budget (80), which
+// TestHotPathInlines guards: a call costs 57 of the 80 and does not fit
+// beside the add, which is why the rest goes back to the caller. The bare
+// returns (Alive and Done are both zero) and sharedAlive written out (its
+// call costs 3 more) are part of that.
+func (c *Count) DecBiasedNoCall(me ThreadID) (out Outcome, rest DecRest) {
 	switch ThreadID(c.owner.Load()) {
 	case me:
 		if l := c.local; l > 1 {
 			c.local = l - 1
-			return Alive, true
+			return // Alive, done
 		} else if l == 1 && c.shared.Load() == 0 {
 			c.local = 0
-			return Dead, true
+			return Dead, restDone
 		}
 	case immortalOwner:
-		return Alive, true
+		return // Alive, done
+	case Unowned:
+		// Merged, or being merged: decBiasedSlow's one atomic add, behind
+		// the call (there is no room left for it here).
+	default:
+		// A non-owner's decrement of an owned word: decBiasedSlow's
+		// (whose comment says why one add is enough) up to sharedAlive.
+		if rest = DecRest(c.shared.Add(-sharedUnit)); rest^DecRest(StateMerged) > 0 {
+			rest = restDone
+		}
+		return
 	}
-	return Alive, false
+	return Alive, restAll
 }
 
+// DecRest is what DecBiasedNoCall leaves of a decrement: nothing (Done),
+// the end of a non-owner's decrement whose add is done (Started: the value
+// is the shared word the add left, always negative or merged-zero), or
+// everything.
+type DecRest int64
+
+const (
+	restDone DecRest = 0
+	// restAll: nothing done. Never the word after a Started add, which
+	// would be maybe-weakref with count zero, a word that is Alive.
+	restAll DecRest = 1
+)
+
+// Done reports that the decrement is finished: DecBiasedNoCall's out is
+// its outcome.
+func (r DecRest) Done() bool { return r == restDone }
+
+// Started reports that a non-owner's atomic add is done and its outcome
+// is left to DecBiasedFinish. (Neither Done nor Started: DecBiasedSlow.)
+func (r DecRest) Started() bool { return uint64(r) > uint64(restAll) }
+
+// DecBiasedFinish finishes a non-owner's decrement that DecBiasedNoCall
+// started (rest.Started()): the call that DecBiasedNoCall had no room for.
+func (c *Count) DecBiasedFinish(rest DecRest) Outcome { return c.decSharedEnd(int64(rest)) }
+
 // DecBiasedSlow is DecBiased without its inlined part, for the caller of
-// DecBiasedNoCall when that reports false: the call DecBiased would make,
-// without loading and comparing the owner word once more first.
+// DecBiasedNoCall when rest is neither Done nor Started: the call DecBiased
+// would make, without loading and comparing the owner word once more first.
 func (c *Count) DecBiasedSlow(me ThreadID) Outcome { return c.decBiasedSlow(me) }
 
 // decBiasedSlow is DecBiased's out-of-line part: a non-owner (the shared
-// path, kept in this function so that it costs one call), an immortal
-// object, or the owner's last local reference. The owner word cannot have
+// path, kept in this function so that its common drop costs one call; the
+// rare ends cost a second, decSharedEnd), an immortal object, or the
+// owner's last local reference. The owner word cannot have
 // become me since DecBiased loaded it (it only ever changes to Unowned), so
 // loading it again gives the same answer for the owner.
 //
@@ -121,7 +176,32 @@ func (c *Count) decBiasedSlow(me ThreadID) Outcome {
 	// every other non-owner decrement about 3 ns: the load waits for the
 	// locked instruction before it. Measured and not kept.)
 	next := c.shared.Add(-sharedUnit)
+	if sharedAlive(next) {
+		return Alive
+	}
+	return c.decSharedEnd(next)
+}
+
+// sharedAlive reports that a non-owner's decrement of an owned word, whose
+// add left the shared word at next, is finished and the object Alive: next
+// is not negative (so the add did not cross zero) and not merged-zero. That
+// covers every common drop. The words it leaves to decSharedEnd are the
+// crossings, a merged word's drop to zero or below, and the rare Alive ones
+// (a queued word gone negative, a word another thread's crossing has made
+// negative for an instant). The XOR maps exactly merged-zero (3) to zero
+// and keeps the sign, so one signed test does it. DecBiasedNoCall has it
+// written out.
+func sharedAlive(next int64) bool { return next^int64(StateMerged) > 0 }
+
+// decSharedEnd is the end of a non-owner's decrement of an owned word that
+// sharedAlive did not settle, from next, the shared word its atomic add
+// left (decBiasedSlow's and DecBiasedFinish's).
+//
+//go:noinline
+func (c *Count) decSharedEnd(next int64) Outcome {
 	if prev := next + sharedUnit; prev == 0 || prev == int64(StateMaybeWeakref) {
+		// Our add crossed zero: take the unit back and mark the word
+		// queued (decBiasedSlow says why).
 		for {
 			s := c.shared.Load()
 			if State(s&stateMask) == StateMerged {

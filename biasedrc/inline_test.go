@@ -21,9 +21,17 @@ func TestHotPathInlines(t *testing.T) {
 		inlinecheck.CanInline("(*Count).IncAtomic"),
 		inlinecheck.CanInline("(*Count).DecAtomic"),
 		inlinecheck.CanInline("(*Count).IsImmortal"),
-		// Into the runtime's DecRef and dropRef.
+		// Into the runtime's DecRef and dropRef: a non-owner's drop of an
+		// owned word (B2), an immortal's and the owner's last reference to
+		// an unshared object then cost no call at all, and the rest one.
+		// DecBiasedNoCall sits one node under the budget.
 		inlinecheck.CanInline("(*Count).DecBiasedNoCall"),
+		inlinecheck.CanInline("DecRest.Done"),
+		inlinecheck.CanInline("DecRest.Started"),
+		inlinecheck.CanInline("(*Count).DecBiasedFinish"),
 		inlinecheck.CanInline("(*Count).DecBiasedSlow"),
+		// Into decBiasedSlow: its non-owner drop costs DecBiased's one call.
+		inlinecheck.CanInline("sharedAlive"),
 		// Into decBiasedSlow: the owner's free of an object nobody else
 		// counted then costs DecBiased's one call (B3).
 		inlinecheck.CanInline("(*Count).mergeZeroLocal"),

@@ -11,12 +11,13 @@ import (
 
 // TestOrphanConcurrentDrops: the references of an object whose owner has
 // exited (or exits meanwhile) are spread over three non-owner threads,
-// which copy (IncBiased) and drop (DecBiased, then Enqueue on MustQueue)
-// them at random. Two of them can cross zero on the word at once and both
-// find the owner gone; each then merges the object itself. It must die
-// exactly once, after the last reference goes. Before Enqueue serialized
-// those merges, two of them added the owner's local part twice (the
-// object leaked) and raced on it.
+// which copy (IncBiased) and drop (DecBiased or the runtime's
+// DecBiasedNoCall sequence, then Enqueue on MustQueue) them at random.
+// Two of them can cross zero on the word at once and both find the owner
+// gone; each then merges the object itself. It must die exactly once,
+// after the last reference goes. Before Enqueue serialized those merges,
+// two of them added the owner's local part twice (the object leaked) and
+// raced on it.
 func TestOrphanConcurrentDrops(t *testing.T) {
 	reg := NewRegistry(func(c *Count) *Count { return c })
 	iters := invariants.Scale(20000, 2)
@@ -52,7 +53,12 @@ func TestOrphanConcurrentDrops(t *testing.T) {
 						continue
 					}
 					held[g]--
-					out := c.DecBiased(id)
+					var out Outcome
+					if r.IntN(2) == 0 {
+						out = decNoCall(&c, id) // the runtime's way
+					} else {
+						out = c.DecBiased(id)
+					}
 					if out == MustQueue {
 						out = reg.Enqueue(c.Owner(), &c)
 					}

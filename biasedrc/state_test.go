@@ -687,51 +687,204 @@ func TestResetDeadAllowsInitFresh(t *testing.T) {
 	}
 }
 
-// TestDecBiasedNoCallAgreesWithDecBiased: from states reached by the
-// owner's and another thread's increments and decrements (and a weak
-// reference mark), DecBiasedNoCall either changes nothing and says so, or
-// does exactly what DecBiased does: the same outcome and the same word;
-// and when it changes nothing, DecBiasedSlow does what DecBiased does.
+// decNoCall is the runtime's biased decrement (DecRef, dropRef):
+// DecBiasedNoCall, then the one call, if any, that its rest asks for.
+func decNoCall(c *Count, me ThreadID) Outcome {
+	out, rest := c.DecBiasedNoCall(me)
+	switch {
+	case rest.Done():
+	case rest.Started():
+		out = c.DecBiasedFinish(rest)
+	default:
+		out = c.DecBiasedSlow(me)
+	}
+	return out
+}
+
+// cloneCount copies every field of c (single goroutine, or behind a
+// happens-before edge with the owner).
+func cloneCount(c *Count) *Count {
+	var d Count
+	d.owner.Store(c.owner.Load())
+	d.shared.Store(c.shared.Load())
+	d.local = c.local
+	return &d
+}
+
+// restKind names what DecBiasedNoCall left: "done", "started" (a
+// non-owner's add, DecBiasedFinish to follow) or "slow" (nothing changed,
+// DecBiasedSlow to follow).
+func restKind(r DecRest) string {
+	switch {
+	case r.Done():
+		return "done"
+	case r.Started():
+		return "started"
+	}
+	return "slow"
+}
+
+// checkNoCallSequence runs DecBiasedNoCall, then DecBiasedFinish or
+// DecBiasedSlow as its rest asks, on a copy of c, and DecBiased on another
+// copy, as thread me; it requires the same outcome and the same word, and
+// that each step did only what its rest says: Started means one unit was
+// subtracted from the shared part and nothing else, neither Done nor
+// Started means nothing changed. It returns the rest's kind and the
+// outcome. c is not changed.
+func checkNoCallSequence(t *testing.T, c *Count, me ThreadID, msg string) (string, Outcome) {
+	t.Helper()
+	a, b := cloneCount(c), cloneCount(c)
+	want := b.DecBiased(me)
+	before := *cloneCount(c)
+	out, rest := a.DecBiasedNoCall(me)
+	kind := restKind(rest)
+	switch kind {
+	case "started":
+		require.Equal(t, before.owner.Load(), a.owner.Load(), msg)
+		require.Equal(t, before.shared.Load()-sharedUnit, a.shared.Load(), msg)
+		require.Equal(t, before.local, a.local, msg)
+		out = a.DecBiasedFinish(rest)
+	case "slow":
+		require.Equal(t, snap(&before), snap(a), "%s: nothing changed before DecBiasedSlow", msg)
+		out = a.DecBiasedSlow(me)
+	}
+	require.Equal(t, want, out, msg)
+	require.Equal(t, snap(b), snap(a), msg)
+	return kind, out
+}
+
+// TestDecBiasedNoCallAgreesWithDecBiased runs the runtime's decrement
+// (decNoCall) and DecBiased on every word of a grid that holds every
+// small state a Count can reach, and more: owner the decrementing thread,
+// another thread, Unowned or immortal; each of the four states; shared
+// count -3 to 3; local part 0 to 3. Words no sequential history reaches
+// stand for races: an owned word in the merged state is what a non-owner
+// that loaded the owner before an (orphan) merge adds to. Both must give
+// the same outcome and leave the same word, and DecBiasedNoCall must
+// finish inline exactly the decrements it promises to: the owner's that
+// keep a local reference or free an object nobody else counted, an
+// immortal's, and a non-owner's of an owned word that leaves a shared word
+// non-negative and not merged-zero (B2's case, no call at all).
 func TestDecBiasedNoCallAgreesWithDecBiased(t *testing.T) {
-	type op func(c *Count)
-	ops := []op{
-		func(c *Count) { c.IncBiased(thA) },
-		func(c *Count) { c.IncBiased(thB) },
-		func(c *Count) { c.MarkMaybeWeakref() },
+	seen := map[string]int{}
+	for _, owner := range []ThreadID{thA, Unowned, immortalOwner} {
+		for state := StateDefault; state <= StateMerged; state++ {
+			for n := int64(-3); n <= 3; n++ {
+				for local := uint32(0); local <= 3; local++ {
+					for _, me := range []ThreadID{thA, thB} {
+						var c Count
+						word := n<<stateBits | int64(state)
+						c.owner.Store(uint64(owner))
+						c.shared.Store(word)
+						c.local = local
+						msg := fmt.Sprintf("owner %d, state %d, shared %d, local %d, by %d", owner, state, n, local, me)
+						kind, out := checkNoCallSequence(t, &c, me, msg)
+
+						var wantKind string
+						switch owner {
+						case immortalOwner:
+							wantKind = "done"
+						case me:
+							wantKind = "slow"
+							if local > 1 || local == 1 && word == 0 {
+								wantKind = "done"
+							}
+						case Unowned:
+							wantKind = "slow"
+						default:
+							wantKind = "started"
+							if next := word - sharedUnit; next >= 0 && next != int64(StateMerged) {
+								wantKind = "done"
+							}
+						}
+						require.Equal(t, wantKind, kind, msg)
+						if owner != me && owner != immortalOwner {
+							seen["nonowner/"+kind+"/"+out.String()]++
+						} else {
+							seen["owner/"+kind+"/"+out.String()]++
+						}
+					}
+				}
+			}
+		}
 	}
-	rng := rand.New(rand.NewPCG(1, 2))
-	handled := map[Outcome]int{}
-	for trial := 0; trial < 2000; trial++ {
-		var a, b Count
-		a.Init(Biased, thA)
-		b.Init(Biased, thA)
-		if trial%50 == 0 {
-			a.InitImmortal()
-			b.InitImmortal()
-		}
-		for n := rng.IntN(4); n > 0; n-- {
-			o := ops[rng.IntN(len(ops))]
-			o(&a)
-			o(&b)
-		}
-		me := []ThreadID{thA, thB}[rng.IntN(2)]
-		owner, shared, local := a.owner.Load(), a.shared.Load(), a.local
-		out, ok := a.DecBiasedNoCall(me)
-		if ok {
-			handled[out]++
-		} else {
-			require.Equal(t, owner, a.owner.Load())
-			require.Equal(t, shared, a.shared.Load())
-			require.Equal(t, local, a.local)
-			out = a.DecBiasedSlow(me)
-		}
-		require.Equal(t, b.DecBiased(me), out)
-		require.Equal(t, b.owner.Load(), a.owner.Load())
-		require.Equal(t, b.shared.Load(), a.shared.Load())
-		require.Equal(t, b.local, a.local)
+	// Every path of the three functions ran.
+	for _, k := range []string{
+		"owner/done/alive", "owner/done/dead", "owner/slow/alive", "owner/slow/dead", "owner/slow/underflow",
+		"nonowner/done/alive",
+		"nonowner/started/must-queue", "nonowner/started/alive", "nonowner/started/dead", "nonowner/started/underflow",
+		"nonowner/slow/alive", "nonowner/slow/dead", "nonowner/slow/underflow",
+	} {
+		require.Positive(t, seen[k], "path %s not reached", k)
 	}
-	require.Positive(t, handled[Alive], "some drops handled inline")
-	require.Positive(t, handled[Dead], "some last references handled inline")
+}
+
+// TestDecBiasedNoCallReachable walks the reachable states of one object at
+// random, through every operation two threads can do to it (A owns it and
+// makes the references, hands some to B; both copy and drop theirs, B
+// takes some with TryIncBiased, a weak reference is marked, B's drops
+// queue and A drains), and before every step checks the runtime's
+// decrement against DecBiased from the state reached, by A and by B
+// (checkNoCallSequence, on copies).
+func TestDecBiasedNoCallReachable(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	seen := map[string]int{}
+	for obj := 0; obj < 300; obj++ {
+		var c Count
+		c.Init(Biased, thA)
+		held := map[ThreadID]int{thA: 1, thB: 0}
+		queued := 0 // references held by A's queue
+		for step := 0; held[thA]+held[thB]+queued > 0; step++ {
+			at := fmt.Sprintf("object %d, step %d, %+v", obj, step, snap(&c))
+			for _, me := range []ThreadID{thA, thB} {
+				kind, out := checkNoCallSequence(t, &c, me, fmt.Sprintf("%s, by %d", at, me))
+				seen[fmt.Sprintf("%d/%s/%v", me, kind, out)]++
+			}
+			me := []ThreadID{thA, thB}[rng.IntN(2)]
+			switch op := rng.IntN(7); {
+			case op == 0 && held[me] < 4: // copy a reference
+				c.IncBiased(me)
+				held[me]++
+			case op == 1 && held[thA] > 0: // A hands a reference to B
+				held[thA]--
+				held[thB]++
+			case op == 2 && rng.IntN(4) == 0:
+				c.MarkMaybeWeakref()
+			case op == 3 && held[thB] < 4:
+				if c.TryIncBiased(thB) {
+					held[thB]++
+				}
+			case op == 4 && queued > 0: // A drains its queue
+				for ; queued > 0; queued-- {
+					if _, out := c.Merge(-1); out == Dead {
+						require.Zero(t, held[thA]+held[thB]+queued-1, at)
+					}
+				}
+			case held[me] > 0: // drop a reference, the runtime's way or DecBiased's
+				held[me]--
+				var out Outcome
+				if rng.IntN(2) == 0 {
+					out = decNoCall(&c, me)
+				} else {
+					out = c.DecBiased(me)
+				}
+				switch out {
+				case MustQueue:
+					queued++ // A is registered: Enqueue pushes on its queue
+				case Dead:
+					require.Zero(t, held[thA]+held[thB]+queued, at)
+				case Underflow:
+					t.Fatalf("%s: underflow", at)
+				}
+			}
+		}
+	}
+	for _, k := range []string{
+		"1/done/alive", "1/done/dead", "1/slow/alive", "1/slow/dead",
+		"2/done/alive", "2/started/must-queue", "2/started/alive", "2/slow/alive", "2/slow/dead",
+	} {
+		require.Positive(t, seen[k], "path %s not reached", k)
+	}
 }
 
 // TestIncAgreesWithTheStrategies: from words reached by each strategy's

@@ -87,7 +87,13 @@ func (th *stressThread) dec(o *obj) {
 	case Atomic:
 		out = o.rc.DecAtomic()
 	case Biased:
-		out = o.rc.DecBiased(th.id)
+		// Half the drops the runtime's way (DecBiasedNoCall, then the
+		// call its rest asks for), half DecBiased's.
+		if th.rng.IntN(2) == 0 {
+			out = decNoCall(&o.rc, th.id)
+		} else {
+			out = o.rc.DecBiased(th.id)
+		}
 		if out == MustQueue {
 			w.mustQueue.Add(1)
 			out = w.reg.Enqueue(o.rc.Owner(), o)

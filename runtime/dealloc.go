@@ -79,16 +79,24 @@ func (th *Thread) endFreeing() { th.freeing = false }
 // part.
 //
 // Under biased counting DecBiasedNoCall comes first: DecBiased's inlined
-// part (at the compiler's budget) sends an immortal object and the owner's
-// last reference through its out-of-line call, and those are the commonest
-// drops of all (None, small ints and interned strs; every object that dies
-// on the thread that made it).
+// part (at the compiler's budget) sends an immortal object, the owner's
+// last reference and every non-owner's drop through its out-of-line call,
+// and the first two are the commonest drops of all (None, small ints and
+// interned strs; every object that dies on the thread that made it), the
+// third the common one on objects that other threads made. Its rest says
+// which single call, if any, finishes the decrement: DecBiasedFinish the
+// rare end of a non-owner's (a crossing of zero, a merged word),
+// DecBiasedSlow the rest.
 func (th *Thread) dropRef(o *Object) bool {
 	var out biasedrc.Outcome
 	switch th.strategy {
 	case biasedrc.Biased:
-		var ok bool
-		if out, ok = o.rc.DecBiasedNoCall(th.id); !ok {
+		var rest biasedrc.DecRest
+		switch out, rest = o.rc.DecBiasedNoCall(th.id); {
+		case rest.Done():
+		case rest.Started():
+			out = o.rc.DecBiasedFinish(rest)
+		default:
 			out = o.rc.DecBiasedSlow(th.id)
 		}
 	case biasedrc.Plain:

@@ -21,8 +21,12 @@ func (th *Thread) DecRef(o *Object) {
 	var out biasedrc.Outcome
 	switch th.strategy {
 	case biasedrc.Biased:
-		var ok bool // see dropRef
-		if out, ok = o.rc.DecBiasedNoCall(th.id); !ok {
+		var rest biasedrc.DecRest // as in dropRef
+		switch out, rest = o.rc.DecBiasedNoCall(th.id); {
+		case rest.Done():
+		case rest.Started():
+			out = o.rc.DecBiasedFinish(rest)
+		default:
 			out = o.rc.DecBiasedSlow(th.id)
 		}
 	case biasedrc.Plain:
