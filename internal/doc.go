@@ -19,4 +19,7 @@
 //   - thp: whether the kernel would back an address with a transparent huge
 //     page (/proc/self/smaps), for the tests of mimallocish's huge-page
 //     advice.
+//   - prefetch: PREFETCHT0 over a slice of pointers (amd64 assembly; plain
+//     loads elsewhere), for the collector's traversal of a big heap, which
+//     waits on the cache misses of the objects it reaches.
 package internal

@@ -4,6 +4,7 @@ import (
 	"github.com/nogil-lab/nogil/biasedrc"
 	"github.com/nogil-lab/nogil/gc"
 	"github.com/nogil-lab/nogil/internal/invariants"
+	"github.com/nogil-lab/nogil/internal/prefetch"
 )
 
 // The collector's part of the API, and the gc.Env that lets package gc
@@ -157,7 +158,7 @@ type collectEnv struct {
 	// took its hold on the garbage).
 	pauseHeld map[*Object]struct{}
 	// drop is the scratch buffer of Clear; warmed is where the loads of
-	// touchReferents go.
+	// touch go.
 	drop   []*Object
 	warmed int
 }
@@ -315,15 +316,14 @@ func dyingIfZero(rc int64) int64 {
 }
 
 // Referents appends the tracked objects that the objects of hs reference
-// (CPython's tp_traverse). It first loads the type word of every object
-// the batch refers to, in a loop that does nothing else (touchReferents),
-// so that their cache misses overlap — Go has no prefetch instruction, and
-// a collection of a big heap spends most of its time waiting for
-// referents — and then looks at each. (Without the first loop Referents
-// runs a third fewer instructions but B11 took 15% longer when the
-// machine's memory was slow.)
+// (CPython's tp_traverse). It first has the processor start loading every
+// object the batch refers to (prefetchReferents), so that their cache
+// misses overlap — a collection of a big heap spends most of its time
+// waiting for referents — and then looks at each. (Without any such first
+// loop Referents runs a third fewer instructions, but B11 took 15% longer
+// when the machine's memory was slow.)
 func (e *collectEnv) Referents(hs []*gc.Header, buf []*gc.Header) []*gc.Header {
-	e.warmed += touchReferents(hs)
+	prefetchReferents(hs)
 	for _, h := range hs {
 		o := fromGC(h)
 		if kd := o.typ.kind; kd == kindInstance { // tested first: the switch's binary search would reach it last
@@ -392,7 +392,7 @@ func (e *collectEnv) Referents(hs []*gc.Header, buf []*gc.Header) []*gc.Header {
 // TraitUntrackable: see Untrackable; never TraitUnclearable: Clear empties
 // every container).
 func (e *collectEnv) Subtract(hs []*gc.Header, s *gc.Subtraction) (traits gc.Traits) {
-	e.warmed += touchReferents(hs)
+	prefetchReferents(hs)
 	for _, h := range hs {
 		o := fromGC(h)
 		var open bool
@@ -462,30 +462,64 @@ func (e *collectEnv) Subtract(hs []*gc.Header, s *gc.Subtraction) (traits gc.Tra
 	return traits
 }
 
-// Referents, Subtract, touchReferents, takeAttrs and releaseAttrs write
+// Referents, Subtract, prefetchReferents, takeAttrs and releaseAttrs write
 // out the five inline attribute slots: this stops the build if inlineAttrs
 // changes.
 const _, _ = uint(inlineAttrs - 5), uint(5 - inlineAttrs)
 
-// touchReferents loads the type word of every object that the objects of
-// hs refer to (see Referents) and returns the sum of their kinds, which
-// nothing reads: the sum keeps the loads from being optimized away.
-func touchReferents(hs []*gc.Header) (warmed int) {
+// prefetchReferents has the processor start loading the first cache line
+// of every object that the objects of hs refer to (its type, count and
+// collector header: what Subtract's Visit and Referents read), and
+// returns without waiting for them (internal/prefetch: PREFETCHT0 on
+// amd64). The addresses are gathered into an array on the stack (no write
+// barrier) and handed over a few dozen at a time; a list's or tuple's
+// items are handed over as they are.
+//
+// It replaced plain loads of the same lines (touchReferents), which
+// overlapped their misses too but could not retire before their lines
+// came, while a prefetch retires at once, so the traversal that follows
+// starts while the lines are on their way (the likely reason; this
+// machine has no hardware counters to confirm it). It runs about 20 more
+// instructions per object than the loads did, and B11 takes 12-17% less
+// time (docs/benchmarks.md, eighth session). Prefetching the next batch's
+// referents instead, one batch ahead, did no better.
+func prefetchReferents(hs []*gc.Header) {
+	var buf [128]*Object // four references per object of a batch of 32 (gc's traverseBatch)
+	n := 0
 	for _, h := range hs {
 		o := fromGC(h)
 		if kd := o.typ.kind; kd == kindInstance { // tested first: the switch's binary search would reach it last
+			if n > len(buf)-inlineAttrs {
+				prefetch.Lines(buf[:n])
+				n = 0
+			}
 			inst := asInstance(o)
 			used := o.typ.attrKeys.inline.Load()
 			if used > 0 {
-				warmed += touchOne(inst.values[0])
+				if r := inst.values[0]; r != nil {
+					buf[n] = r
+					n++
+				}
 				if used > 1 {
-					warmed += touchOne(inst.values[1])
+					if r := inst.values[1]; r != nil {
+						buf[n] = r
+						n++
+					}
 					if used > 2 {
-						warmed += touchOne(inst.values[2])
+						if r := inst.values[2]; r != nil {
+							buf[n] = r
+							n++
+						}
 						if used > 3 {
-							warmed += touchOne(inst.values[3])
+							if r := inst.values[3]; r != nil {
+								buf[n] = r
+								n++
+							}
 							if used > 4 {
-								warmed += touchOne(inst.values[4])
+								if r := inst.values[4]; r != nil {
+									buf[n] = r
+									n++
+								}
 							}
 						}
 					}
@@ -494,24 +528,13 @@ func touchReferents(hs []*gc.Header) (warmed int) {
 		} else {
 			switch kd {
 			case kindList:
-				for _, r := range asList(o).itemSlice() {
-					warmed += touchOne(r)
-				}
+				prefetch.Lines(asList(o).itemSlice())
 			case kindTuple:
-				for _, r := range asTuple(o).items {
-					warmed += touchOne(r)
-				}
+				prefetch.Lines(asTuple(o).items)
 			}
 		}
 	}
-	return warmed
-}
-
-func touchOne(r *Object) int {
-	if r == nil {
-		return 0
-	}
-	return int(r.typ.kind) // the type is hot: only r's own line misses
+	prefetch.Lines(buf[:n])
 }
 
 // appendReferent appends r's header to buf if r is a tracked container.
@@ -714,10 +737,11 @@ func (e *collectEnv) AppendGarbage(h *gc.Header) {
 }
 
 // touch loads the type word of every object of os in a loop that does
-// nothing else, so that their cache misses overlap (Go has no prefetch
-// instruction) before the caller looks at them one by one. The sum of
-// their kinds, which nothing reads, keeps the loads from being optimized
-// away.
+// nothing else, so that their cache misses overlap, before the caller
+// looks at them one by one. The sum of their kinds, which nothing reads,
+// keeps the loads from being optimized away. (Clear, which no benchmark's
+// collection reaches, was not measured with a prefetch instead, as
+// prefetchReferents does.)
 func (e *collectEnv) touch(os []*Object) {
 	warmed := 0
 	for _, o := range os {

@@ -1762,3 +1762,44 @@ func TestGCInlineSlotsGrowWithTheType(t *testing.T) {
 		require.Equal(t, base, gctLive(th))
 	})
 }
+
+// Batches of instances whose five inline slots are all in use (a few
+// emptied again): more references per batch than prefetchReferents'
+// array holds, so it hands them over in several calls. A ring held from
+// one root survives (the mark traverses it through Referents); dropped, it
+// is collected whole (through Subtract).
+func TestGCBatchesOfFullInstances(t *testing.T) {
+	eachModeThread(t, func(t *testing.T, th *Thread) {
+		typ := gctType(t, th.Runtime(), TypeSpec{Name: "Full"})
+		base := gctQuiet(t, th)
+		const n = 200
+		objs := make([]*Object, n)
+		for i := range objs {
+			objs[i] = th.NewInstance(typ)
+		}
+		for i, o := range objs {
+			for k := range inlineAttrs {
+				r := objs[(i*(k+3)+k+1)%n]
+				if k == 0 {
+					r = objs[(i+1)%n] // the ring: everything hangs from objs[0]
+				}
+				require.NoError(t, th.SetAttr(o, fmt.Sprintf("a%d", k), r))
+			}
+			if i%7 == 3 {
+				require.NoError(t, th.DelAttr(o, "a2")) // an empty slot among full ones
+			}
+		}
+		for _, o := range objs[1:] {
+			th.DecRef(o)
+		}
+		require.Equal(t, 0, gctCollect(t, th, 2), "held from objs[0]")
+		require.Equal(t, base+n, gctLive(th))
+		got, err := th.GetAttr(objs[0], "a0")
+		require.NoError(t, err)
+		require.Same(t, objs[1], got)
+		th.DecRef(got)
+		th.DecRef(objs[0])
+		require.Equal(t, n, gctCollect(t, th, 2), "the whole ring")
+		require.Equal(t, base, gctLive(th))
+	})
+}
