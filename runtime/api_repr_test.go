@@ -240,3 +240,50 @@ func TestAPIReprInstancesAndWeakRefs(t *testing.T) {
 		apiRequireLive(t, th, map[string]int{})
 	})
 }
+
+// TestReprDropsItsSnapshotsWhenAFinalizerPanics: when a drop of a
+// snapshot's reference runs a finalizer that panics (the snapshot held the
+// last reference: another thread emptied the container during the walk,
+// which the test does by hand between the walk's steps), the panic
+// unwinds through the walk and every reference the open frames' snapshots
+// still hold is dropped all the same: nothing leaks.
+func TestReprDropsItsSnapshotsWhenAFinalizerPanics(t *testing.T) {
+	eachModeThread(t, func(t *testing.T, th *Thread) {
+		boom, err := th.rt.NewType(TypeSpec{Name: "Boom", Finalize: func(*Thread, *Object) { panic("finalizer failed") }})
+		require.NoError(t, err)
+		b := th.NewInstance(boom)
+		y := th.NewFloat(1.5)
+		inner := th.NewList(b, y)
+		x := th.NewList()
+		outer := th.NewList(inner, x)
+		for _, o := range []*Object{b, y, inner, x} {
+			th.DecRef(o)
+		}
+		// The walk opens outer, then inner (run's first step).
+		w := reprWalk{th: th}
+		w.write(outer)
+		f := &w.frames[0]
+		f.next++
+		w.separate(f, f.start)
+		w.write(w.items[f.start])
+		require.Len(t, w.frames, 2)
+		// Meanwhile inner is emptied and outer dropped: the snapshots hold
+		// the last references to b, y, inner and x.
+		for range 2 {
+			it, err := th.ListPop(inner, -1)
+			require.NoError(t, err)
+			th.DecRef(it)
+		}
+		th.DecRef(outer)
+		require.PanicsWithValue(t, "finalizer failed", func() {
+			defer w.dropAll()
+			w.run()
+		})
+		// b's finalizer ran (once) and b keeps the reference it got for
+		// it; y (after b in inner's snapshot), inner and x (in outer's)
+		// were dropped and freed.
+		require.Equal(t, 1, th.RefCount(b))
+		th.DecRef(b)
+		apiRequireLive(t, th, map[string]int{})
+	})
+}

@@ -21,7 +21,14 @@ func (th *Thread) Repr(o *Object) string {
 // overflow would kill the process.
 func (th *Thread) repr(o *Object) string {
 	w := reprWalk{th: th}
+	defer w.dropAll()
 	w.write(o)
+	return w.run()
+}
+
+// run writes the open frames' items until every frame is closed, and
+// returns the text.
+func (w *reprWalk) run() string {
 	for len(w.frames) > 0 {
 		f := &w.frames[len(w.frames)-1]
 		if f.next == f.end {
@@ -34,6 +41,21 @@ func (th *Thread) repr(o *Object) string {
 		w.write(w.items[i]) // may push a frame: f is stale from here
 	}
 	return w.b.String()
+}
+
+// dropAll drops the references the snapshots still hold: none when the
+// walk ended, the rest of every open frame's snapshot when it did not — a
+// finalizer run by one of close's drops panicked (the snapshot's reference
+// was the last when another thread emptied the container meanwhile), and
+// the panic goes on once they are dropped.
+func (w *reprWalk) dropAll() {
+	for i, it := range w.items {
+		if it != nil {
+			w.items[i] = nil
+			w.th.decref(it)
+		}
+	}
+	w.items = w.items[:0]
 }
 
 // reprScanDepth is the path length up to which a scan of the frames is
@@ -171,12 +193,15 @@ func (w *reprWalk) close() {
 		w.b.WriteString(",")
 	}
 	w.b.WriteString(reprBrackets(kind)[1:])
+	// Each item leaves the snapshot before its drop, and the snapshot is
+	// cut only after the last: a drop that panics leaves the rest to
+	// dropAll.
 	items := w.items[f.start:f.end]
-	w.items = w.items[:f.start]
 	for i, it := range items {
 		items[i] = nil
 		w.th.decref(it)
 	}
+	w.items = w.items[:f.start]
 }
 
 // isOnPath reports whether o is one of the containers being written.
