@@ -565,7 +565,8 @@ func waitClosed(t *testing.T, done <-chan struct{}) {
 // TestHolderPollSetsDropRequest: once a waiter's interval has passed by
 // the GIL's clock, the holder's poll sets the drop request itself, without
 // waiting for the waiter's timer (here an hour away, so it never fires);
-// before that it does not. The clock is the test's.
+// before that it does not; it reads the clock at one poll in
+// clockPollEvery. The clock is the test's.
 func TestHolderPollSetsDropRequest(t *testing.T) {
 	g := New(time.Hour)
 	var now atomic.Int64
@@ -586,10 +587,19 @@ func TestHolderPollSetsDropRequest(t *testing.T) {
 	require.Equal(t, 1+int64(time.Hour), g.deadline.Load())
 
 	now.Store(int64(time.Hour)) // one nanosecond short
-	require.False(t, g.DropRequested())
-	require.False(t, g.Yield(holder))
+	require.False(t, g.Yield(holder)) // Yield polls too
+	for range 2*clockPollEvery - 1 {
+		require.False(t, g.DropRequested())
+	}
 	now.Store(1 + int64(time.Hour))
-	require.True(t, g.DropRequested(), "the interval has passed")
+	// The poll reads the clock at one call in clockPollEvery (the count
+	// starts again after the 2*clockPollEvery polls above).
+	early := 0
+	for !g.DropRequested() {
+		early++
+		require.Less(t, early, clockPollEvery, "the interval has passed")
+	}
+	require.Equal(t, clockPollEvery-1, early, "a clock read at every poll")
 	s := g.Stats()
 	require.Equal(t, uint64(1), s.DropRequests)
 	require.Equal(t, uint64(1), s.HolderDropRequests)
