@@ -586,7 +586,7 @@ func TestHolderPollSetsDropRequest(t *testing.T) {
 	require.Eventually(t, func() bool { return g.deadline.Load() != 0 }, 10*time.Second, time.Millisecond, "the waiter arms its deadline")
 	require.Equal(t, 1+int64(time.Hour), g.deadline.Load())
 
-	now.Store(int64(time.Hour)) // one nanosecond short
+	now.Store(int64(time.Hour))       // one nanosecond short
 	require.False(t, g.Yield(holder)) // Yield polls too
 	for range 2*clockPollEvery - 1 {
 		require.False(t, g.DropRequested())
