@@ -13,9 +13,9 @@ func (th *Thread) IncRef(o *Object) {
 // DecRef drops a reference to o, freeing it when the count reaches zero.
 func (th *Thread) DecRef(o *Object) {
 	th.enter(o)
-	// dropRef's and free's bodies, written out like IncRef's: DecRef is as
-	// hot as IncRef, and with them inlined the last DecRef of an int or a
-	// float is a push on a free list without a call. (The scalar case is
+	// dropRef's and free's bodies, written out: DecRef is as hot as IncRef
+	// (whose Count.Inc inlines), and with them inlined the last DecRef of
+	// an int or a float is a push on a free list without a call. (The scalar case is
 	// freeScalar with freeSlot's body written out too: freeSlot, keep plus
 	// its fallback call, is too large to inline.)
 	var out biasedrc.Outcome
