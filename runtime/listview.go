@@ -31,9 +31,9 @@ import (
 //     current array (itemView), stored atomically whenever the array is
 //     replaced. Items past the length are nil.
 //  2. The reader loads the view (one atomic load), loads item i of its
-//     array (another), and takes a reference with tryIncref, which refuses
-//     a dead object (and, for a non-owner, a count word that its owner could
-//     free without a compare-and-swap: biasedrc, step 9).
+//     array (another), and takes a reference with TryIncBiased, which
+//     refuses a dead object (and, for a non-owner, a count word that its
+//     owner could free without a compare-and-swap: biasedrc, step 9).
 //  3. It then loads the view and the item again. If both are unchanged, the
 //     object it holds a reference to is item i of the list at that moment:
 //     the read happened there. Otherwise it drops the reference (which may
@@ -45,13 +45,13 @@ import (
 // exists, and since nobody writes a replaced array, what the reader loads
 // from it is an object pointer the list held. That object may have been
 // freed since, and its slot reused: slots are type-stable (mimallocish,
-// "Reuse safety"). A dead object's count word refuses tryIncref (its
+// "Reuse safety"). A dead object's count word refuses TryIncBiased (its
 // owner's local part is zero; the shared part is zero or merged-zero), and
 // so does a freed slot's, which is all zero (the allocator zeroes the
 // slot; a free list's keep resets the word). A reused slot holds a live
-// object of the same type: tryIncref may take a reference to it, and step 3
-// then finds that it is not (or no longer) item i — unless it is, in which
-// case returning it is right.
+// object of the same type: TryIncBiased may take a reference to it, and
+// step 3 then finds that it is not (or no longer) item i — unless it is, in
+// which case returning it is right.
 //
 // The collector. It frees the garbage it finds whatever the objects' counts
 // say (gc.Env.Free), so a reader must never take a reference to one of
@@ -103,9 +103,12 @@ type itemView struct {
 
 // listGetShared is steps 2 and 3: item i of the shared list l, whose view
 // was v, with a new reference, or nil when the reader must take the lock.
+// Lists have views only under biased counting (noteSharedRead makes the
+// first), so the reference is TryIncBiased's, inlined here (tryIncref's
+// switch over the strategies cannot inline).
 func (th *Thread) listGetShared(l *listObject, v *itemView, i int) *Object {
 	if i < len(v.a) {
-		if p := loadItem(&v.a[i]); p != nil && th.tryIncref(p) {
+		if p := loadItem(&v.a[i]); p != nil && p.rc.TryIncBiased(th.id) {
 			if l.view.Load() == v && loadItem(&v.a[i]) == p {
 				th.stats.countListRead(true)
 				return p
