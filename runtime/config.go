@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/nogil-lab/nogil/gil"
 )
 
 // Mode selects which of CPython's two builds a runtime models.
@@ -107,6 +109,12 @@ func (c Config) validate() (Config, error) {
 	}
 	if c.SwitchInterval < 0 {
 		return c, fmt.Errorf("%w: negative SwitchInterval %v", ErrValue, c.SwitchInterval)
+	}
+	// 0 means CPython's 5ms (API.md), filled in here like GCThresholds so
+	// that Runtime.Config reports it ("defaults filled in"); gil.New would
+	// pick the same for 0.
+	if c.Mode == GIL && c.SwitchInterval == 0 {
+		c.SwitchInterval = gil.DefaultInterval
 	}
 	if c.GCThresholds == [3]int{} {
 		c.GCThresholds = DefaultGCThresholds

@@ -4,6 +4,8 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/nogil-lab/nogil/mimallocish"
 )
@@ -120,8 +122,13 @@ func (th *Thread) Int(o *Object) (int64, error) {
 		return int64(f), nil
 	case kindStr:
 		s := asStr(o).s
-		digits, ok := stripDigitUnderscores(strings.TrimSpace(s))
+		digits, ok := stripDigitUnderscores(decimalToASCII(strings.TrimSpace(s)))
 		v, err := strconv.ParseInt(digits, 10, 64)
+		if ne, isNum := err.(*strconv.NumError); ok && isNum && ne.Err == strconv.ErrRange {
+			// A valid literal (Python would make a big int) that an
+			// int64 cannot hold: not an "invalid literal".
+			return 0, errorf(ErrValue, "int() literal too large for a 64-bit int: %s", quoteStr(s))
+		}
 		if !ok || err != nil || strings.TrimSpace(s) == "" {
 			return 0, errorf(ErrValue, "invalid literal for int() with base 10: %s", quoteStr(s))
 		}
@@ -148,7 +155,7 @@ func (th *Thread) Float(o *Object) (float64, error) {
 		case "nan", "+nan", "-nan":
 			return math.NaN(), nil
 		}
-		digits, ok := stripDigitUnderscores(s)
+		digits, ok := stripDigitUnderscores(decimalToASCII(s))
 		v, err := strconv.ParseFloat(digits, 64)
 		if ne, isNum := err.(*strconv.NumError); isNum && ne.Err == strconv.ErrRange {
 			err = nil // like Python: overflow gives ±inf, underflow ±0
@@ -216,6 +223,51 @@ func stripDigitUnderscores(s string) (string, bool) {
 		}
 	}
 	return strings.ReplaceAll(s, "_", ""), true
+}
+
+// decimalToASCII replaces the Unicode decimal digits of s (general
+// category Nd) by ASCII ones: Python's int() and float() accept any of
+// them ("The numeric literals accepted include the digits 0 to 9 or any
+// Unicode equivalent (code points with the Nd property)", library
+// reference, Numeric Types; int('١٢') == 12). Everything else is kept.
+func decimalToASCII(s string) string {
+	i := 0
+	for i < len(s) && s[i] < utf8.RuneSelf {
+		i++
+	}
+	if i == len(s) {
+		return s
+	}
+	var b strings.Builder
+	b.WriteString(s[:i])
+	for j := i; j < len(s); {
+		r, size := utf8.DecodeRuneInString(s[j:])
+		if d, ok := decimalValue(r); ok && r >= utf8.RuneSelf {
+			b.WriteByte(byte('0' + d))
+		} else {
+			b.WriteString(s[j : j+size]) // invalid bytes stay as they are
+		}
+		j += size
+	}
+	return b.String()
+}
+
+// decimalValue returns the value of a decimal digit (category Nd). The
+// Unicode standard encodes every set of decimal digits as ten contiguous
+// code points from 0 to 9 (§4.6), and unicode.Nd's ranges each begin with
+// a set's zero, so the value is the distance from the range's start, mod 10.
+func decimalValue(r rune) (int, bool) {
+	for _, g := range unicode.Nd.R16 {
+		if rune(g.Lo) <= r && r <= rune(g.Hi) {
+			return int(r-rune(g.Lo)) % 10, true
+		}
+	}
+	for _, g := range unicode.Nd.R32 {
+		if rune(g.Lo) <= r && r <= rune(g.Hi) {
+			return int(r-rune(g.Lo)) % 10, true
+		}
+	}
+	return 0, false
 }
 
 func twoDigits(n int) string {
