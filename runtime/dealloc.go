@@ -15,8 +15,10 @@ import (
 //  1. instances with a PEP 442 Finalize that has not run: mark finalized,
 //     resurrect temporarily (count one, owned by this thread), run it;
 //     if the object is referenced again afterwards it lives on.
-//  2. instances with a LegacyDel: the same, every time they die.
-//  3. clear the weak references to it and run their callbacks.
+//  2. clear the weak references to it and run their callbacks.
+//  3. instances with a LegacyDel: as in 1, every time they die; weak
+//     references it made are then cleared without their callbacks
+//     (CPython's subtype_dealloc: tp_finalize, weak references, tp_del).
 //  4. drop the references it holds (pushing the containers that die on the
 //     work list; scalars that die are freed at once), count the free and
 //     give the slot back (poisoning the header in Debug mode, freeSlot).
@@ -188,10 +190,18 @@ func (th *Thread) destroy(o *Object) {
 				return
 			}
 		}
-		if t.legacyDel != nil && th.runFinalizer(o, t.legacyDel) {
-			return
+		// CPython's subtype_dealloc order: the weak references are cleared
+		// and their callbacks run after tp_finalize but *before* tp_del,
+		// so a legacy finalizer finds them dead (and a resurrection by it
+		// leaves them dead); weak references it makes are cleared without
+		// their callbacks.
+		th.clearWeakrefs(inst)
+		if t.legacyDel != nil {
+			if th.runFinalizer(o, t.legacyDel) {
+				return
+			}
+			th.clearWeakrefsNoCallbacks(inst)
 		}
-		th.clearWeakrefs(asInstance(o))
 	}
 	th.dispose(o, t)
 }

@@ -157,8 +157,9 @@
 // its thread's work list; the outermost free drains the list, so freeing a
 // chain of any length never recurses (CPython's trashcan). For each object:
 // a PEP 442 Finalize runs once (with the object temporarily resurrected,
-// and it may stay resurrected); a LegacyDel runs every time; weak
-// references are cleared and their callbacks run; the references it holds
+// and it may stay resurrected); weak references are cleared and their
+// callbacks run; a LegacyDel runs every time (after the weak references
+// are cleared, as CPython's tp_del); the references it holds
 // are dropped; the slot goes back to the allocator (alloc.go), which zeroes
 // it. A scalar (int, float, str) holds nothing and runs nothing: it is
 // freed at once, without the work list. In Debug mode the header is

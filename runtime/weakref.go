@@ -88,20 +88,38 @@ func (th *Thread) WeakRefGet(ref *Object) (*Object, error) {
 // clearWeakrefs clears every weak reference to a dying instance and runs
 // the callbacks of those still alive (CPython's PyObject_ClearWeakRefs).
 func (th *Thread) clearWeakrefs(inst *instanceObject) {
-	switch {
-	case th.rt.mode == GIL:
-		if inst.weakrefs == nil {
-			return
-		}
-	case th.rt.strategy == biasedrc.Biased && inst.rc.SharedState() == biasedrc.StateDefault:
-		// NewWeakRef marks the count maybe-weakref before it links, and
-		// states only move up: no weak reference was ever made, and none
-		// can be now (nobody holds a reference), so skip the stripe lock.
+	if !th.mayHaveWeakrefs(inst) {
 		return
 	}
 	var callbacks []*weakrefObject
 	th.detachWeakrefs(&inst.Object, nil, func(wr *weakrefObject) { callbacks = append(callbacks, wr) })
 	th.runWeakrefCallbacks(callbacks)
+}
+
+// clearWeakrefsNoCallbacks clears every weak reference to a dying instance
+// without running a callback: those a legacy finalizer made (CPython's
+// subtype_dealloc clears them "without calling their finalizers since they
+// might rely on part of the object being finalized that has already been
+// destroyed").
+func (th *Thread) clearWeakrefsNoCallbacks(inst *instanceObject) {
+	if th.mayHaveWeakrefs(inst) {
+		th.detachWeakrefs(&inst.Object, func(*weakrefObject) bool { return true }, nil)
+	}
+}
+
+// mayHaveWeakrefs reports whether a dying instance may have weak
+// references to clear, without the stripe lock where that can be told.
+func (th *Thread) mayHaveWeakrefs(inst *instanceObject) bool {
+	switch {
+	case th.rt.mode == GIL:
+		return inst.weakrefs != nil
+	case th.rt.strategy == biasedrc.Biased && inst.rc.SharedState() == biasedrc.StateDefault:
+		// NewWeakRef marks the count maybe-weakref before it links, and
+		// states only move up: no weak reference was ever made, and none
+		// can be now (nobody holds a reference), so skip the stripe lock.
+		return false
+	}
+	return true
 }
 
 // detachWeakrefs clears and unlinks every weak reference to target (under
