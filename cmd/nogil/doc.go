@@ -10,7 +10,9 @@
 //	              [-no-lockfree-reads] [-no-hugepages]
 //
 // compare runs every workload in every mode at every thread count and prints
-// a table: ops/s per mode, each free-threaded mode's ratio to GIL mode, and
+// a table (with a progress line on stderr: rewritten in place on a
+// terminal, a plain line at most every 5 s elsewhere): ops/s per mode, each
+// free-threaded mode's ratio to GIL mode, and
 // each mode's speedup against one thread (ftscalingbench's definition:
 // throughput at n threads over throughput at one thread). Each row is the
 // median of -repeat runs, taken round-robin over a workload's modes and

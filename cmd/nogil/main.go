@@ -102,14 +102,21 @@ func parseFlags(fs *flag.FlagSet, args []string, stderr io.Writer) (int, bool) {
 	return 0, true
 }
 
-func splitList(s string) []string {
+// splitList splits a comma-separated flag value. An empty value is an
+// empty list (callers say so); an empty item ("1,,2", "gil,") is a
+// malformed list.
+func splitList(flagName, s string) ([]string, error) {
+	if strings.TrimSpace(s) == "" {
+		return nil, nil
+	}
 	var out []string
 	for _, p := range strings.Split(s, ",") {
-		if p = strings.TrimSpace(p); p != "" {
-			out = append(out, p)
+		if p = strings.TrimSpace(p); p == "" {
+			return nil, badValue("%s: malformed list %q (an empty item)", flagName, s)
 		}
+		out = append(out, p)
 	}
-	return out
+	return out, nil
 }
 
 func parseWorkloads(s string, def []string) ([]string, error) {
@@ -119,7 +126,10 @@ func parseWorkloads(s string, def []string) ([]string, error) {
 	case "all":
 		return stress.Workloads(), nil
 	}
-	names := splitList(s)
+	names, err := splitList("-workloads", s)
+	if err != nil {
+		return nil, err
+	}
 	if len(names) == 0 {
 		return nil, badValue("-workloads: empty list")
 	}
@@ -132,7 +142,10 @@ func parseWorkloads(s string, def []string) ([]string, error) {
 }
 
 func parseModes(s string) ([]string, error) {
-	names := splitList(s)
+	names, err := splitList("-modes", s)
+	if err != nil {
+		return nil, err
+	}
 	if len(names) == 0 {
 		return nil, badValue("-modes: empty list")
 	}
@@ -150,7 +163,10 @@ func parseModes(s string) ([]string, error) {
 }
 
 func parseThreads(s string) ([]int, error) {
-	parts := splitList(s)
+	parts, err := splitList("-threads", s)
+	if err != nil {
+		return nil, err
+	}
 	if len(parts) == 0 {
 		return nil, badValue("-threads: empty list")
 	}
@@ -165,8 +181,9 @@ func parseThreads(s string) ([]int, error) {
 	return out, nil
 }
 
-// isTerminal reports whether w is a terminal (a character device).
-func isTerminal(w io.Writer) bool {
+// isTerminal reports whether w is a terminal (a character device); a
+// variable so that tests can have the status line drawn into a buffer.
+var isTerminal = func(w io.Writer) bool {
 	f, ok := w.(*os.File)
 	if !ok {
 		return false
@@ -288,7 +305,7 @@ func cmdCompare(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		}
 		defer stop()
 	}
-	status := &statusLine{w: stderr, tty: isTerminal(stderr)}
+	status := &statusLine{w: stderr, tty: isTerminal(stderr), plainEvery: 5 * time.Second}
 	start := time.Now()
 	cfg.Progress = func(done, total int, next stress.Config) {
 		if done < total {
@@ -300,7 +317,7 @@ func cmdCompare(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		status.set("%s %s %d threads: %s ops/s  %s", p.Workload, p.Mode, p.Threads,
 			stress.FormatRate(float64(p.Ops)/max(p.Elapsed.Seconds(), 1e-9)), time.Since(start).Round(time.Second))
 	}
-	c, err := stress.Compare(ctx, cfg)
+	c, err := runCompare(ctx, cfg)
 	status.clear()
 	if err != nil && c == nil {
 		fmt.Fprintf(stderr, "nogil compare: %v\n", err)
@@ -337,6 +354,10 @@ func cmdCompare(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	}
 	return exitOK
 }
+
+// runCompare runs the comparison; a variable so that tests can make a run
+// fail and see the exit status.
+var runCompare = stress.Compare
 
 // startCPUProfile starts profiling into path and returns the function that
 // stops and closes it.
@@ -375,6 +396,10 @@ func writeSVGFile(path string, c *stress.Comparison) error {
 }
 
 // ---- stress ----
+
+// runStress runs one stress run; a variable so that tests can make a run
+// fail and see the exit status.
+var runStress = stress.Run
 
 func cmdStress(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("stress", flag.ContinueOnError)
@@ -438,7 +463,7 @@ outer:
 						k, runs, p.Workload, p.Mode, p.Elapsed.Round(100*time.Millisecond), p.Ops, p.Live, p.Collections, p.Merges, p.Restarts)
 				},
 			}
-			res, err := stress.Run(ctx, cfg)
+			res, err := runStress(ctx, cfg)
 			if err != nil { // cannot happen: the flags were checked
 				status.clear()
 				fmt.Fprintf(stderr, "nogil stress: %v\n", err)
