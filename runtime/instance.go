@@ -34,11 +34,6 @@ func (th *Thread) afterAlloc() {
 }
 
 func (th *Thread) allocSafePoint() {
-	// Publish the counts first, as every safe point does, so that Stats
-	// is exact as of this one too: a thread that stopped the world finds
-	// every object its heap walk visits counted (Stats().Live), the new
-	// container included.
-	th.stats.publish()
 	if th.rt.stopRequested.Load() && !th.stoppedWorld && !th.freeing {
 		th.park()
 	}

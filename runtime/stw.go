@@ -62,6 +62,12 @@ func (th *Thread) detachFT() {
 // park stops the thread at a safe point until the world restarts, and
 // counts the time it lost (WorldStats).
 func (th *Thread) park() {
+	// A parked thread is at a safe point for the one stopping the world:
+	// its counts go out first, so that the stopper's heap walk finds
+	// every object it visits counted in Stats().Live (Checkpoint has
+	// published already; a park at an allocation or in a contended stop
+	// has not).
+	th.stats.publish()
 	start := time.Now()
 	th.detachFT()
 	spinWhile(th.rt.stopRequested.Load)
