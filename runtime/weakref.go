@@ -103,7 +103,7 @@ func (th *Thread) clearWeakrefs(inst *instanceObject) {
 // destroyed").
 func (th *Thread) clearWeakrefsNoCallbacks(inst *instanceObject) {
 	if th.mayHaveWeakrefs(inst) {
-		th.detachWeakrefs(&inst.Object, func(*weakrefObject) bool { return true }, nil)
+		th.detachWeakrefs(&inst.Object, nil, nil)
 	}
 }
 
@@ -123,16 +123,16 @@ func (th *Thread) mayHaveWeakrefs(inst *instanceObject) bool {
 }
 
 // detachWeakrefs clears and unlinks every weak reference to target (under
-// its stripe lock; no user code runs) and passes to keep, with a new
-// reference, each one that has a callback, is not excluded by skip (may be
-// nil) and is not dying itself.
+// its stripe lock; no user code runs) and passes to keep (nil: none is
+// kept), with a new reference, each one that has a callback, is not
+// excluded by skip (may be nil) and is not dying itself.
 func (th *Thread) detachWeakrefs(target *Object, skip func(*weakrefObject) bool, keep func(*weakrefObject)) {
 	inst := asInstance(target)
 	mu := th.rt.weakLock(target)
 	lockIf(mu)
 	for wr := inst.weakrefs; wr != nil; {
 		next := wr.next
-		kept := wr.callback != nil && (skip == nil || !skip(wr)) && th.tryIncref(&wr.Object)
+		kept := keep != nil && wr.callback != nil && (skip == nil || !skip(wr)) && th.tryIncref(&wr.Object)
 		wr.prev, wr.next = nil, nil
 		// The store of nil is the last touch of a weak reference we did not
 		// keep: one that is dying on another thread may see it in
