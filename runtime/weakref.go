@@ -41,6 +41,11 @@ func (th *Thread) NewWeakRef(target *Object, callback func(th *Thread, ref *Obje
 		return nil, typeError("cannot create weak reference to '%s' object", target.typ.name)
 	}
 	inst := asInstance(target)
+	if callback == nil {
+		if wr := th.reuseBasicRef(inst); wr != nil {
+			return &wr.Object, nil
+		}
+	}
 	wr := th.allocWeakref()
 	wr.callback = callback
 	wr.target.Store(target)
@@ -62,6 +67,31 @@ func (th *Thread) NewWeakRef(target *Object, callback func(th *Thread, ref *Obje
 	unlockIf(mu)
 	th.afterAlloc()
 	return &wr.Object, nil
+}
+
+// reuseBasicRef returns a new reference to a live weak reference to inst
+// without a callback, or nil if there is none. CPython's weakref.ref(o)
+// hands out the same object each time it is asked for one without a
+// callback while that object lives (weakref___new__, get_basic_refs; its
+// documentation allows either): weak references made with a callback are
+// always new, since each callback must run once. The try-incref refuses a
+// weak reference that is dying on another thread (free-threaded mode: its
+// count was marked maybe-weakref when it was made, so its owner frees it
+// only through a compare-and-swap this can lose against), as CPython's
+// try_reuse_basic_ref does.
+func (th *Thread) reuseBasicRef(inst *instanceObject) *weakrefObject {
+	if th.rt.mode == GIL && inst.weakrefs == nil {
+		return nil
+	}
+	mu := th.rt.weakLock(&inst.Object)
+	lockIf(mu)
+	defer unlockIf(mu)
+	for wr := inst.weakrefs; wr != nil; wr = wr.next {
+		if wr.callback == nil && th.tryIncref(&wr.Object) {
+			return wr
+		}
+	}
+	return nil
 }
 
 // WeakRefGet returns a new reference to the referent, or (nil, nil) once it

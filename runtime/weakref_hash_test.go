@@ -14,13 +14,17 @@ func TestWeakrefHashEquality(t *testing.T) {
 		typ, err := th.rt.NewType(TypeSpec{Name: "Target"})
 		require.NoError(t, err)
 		a, b := th.NewInstance(typ), th.NewInstance(typ)
+		// A callback makes each weak reference a new object (without one,
+		// NewWeakRef hands out the referent's existing one again).
+		noop := func(*Thread, *Object) {}
 		wa1, err := th.NewWeakRef(a, nil)
 		require.NoError(t, err)
-		wa2, err := th.NewWeakRef(a, nil)
+		wa2, err := th.NewWeakRef(a, noop)
 		require.NoError(t, err)
+		require.NotSame(t, wa1, wa2)
 		wb, err := th.NewWeakRef(b, nil)
 		require.NoError(t, err)
-		late, err := th.NewWeakRef(b, nil)
+		late, err := th.NewWeakRef(b, noop)
 		require.NoError(t, err)
 
 		d := th.NewDict()
