@@ -157,8 +157,8 @@ func BenchmarkQueue(b *testing.B) {
 				b.Fatal("not drained")
 			}
 		}
-		reg.Deregister(other, dead)
-		reg.Deregister(q, dead)
+		reg.Deregister(other, nil, dead)
+		reg.Deregister(q, nil, dead)
 	})
 }
 

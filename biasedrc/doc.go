@@ -104,7 +104,14 @@
 //     which pushes the object on that owner's Queue and raises the queue's
 //     pending flag. A queued word's shared count may then go negative
 //     (further non-owner decrements subtract); the local part covers it and
-//     the queued entry guarantees a merge.
+//     the queued entry guarantees a merge. The free-threaded runtime calls
+//     EnqueueBatched instead: the object waits in the dropping thread's
+//     Batch with the others it queued to the same owner, and they are
+//     pushed under one lock when the batch fills, when an object of another
+//     owner comes, at the dropping thread's safe points (Flush), at its
+//     exit (Deregister's loop) or, while it is parked, by the thread that
+//     stopped the world (Batch.DrainWith). The count stays exact meanwhile;
+//     only the owner's merge comes later.
 //
 //  7. The owner polls Queue.Pending (one atomic load) at its safe points
 //     and calls Queue.Drain, which takes the entries under the queue's lock
@@ -228,10 +235,10 @@
 // enqueue costs the queue's mutex, an append and, when the owner has
 // drained since the last push, one store to its pending flag (it was a
 // read lock on a registry-wide RWMutex too, two more atomic adds on a line
-// that every enqueuing thread wrote). EnqueueCached skips the map too when
-// the owner is the one the enqueuing thread's QueueCache last found (a
-// consumer releasing one producer's objects): ids are never reused, and a
-// cached queue that Deregister closed sends it to the direct merge. No caller callback, and so no
+// that every enqueuing thread wrote). EnqueueBatched reads the map once per
+// batch (a consumer releasing one producer's objects) and takes the queue's
+// mutex once per batch: ids are never reused, and a queue that Deregister
+// closed since sends the batch to the direct merge. No caller callback, and so no
 // destructor, ever runs while either lock is held: Drain swaps the entry
 // slice out under Queue.mu and merges outside it, Enqueue merges directly
 // only after releasing Queue.mu, and Count's operations take no locks at

@@ -239,7 +239,7 @@ func (m *fuzzModel) step(i int, kind, arg byte) {
 			m.holds[th][x] = 0
 		}
 		m.live[th] = false
-		m.drain(th, m.reg.Deregister(m.queues[th], m.dead))
+		m.drain(th, m.reg.Deregister(m.queues[th], nil, m.dead))
 		require.False(t, m.reg.Registered(th), msg)
 	case 7: // reuse a dead slot
 		if sl.dead {
@@ -298,7 +298,7 @@ func (m *fuzzModel) finish() {
 	for th := ThreadID(1); th <= fuzzThreads; th++ {
 		if m.live[th] {
 			m.at = fuzzAt{op: -1, kind: 6, th: th}
-			m.drain(th, m.reg.Deregister(m.queues[th], m.dead))
+			m.drain(th, m.reg.Deregister(m.queues[th], nil, m.dead))
 			m.settle()
 		}
 	}

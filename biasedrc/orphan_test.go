@@ -39,7 +39,7 @@ func TestOrphanConcurrentDrops(t *testing.T) {
 		var deaths atomic.Int32
 		exitFirst := rng.IntN(2) == 0
 		if exitFirst {
-			reg.Deregister(q, func(*Count) { deaths.Add(1) })
+			reg.Deregister(q, nil, func(*Count) { deaths.Add(1) })
 		}
 		var wg sync.WaitGroup
 		for g, id := range [3]ThreadID{thB, thC, 4} {
@@ -72,7 +72,7 @@ func TestOrphanConcurrentDrops(t *testing.T) {
 			})
 		}
 		if !exitFirst {
-			reg.Deregister(q, func(*Count) { deaths.Add(1) })
+			reg.Deregister(q, nil, func(*Count) { deaths.Add(1) })
 		}
 		wg.Wait()
 		if d := deaths.Load(); d != 1 {

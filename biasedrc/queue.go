@@ -116,55 +116,49 @@ func (r *Registry[T]) Registered(id ThreadID) bool { return r.lookup(id) != nil 
 // to merged, and a Merge here would publish merged-zero first, after which
 // the owner's compare-and-swap would succeed on that word and report Dead a
 // second time. A stale owner id is harmless: the entry is merged by a drain
-// of that queue or, if the queue is gone, here.
+// of that queue or, if the queue is gone, here. (EnqueueBatched is the same
+// with the push put off.)
 func (r *Registry[T]) Enqueue(owner ThreadID, obj T) Outcome {
-	return r.EnqueueCached(nil, owner, obj)
-}
-
-// QueueCache remembers, for one enqueuing thread, the last queue
-// EnqueueCached looked up, so that a thread that drops many objects of one
-// owner (a consumer) reads the registry's map once, not once per object.
-// A cached queue never goes wrong: thread ids are never reused, and a
-// queue that its owner's Deregister closed takes no more pushes, which
-// sends EnqueueCached to the merge it makes when the owner is gone, as a
-// lookup that found the closed queue would. Owned by the enqueuing thread.
-type QueueCache[T any] struct {
-	owner ThreadID
-	q     *Queue[T]
-}
-
-// EnqueueCached is Enqueue with a cache of the owner's queue (c may be
-// nil): the free-threaded runtime gives each thread one.
-func (r *Registry[T]) EnqueueCached(c *QueueCache[T], owner ThreadID, obj T) Outcome {
 	if owner == Unowned {
-		return mergedOutcome(r.count(obj).shared.Add(-sharedUnit))
+		return unownedDrop(r.count(obj))
 	}
-	var q *Queue[T]
-	if c != nil && c.owner == owner && c.q != nil && c.q.reg == r {
-		q = c.q
-	} else if q = r.lookup(owner); q != nil && c != nil {
-		c.owner, c.q = owner, q
+	if q := r.lookup(owner); q != nil && q.push(obj) {
+		return Alive
 	}
-	if q != nil {
-		q.mu.Lock()
-		if !q.closed {
-			q.items = append(q.items, obj)
-			q.mu.Unlock()
-			// If pending is set already, the owner has not drained since
-			// it was set, and its next drain takes this entry too: a drain
-			// clears pending before it takes the items, so a push that
-			// comes after the take sees it clear and sets it.
-			if !q.pending.Load() {
-				q.pending.Store(true)
-			}
-			return Alive
-		}
+	return r.mergeOrphan(obj)
+}
+
+// unownedDrop drops a queued reference whose owner has disowned the word
+// (Enqueue says why it is a plain shared decrement).
+func unownedDrop(c *Count) Outcome { return mergedOutcome(c.shared.Add(-sharedUnit)) }
+
+// push appends objs to the queue and sets pending, unless the queue is
+// closed (its owner has deregistered): then it reports false and the
+// caller merges them itself.
+func (q *Queue[T]) push(objs ...T) bool {
+	q.mu.Lock()
+	if q.closed {
 		q.mu.Unlock()
+		return false
 	}
-	// The owner deregistered. Its last write to the plain local part
-	// happened before it closed its queue under q.mu and published the map
-	// without it: we took that mutex, or loaded that map, since, so reading
-	// the part in Merge is ordered after the write.
+	q.items = append(q.items, objs...)
+	q.mu.Unlock()
+	// If pending is set already, the owner has not drained since it was
+	// set, and its next drain takes these entries too: a drain clears
+	// pending before it takes the items, so a push that comes after the
+	// take sees it clear and sets it.
+	if !q.pending.Load() {
+		q.pending.Store(true)
+	}
+	return true
+}
+
+// mergeOrphan merges the dropped reference of a queued object whose owner
+// has deregistered. Its last write to the plain local part happened before
+// it closed its queue under q.mu and published the map without it: the
+// caller took that mutex, or loaded that map, since, so reading the part in
+// Merge is ordered after the write.
+func (r *Registry[T]) mergeOrphan(obj T) Outcome {
 	r.orphanMu.Lock()
 	_, out := r.count(obj).Merge(-1)
 	r.orphanMu.Unlock()
@@ -230,7 +224,12 @@ func (q *Queue[T]) DrainWith(merge func(T)) int {
 // the count directly and reads that local part, ordered only by the registry
 // lock. So the caller makes no count operation as this thread after
 // Deregister returns.
-func (r *Registry[T]) Deregister(q *Queue[T], dead func(T)) int {
+//
+// b (may be nil) is the exiting thread's own batch: the frees may queue
+// objects of other owners into it, and they are handed over in the same
+// loop, while the thread is still registered, since handing them to an
+// owner that has exited merges them, and a death there frees more.
+func (r *Registry[T]) Deregister(q *Queue[T], b *Batch[T], dead func(T)) int {
 	r.mu.Lock()
 	if q.reg != r || r.lookup(q.owner) != q {
 		r.mu.Unlock()
@@ -240,6 +239,10 @@ func (r *Registry[T]) Deregister(q *Queue[T], dead func(T)) int {
 	n := 0
 	for {
 		n += q.Drain(dead)
+		if b != nil && b.Len() > 0 {
+			r.Flush(b, dead)
+			continue
+		}
 		q.mu.Lock()
 		empty := len(q.items) == 0
 		q.closed = empty

@@ -25,20 +25,20 @@ func TestRegistryMisuse(t *testing.T) {
 	require.PanicsWithValue(t, "biasedrc: Register of a thread id that is already registered", func() { reg.Register(thA) })
 	require.True(t, reg.Registered(thA), "a refused Register must not disturb the registered queue")
 
-	require.Equal(t, 0, reg.Deregister(q, func(*obj) {}))
+	require.Equal(t, 0, reg.Deregister(q, nil, func(*obj) {}))
 	require.False(t, reg.Registered(thA))
 	require.PanicsWithValue(t, "biasedrc: Deregister of a queue that is not registered", func() {
-		reg.Deregister(q, func(*obj) {})
+		reg.Deregister(q, nil, func(*obj) {})
 	})
 
 	// A queue of another registry.
 	other := NewRegistry(countOf)
 	q2 := other.Register(thB)
 	require.PanicsWithValue(t, "biasedrc: Deregister of a queue that is not registered", func() {
-		reg.Deregister(q2, func(*obj) {})
+		reg.Deregister(q2, nil, func(*obj) {})
 	})
 	require.True(t, other.Registered(thB))
-	other.Deregister(q2, func(*obj) {})
+	other.Deregister(q2, nil, func(*obj) {})
 }
 
 func TestQueuePending(t *testing.T) {
@@ -63,7 +63,7 @@ func TestQueuePending(t *testing.T) {
 	n, out := o.rc.Merge(-1)
 	require.Equal(t, int64(1), n)
 	require.Equal(t, Alive, out)
-	require.Equal(t, 0, reg.Deregister(q, func(*obj) {}))
+	require.Equal(t, 0, reg.Deregister(q, nil, func(*obj) {}))
 }
 
 // TestDrainRacesEnqueues: producers drop references to the owner's objects
@@ -146,7 +146,7 @@ func TestDrainRacesEnqueues(t *testing.T) {
 			require.Equal(t, int32(1), o.deaths.Load(), "object %d", o.id)
 		}
 	}
-	require.Equal(t, 0, reg.Deregister(q, dead))
+	require.Equal(t, 0, reg.Deregister(q, nil, dead))
 }
 
 // TestOwnerExitWhileOthersHoldReferences: A creates objects, hands
@@ -201,7 +201,7 @@ func TestOwnerExitWhileOthersHoldReferences(t *testing.T) {
 					q.Drain(dead)
 				}
 			}
-			reg.Deregister(q, dead)
+			reg.Deregister(q, nil, dead)
 		})
 	}
 	// A exits once every holder has dropped half of its references, with
@@ -210,7 +210,7 @@ func TestOwnerExitWhileOthersHoldReferences(t *testing.T) {
 	for range holders {
 		<-halfway
 	}
-	reg.Deregister(qa, dead)
+	reg.Deregister(qa, nil, dead)
 	wg.Wait()
 	for _, o := range objs {
 		require.Equal(t, int32(1), o.deaths.Load(), "object %d", o.id)
@@ -260,11 +260,11 @@ func TestDeregisterFreesWhileRegistered(t *testing.T) {
 			default:
 				t.Errorf("child: %v", out)
 			}
-			reg.Deregister(qb, func(*obj) { t.Error("B's queue held an object") })
+			reg.Deregister(qb, nil, func(*obj) { t.Error("B's queue held an object") })
 		}()
 
 		registeredInCallback := true
-		n := reg.Deregister(qa, func(o *obj) {
+		n := reg.Deregister(qa, nil, func(o *obj) {
 			require.Same(t, parent, o)
 			registeredInCallback = reg.Registered(thA)
 			// Free the parent: drop its reference to the child, as A.
@@ -282,59 +282,4 @@ func TestDeregisterFreesWhileRegistered(t *testing.T) {
 		require.Equal(t, int32(1), childDeaths.Load(), "round %d", round)
 		require.Zero(t, child.rc.Value(Biased))
 	}
-}
-
-// TestEnqueueCached: the cache sends an object to its own owner's queue
-// whatever the cache held before, fills itself from the registry, and once
-// the owner has deregistered (the cached queue closed) merges the dropped
-// reference as Enqueue does, never pushing onto the closed queue.
-func TestEnqueueCached(t *testing.T) {
-	reg := NewRegistry(countOf)
-	qa, qb := reg.Register(thA), reg.Register(thB)
-	queued := func(owner ThreadID) *obj { // the owner holds two references; thC drops one
-		o := &obj{}
-		o.rc.Init(Biased, owner)
-		o.rc.IncBiased(owner)
-		require.Equal(t, MustQueue, o.rc.DecBiased(thC))
-		return o
-	}
-	var c QueueCache[*obj]
-	a1 := queued(thA)
-	require.Equal(t, Alive, reg.EnqueueCached(&c, a1.rc.Owner(), a1))
-	require.Equal(t, 1, qa.Len())
-	require.Same(t, qa, c.q, "the cache took A's queue")
-	b1 := queued(thB)
-	require.Equal(t, Alive, reg.EnqueueCached(&c, b1.rc.Owner(), b1))
-	require.Equal(t, 1, qb.Len(), "B's object went to B's queue, not the cached A's")
-	require.Equal(t, 1, qa.Len())
-	a2 := queued(thA)
-	require.Equal(t, Alive, reg.EnqueueCached(&c, a2.rc.Owner(), a2))
-	require.Equal(t, 2, qa.Len())
-
-	// A's exit merges what was queued (each keeps the owner's reference).
-	require.Equal(t, 2, reg.Deregister(qa, func(*obj) { t.Fatal("nothing queued to A died") }))
-	require.Equal(t, int64(1), a1.rc.Value(Biased))
-	// The cache still holds A's closed queue: a crossing drop of an object
-	// A still owns merges it here (the object's local part still counts
-	// A's reference and the drop's own); a second drop frees it.
-	c.owner, c.q = thA, qa
-	a3 := queued(thA)
-	require.Equal(t, Alive, reg.EnqueueCached(&c, a3.rc.Owner(), a3))
-	require.Equal(t, 0, qa.Len(), "nothing pushed onto the closed queue")
-	require.Equal(t, Unowned, a3.rc.Owner(), "merged by the enqueuer")
-	require.Equal(t, Dead, a3.rc.DecBiased(thC))
-
-	// A cache filled from another registry is not used for this one: A
-	// is registered there, not here, so here the drop is merged.
-	other := NewRegistry(countOf)
-	qo := other.Register(thA)
-	o := queued(thA)
-	require.Equal(t, Alive, other.EnqueueCached(&c, o.rc.Owner(), o))
-	require.Same(t, qo, c.q)
-	a4 := queued(thA)
-	require.Equal(t, Alive, reg.EnqueueCached(&c, a4.rc.Owner(), a4))
-	require.Equal(t, 1, qo.Len(), "nothing pushed onto the other registry's queue")
-	require.Equal(t, Unowned, a4.rc.Owner(), "merged by the enqueuer")
-	other.Deregister(qo, func(*obj) {})
-	reg.Deregister(qb, func(*obj) {})
 }

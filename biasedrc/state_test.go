@@ -247,7 +247,7 @@ func TestBiasedTransitions(t *testing.T) {
 						dead(o)
 					}
 				case opExit:
-					require.Equal(t, s.want, reg.Deregister(queues[s.by], dead), msg)
+					require.Equal(t, s.want, reg.Deregister(queues[s.by], nil, dead), msg)
 					require.False(t, reg.Registered(s.by), msg)
 				}
 				require.Equal(t, s.after, snap(&o.rc), msg)
@@ -474,7 +474,7 @@ func TestImmortalNeverWritten(t *testing.T) {
 	require.Equal(t, Alive, reg.Enqueue(thA, &c))
 	require.Equal(t, 1, q.Drain(func(*Count) { t.Fatal("immortal reported dead") }))
 	require.Equal(t, Alive, reg.Enqueue(thB, &c)) // no such queue: direct Merge
-	require.Equal(t, 0, reg.Deregister(q, func(*Count) {}))
+	require.Equal(t, 0, reg.Deregister(q, nil, func(*Count) {}))
 	require.Equal(t, immortalSnap, snap(&c))
 }
 

@@ -243,7 +243,7 @@ func (th *stressThread) exit() {
 		w.gil.Unlock()
 	}
 	if th.q != nil {
-		w.drained.Add(int64(w.reg.Deregister(th.q, w.dead)))
+		w.drained.Add(int64(w.reg.Deregister(th.q, nil, w.dead)))
 	}
 }
 

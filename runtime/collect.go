@@ -205,6 +205,8 @@ func (e *collectEnv) GatherYoung(gen0 *gc.List) {
 		if t.queue != nil {
 			t.stats.countMerges(t.queue.DrainWith(e.mergeInPause))
 		}
+		// What a parked thread queued and has not handed over yet.
+		t.stats.countMerges(t.brcBatch.DrainWith(e.mergeInPause))
 	}
 	for _, y := range orphans {
 		y.drainRemote(e.th)

@@ -118,7 +118,7 @@ func (th *Thread) dropRef(o *Object) bool {
 // dropRefSlow handles the outcomes other than Alive.
 func (th *Thread) dropRefSlow(o *Object, out biasedrc.Outcome) bool {
 	if out == biasedrc.MustQueue {
-		out = th.rt.brc.EnqueueCached(&th.queueCache, o.rc.Owner(), o)
+		out = th.rt.brc.EnqueueBatched(&th.brcBatch, o.rc.Owner(), o, th.freeDead)
 	}
 	if out == biasedrc.Underflow {
 		misuse("reference count of a %s object went below zero", o.typ.name)

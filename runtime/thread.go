@@ -51,9 +51,15 @@ type Thread struct {
 	// enter tells an attached thread and a live object of its runtime
 	// from every misuse with one compare.
 	entryRT *Runtime
-	// queueCache is the owner's queue this thread last handed an object
-	// to (Biased).
-	queueCache biasedrc.QueueCache[*Object]
+	// brcBatch holds the objects this thread queued to their owner and has
+	// not yet handed to the owner's queue (Biased): handed over when it
+	// fills, at this thread's safe points, or by a thread that stops the
+	// world while this one is parked. Owned by the thread.
+	brcBatch biasedrc.Batch[*Object]
+	// freeDead is th.free as a func value, made once (Biased): the merge
+	// queue's calls take it, and a method value made at the call would be
+	// an allocation on every queued drop.
+	freeDead func(*Object)
 	// trash is the work list of objects whose count reached zero, freed
 	// one at a time so that freeing a long chain needs no deep recursion.
 	trash      []*Object
@@ -107,6 +113,7 @@ func (rt *Runtime) NewThread() *Thread {
 		th.heaps = rt.classes.newHeaps()
 		if rt.brc != nil {
 			th.queue = rt.brc.Register(th.id)
+			th.freeDead = th.free
 		}
 	}
 	th.state.Store(stDetached)
@@ -220,7 +227,13 @@ func (th *Thread) Checkpoint() {
 // safePoint does the bookkeeping every safe point does.
 func (th *Thread) safePoint() {
 	if th.queue != nil && th.queue.Pending() {
-		th.stats.countMerges(th.queue.Drain(th.free))
+		th.stats.countMerges(th.queue.Drain(th.freeDead))
+	}
+	// After the drain, whose frees may queue objects of other owners: a
+	// thread leaves every safe point with its batch handed over (a merge
+	// of an exited owner's object may free one whose drops queue more).
+	for th.brcBatch.Len() > 0 {
+		th.rt.brc.Flush(&th.brcBatch, th.freeDead)
 	}
 	if th.young != nil && th.young.pending.Load() {
 		th.young.drainRemote(th)
@@ -243,7 +256,7 @@ func (th *Thread) Close() {
 	rt := th.rt
 	th.safePoint()
 	if th.queue != nil {
-		th.stats.countMerges(rt.brc.Deregister(th.queue, th.free))
+		th.stats.countMerges(rt.brc.Deregister(th.queue, &th.brcBatch, th.freeDead))
 		th.queue = nil
 	}
 	if th.young != nil {
