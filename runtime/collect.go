@@ -157,10 +157,8 @@ type collectEnv struct {
 	// reference is dropped when the world runs again (after the collector
 	// took its hold on the garbage).
 	pauseHeld map[*Object]struct{}
-	// drop is the scratch buffer of Clear; warmed is where the loads of
-	// touch go.
-	drop   []*Object
-	warmed int
+	// drop is the scratch buffer of Clear.
+	drop []*Object
 }
 
 func (e *collectEnv) StopTheWorld() { e.th.stopTheWorld() }
@@ -662,7 +660,9 @@ func (e *collectEnv) Clear(hs []*gc.Header) {
 			drop = asInstance(o).takeAttrs(drop)
 		}
 	}
-	e.touch(drop)
+	// Start loading what the drops will touch, so that the misses overlap
+	// (as prefetchReferents does for the traversal).
+	prefetch.Lines(drop)
 	for i, r := range drop {
 		drop[i] = nil
 		th.decref(r)
@@ -736,18 +736,4 @@ func (e *collectEnv) DecRef(h *gc.Header) { e.th.decref(fromGC(h)) }
 // AppendGarbage puts an uncollectable object into gc.garbage.
 func (e *collectEnv) AppendGarbage(h *gc.Header) {
 	_ = e.th.ListAppend(e.th.rt.garbage, fromGC(h))
-}
-
-// touch loads the type word of every object of os in a loop that does
-// nothing else, so that their cache misses overlap, before the caller
-// looks at them one by one. The sum of their kinds, which nothing reads,
-// keeps the loads from being optimized away. (Clear, which no benchmark's
-// collection reaches, was not measured with a prefetch instead, as
-// prefetchReferents does.)
-func (e *collectEnv) touch(os []*Object) {
-	warmed := 0
-	for _, o := range os {
-		warmed += int(o.typ.kind)
-	}
-	e.warmed += warmed
 }
