@@ -130,7 +130,10 @@ func (w *reprWalk) write(o *Object) {
 		b.WriteString(quoteStr(asStr(o).s))
 	case kindList, kindDict, kindTuple:
 		if w.isOnPath(o) {
-			b.WriteString(reprRecursion(o.typ.kind))
+			br := reprBrackets(o.typ.kind)
+			b.WriteString(br[:1])
+			b.WriteString("...")
+			b.WriteString(br[1:])
 			return
 		}
 		w.open(o)
@@ -229,17 +232,6 @@ func reprBrackets(k kind) string {
 		return "()"
 	}
 	return "[]"
-}
-
-// reprRecursion returns what a container kind shows where it recurs.
-func reprRecursion(k kind) string {
-	switch k {
-	case kindDict:
-		return "{...}"
-	case kindTuple:
-		return "(...)"
-	}
-	return "[...]"
 }
 
 // quoteStr quotes s like Python's repr(str).
