@@ -80,7 +80,7 @@ func (th *Thread) NewWeakRef(target *Object, callback func(th *Thread, ref *Obje
 // only through a compare-and-swap this can lose against), as CPython's
 // try_reuse_basic_ref does.
 func (th *Thread) reuseBasicRef(inst *instanceObject) *weakrefObject {
-	if th.rt.mode == GIL && inst.weakrefs == nil {
+	if !th.mayHaveWeakrefs(inst) {
 		return nil
 	}
 	mu := th.rt.weakLock(&inst.Object)
@@ -137,16 +137,20 @@ func (th *Thread) clearWeakrefsNoCallbacks(inst *instanceObject) {
 	}
 }
 
-// mayHaveWeakrefs reports whether a dying instance may have weak
-// references to clear, without the stripe lock where that can be told.
+// mayHaveWeakrefs reports whether an instance may have weak references,
+// without the stripe lock where that can be told. For a dying instance the
+// answer is final; for a live one (reuseBasicRef) another thread may make
+// the first weak reference just after a false answer, and then there are
+// two, which is allowed.
 func (th *Thread) mayHaveWeakrefs(inst *instanceObject) bool {
 	switch {
 	case th.rt.mode == GIL:
 		return inst.weakrefs != nil
 	case th.rt.strategy == biasedrc.Biased && inst.rc.SharedState() == biasedrc.StateDefault:
 		// NewWeakRef marks the count maybe-weakref before it links, and
-		// states only move up: no weak reference was ever made, and none
-		// can be now (nobody holds a reference), so skip the stripe lock.
+		// states only move up: no weak reference was linked yet (and to a
+		// dying instance none can be, nobody holding a reference), so skip
+		// the stripe lock.
 		return false
 	}
 	return true
