@@ -16,8 +16,9 @@ package runtime
 //     free panics as it does in Debug mode), the count word zeroed (so
 //     that a stale lock-free reader refuses it: biasedrc's ResetDead) and
 //     a container's collector header zeroed, so that the object looks
-//     like a slot fresh from the allocator. The slot stays handed out: AllocatorStats counts it in
-//     SlotsInUse and in FreeListed. Stats counts the object as freed.
+//     like a slot fresh from the allocator. The slot stays handed out:
+//     AllocatorStats counts it in SlotsInUse and in FreeListed. Stats
+//     counts the object as freed.
 //  2. NewInt, NewFloat, NewList and NewDict pop before they ask the
 //     allocator.
 //  3. A full list sends the slot to the allocator, as before.

@@ -12,8 +12,8 @@
 // compare runs every workload in every mode at every thread count and prints
 // a table (with a progress line on stderr: rewritten in place on a
 // terminal, a plain line at most every 5 s elsewhere): ops/s per mode, each
-// free-threaded mode's ratio to GIL mode, and
-// each mode's speedup against one thread (ftscalingbench's definition:
+// free-threaded mode's ratio to GIL mode, and each mode's speedup against
+// one thread (ftscalingbench's definition:
 // throughput at n threads over throughput at one thread). Each row is the
 // median of -repeat runs, taken round-robin over a workload's modes and
 // thread counts so that a burst of load elsewhere on a shared machine spoils
