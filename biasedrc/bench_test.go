@@ -90,9 +90,9 @@ func BenchmarkIncDec(b *testing.B) {
 			}
 		}
 	})
-	// The same through the runtime's decrement (decNoCall written out, as
-	// DecRef has it: DecBiasedNoCall, then the call its rest asks for,
-	// here none): the add with no call.
+	// The same through the runtime's decrement (decNoCall, as DecRef has
+	// it: DecBiasedNoCall, then the call its rest asks for, here none): the
+	// add with no call.
 	b.Run("strategy=biased/nonowner-nocall", func(b *testing.B) {
 		c := newBenchCount(Biased, benchOwner)
 		c.IncBiased(benchOther)
@@ -101,15 +101,7 @@ func BenchmarkIncDec(b *testing.B) {
 		// Go 1.26.8 (an internal compiler error in escape analysis).
 		for range b.N {
 			c.IncBiased(me)
-			out, rest := c.DecBiasedNoCall(me)
-			switch {
-			case rest.Done():
-			case rest.Started():
-				out = c.DecBiasedFinish(rest)
-			default:
-				out = c.DecBiasedSlow(me)
-			}
-			if out != Alive {
+			if decNoCall(c, me) != Alive {
 				b.Fatal("not alive")
 			}
 		}

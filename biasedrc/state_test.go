@@ -690,15 +690,16 @@ func TestResetDeadAllowsInitFresh(t *testing.T) {
 // decNoCall is the runtime's biased decrement (DecRef, dropRef):
 // DecBiasedNoCall, then the one call, if any, that its rest asks for.
 func decNoCall(c *Count, me ThreadID) Outcome {
-	out, rest := c.DecBiasedNoCall(me)
+	dead, rest := c.DecBiasedNoCall(me)
 	switch {
+	case dead:
+		return Dead
 	case rest.Done():
+		return Alive
 	case rest.Started():
-		out = c.DecBiasedFinish(rest)
-	default:
-		out = c.DecBiasedSlow(me)
+		return c.DecBiasedFinish(rest)
 	}
-	return out
+	return c.DecBiasedSlow(me)
 }
 
 // cloneCount copies every field of c (single goroutine, or behind a
@@ -736,8 +737,13 @@ func checkNoCallSequence(t *testing.T, c *Count, me ThreadID, msg string) (strin
 	a, b := cloneCount(c), cloneCount(c)
 	want := b.DecBiased(me)
 	before := *cloneCount(c)
-	out, rest := a.DecBiasedNoCall(me)
+	dead, rest := a.DecBiasedNoCall(me)
 	kind := restKind(rest)
+	out := Alive
+	if dead {
+		out = Dead
+		require.Equal(t, "done", kind, "%s: dead with a rest", msg)
+	}
 	switch kind {
 	case "started":
 		require.Equal(t, before.owner.Load(), a.owner.Load(), msg)

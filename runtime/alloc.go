@@ -215,7 +215,7 @@ func (th *Thread) allocTuple() *tupleObject {
 }
 
 func (th *Thread) allocList() *listObject {
-	if f := th.freeLists.lists[listFreeList].pop(); f != nil {
+	if f, ok := th.freeLists.lists[kindList].pop(); ok {
 		return freedList(f)
 	}
 	var o *listObject
@@ -232,7 +232,7 @@ func (th *Thread) allocList() *listObject {
 }
 
 func (th *Thread) allocDict() *dictObject {
-	if f := th.freeLists.lists[dictFreeList].pop(); f != nil {
+	if f, ok := th.freeLists.lists[kindDict].pop(); ok {
 		return freedDict(f)
 	}
 	var o *dictObject
@@ -280,7 +280,7 @@ func (th *Thread) allocWeakref() *weakrefObject {
 // it has one with room (freelist.go), or else to the allocator; t is the
 // type the object had.
 func (th *Thread) freeSlot(o *Object, t *Type) {
-	if !th.freeLists.keep(o, t) {
+	if !th.freeLists.keep(o, t, t.kind) {
 		th.releaseSlot(o, t)
 	}
 }

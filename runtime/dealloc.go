@@ -93,9 +93,12 @@ func (th *Thread) dropRef(o *Object) bool {
 	var out biasedrc.Outcome
 	switch th.strategy {
 	case biasedrc.Biased:
-		var rest biasedrc.DecRest
-		switch out, rest = o.rc.DecBiasedNoCall(th.id); {
+		dead, rest := o.rc.DecBiasedNoCall(th.id)
+		switch {
+		case dead:
+			return true
 		case rest.Done():
+			return false
 		case rest.Started():
 			out = o.rc.DecBiasedFinish(rest)
 		default:
@@ -254,7 +257,7 @@ func (th *Thread) finishFree(o *Object, t *Type) {
 	if c.gc.IsTracked() && th.untrack(c, true) {
 		return // the young list's owner unlinks it and frees its slot
 	}
-	if th.freeLists.push(o, t) { // a list or a dict (freelist.go)
+	if th.freeLists.push(o, t.kind) { // a list or a dict (freelist.go)
 		o.rc.ResetDead()
 		c.gc = gc.Header{}
 		return

@@ -45,59 +45,59 @@ const (
 	containerFreeListMax = 80
 )
 
-// Free list indexes: kind k's list is freeLists.lists[k-kindInt]; str and
-// tuple have none (their bound is 0), so that keep finds a list with one
-// subtraction.
-const (
-	intFreeList   = 0
-	floatFreeList = int(kindFloat - kindInt)
-	listFreeList  = int(kindList - kindInt)
-	dictFreeList  = int(kindDict - kindInt)
-	numFreeLists  = dictFreeList + 1
-)
-
 // freeList is a stack of freed objects of one kind, ready for reuse: their
 // headers are poisoned (the type is the freed twin) and their count words
 // zero. Protected as its freeLists says.
 type freeList struct {
-	n     int // objects on the stack: items[:n]
-	max   int // CPython's bound, or 0 when free lists are off or the kind has none
-	items [freeListMax]*Object
+	n int // objects on the stack: items[:n]
+	// items has CPython's bound as its length, or none when free lists are
+	// off or the kind has none: a push's one compare against the length is
+	// also the index's bounds check, and a pop's one unsigned compare both
+	// the empty test and the bounds check.
+	items []*Object
 }
 
-// pop returns the object pushed last, or nil.
-func (fl *freeList) pop() *Object {
-	if fl.n == 0 {
-		return nil
+// pop returns the object pushed last; ok is false when the list is empty.
+// (A result the caller branches on directly, rather than a nil test of the
+// object, lets the compiler send the empty case straight to the caller's
+// allocation.)
+func (fl *freeList) pop() (o *Object, ok bool) {
+	items := fl.items
+	if n := fl.n - 1; uint(n) < uint(len(items)) {
+		o = items[n]
+		fl.n = n
+		return o, true
 	}
-	fl.n--
-	return fl.items[fl.n]
+	return nil, false
 }
 
 // freeLists are one runtime's (GIL mode: protected by the GIL) or one
 // thread's (free-threaded: owned by the thread; read by a thread that has
-// stopped the world).
+// stopped the world). They are indexed by kind, so that a free that has
+// just tested its type's kind indexes them without a second test; the
+// kinds below kindDict without a list (freed, None, bool, str, tuple)
+// have an empty one, which costs a slice header each.
 type freeLists struct {
-	lists [numFreeLists]freeList
+	lists [kindDict + 1]freeList
 }
 
 func newFreeLists(on bool) *freeLists {
 	fls := &freeLists{}
 	if on {
-		fls.lists[intFreeList].max = freeListMax
-		fls.lists[floatFreeList].max = freeListMax
-		fls.lists[listFreeList].max = containerFreeListMax
-		fls.lists[dictFreeList].max = containerFreeListMax
+		fls.lists[kindInt].items = make([]*Object, freeListMax)
+		fls.lists[kindFloat].items = make([]*Object, freeListMax)
+		fls.lists[kindList].items = make([]*Object, containerFreeListMax)
+		fls.lists[kindDict].items = make([]*Object, containerFreeListMax)
 	}
 	return fls
 }
 
-// keep pushes o, a dying scalar of type t, on its kind's free list if it
-// has one with room, poisoned and with its count word zeroed, and reports
-// whether it did (step 1). Small enough to inline into freeSlot and
-// DecRef.
-func (fls *freeLists) keep(o *Object, t *Type) bool {
-	if !fls.push(o, t) {
+// keep pushes o, a dying scalar of type t and kind k (t.kind, which the
+// caller has tested), on its kind's free list if it has one with room,
+// poisoned and with its count word zeroed, and reports whether it did
+// (step 1). Small enough to inline into freeSlot and DecRef.
+func (fls *freeLists) keep(o *Object, t *Type, k kind) bool {
+	if !fls.push(o, k) {
 		return false
 	}
 	o.typ = t.freed
@@ -105,21 +105,20 @@ func (fls *freeLists) keep(o *Object, t *Type) bool {
 	return true
 }
 
-// push pushes o, of type t, on its kind's free list if it has one with
+// push pushes o, of kind k, on its kind's free list if it has one with
 // room, and reports whether it did; the caller makes o look fresh (keep,
 // or finishFree for a container, which has poisoned it already).
-func (fls *freeLists) push(o *Object, t *Type) bool {
-	i := uint(t.kind - kindInt) // wraps around for the kinds below int
-	if i >= uint(numFreeLists) {
+func (fls *freeLists) push(o *Object, k kind) bool {
+	if k > kindDict {
 		return false
 	}
-	fl := &fls.lists[i]
-	if fl.n >= fl.max {
-		return false
+	fl := &fls.lists[k]
+	if n := uint(fl.n); n < uint(len(fl.items)) {
+		fl.items[n] = o
+		fl.n = int(n + 1)
+		return true
 	}
-	fl.items[fl.n] = o
-	fl.n++
-	return true
+	return false
 }
 
 // len is the number of objects on the lists.

@@ -25,7 +25,7 @@ func (th *Thread) NewInt(v int64) *Object {
 	// a free list's int (freelist.go), or the alloc function written out
 	// (see alloc.go)
 	var o *intObject
-	if f := th.freeLists.lists[intFreeList].pop(); f != nil {
+	if f, ok := th.freeLists.lists[kindInt].pop(); ok {
 		o = freedInt(f)
 	} else {
 		var id mimallocish.SlotID
@@ -49,7 +49,7 @@ func (th *Thread) NewFloat(v float64) *Object {
 	// a free list's float (freelist.go), or the alloc function written
 	// out (see alloc.go)
 	var o *floatObject
-	if f := th.freeLists.lists[floatFreeList].pop(); f != nil {
+	if f, ok := th.freeLists.lists[kindFloat].pop(); ok {
 		o = freedFloat(f)
 	} else {
 		var id mimallocish.SlotID

@@ -137,7 +137,7 @@ func (th *Thread) ID() uint64 { return uint64(th.id) }
 // the panic is formatted out of line.
 func (th *Thread) mustBeAttached() {
 	if !th.attached {
-		th.notAttached()
+		panic(th.notAttached())
 	}
 }
 
@@ -161,22 +161,28 @@ func (th *Thread) setAttached(on bool) {
 // compare, and badEntry then says which.
 func (th *Thread) enter(o *Object) {
 	if o == nil || o.typ.rt != th.entryRT {
-		th.badEntry(o)
+		panic(th.badEntry(o))
 	}
 }
 
+// badEntry is the misuse message for a failed enter.
+//
 //go:noinline
-func (th *Thread) badEntry(o *Object) {
-	th.mustBeAttached()
-	th.badObject(o)
+func (th *Thread) badEntry(o *Object) string {
+	if !th.attached {
+		return th.notAttached()
+	}
+	return badObject(o)
 }
 
+// notAttached is the misuse message for a thread used while detached.
+//
 //go:noinline
-func (th *Thread) notAttached() {
+func (th *Thread) notAttached() string {
 	if th.closed {
-		misuse("use of a closed thread")
+		return misuseMessage("use of a closed thread")
 	}
-	misuse("use of a detached thread (call Attach first)")
+	return misuseMessage("use of a detached thread (call Attach first)")
 }
 
 // Attach takes the GIL (GIL mode) or becomes attached (free-threaded mode),

@@ -144,20 +144,22 @@ func (rt *Runtime) initBuiltins() {
 // freed object's type has no runtime: Type.freed).
 func (th *Thread) check(o *Object) {
 	if o == nil || o.typ.rt != th.rt {
-		th.badObject(o)
+		panic(badObject(o))
 	}
 }
 
+// badObject is the misuse message for an object check failed.
+//
 //go:noinline
-func (th *Thread) badObject(o *Object) {
+func badObject(o *Object) string {
 	if o == nil {
-		misuse("nil *Object passed to the API")
+		return misuseMessage("nil *Object passed to the API")
 	}
 	t := o.typ
 	if t.kind == kindFreed {
-		misuse("use after free of a %s object", t.name)
+		return misuseMessage("use after free of a %s object", t.name)
 	}
-	misuse("%s object of another runtime used in this one", t.name)
+	return misuseMessage("%s object of another runtime used in this one", t.name)
 }
 
 func typeError(format string, args ...any) error { return errorf(ErrType, format, args...) }
