@@ -218,9 +218,12 @@ func (th *Thread) dispose(o *Object, t *Type) {
 		th.releaseAll(asTuple(o).items)
 		asTuple(o).items = nil
 	case kindList:
-		items := takeItems(asList(o))
-		th.releaseAll(items)
-		th.freeItems(items)
+		// A list that never had an array nor a view has nothing to drop.
+		if l := asList(o); l.capacity != 0 || l.view.Load() != nil {
+			items := takeItems(l)
+			th.releaseAll(items)
+			th.freeItems(items)
+		}
 	case kindDict:
 		d := asDict(o)
 		d.table.each(func(k, v *Object) {

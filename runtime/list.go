@@ -3,13 +3,16 @@ package runtime
 // NewList returns a list of items (each gets a new reference).
 func (th *Thread) NewList(items ...*Object) *Object {
 	th.mustBeAttached()
-	th.checkAll(items)
-	l := th.allocList()
-	a := th.newItems(len(items))
-	for _, it := range items {
-		th.incref(it)
-		a = append(a, it)
+	var a []*Object // an empty list has no array: skip the calls
+	if len(items) > 0 {
+		th.checkAll(items)
+		a = th.newItems(len(items))
+		for _, it := range items {
+			th.incref(it)
+			a = append(a, it)
+		}
 	}
+	l := th.allocList()
 	l.setItems(a)
 	th.bornBuiltin(&l.Object, th.rt.t.list, tiList)
 	th.track(&l.container)
