@@ -483,3 +483,62 @@ func TestAPIListAgainstModel(t *testing.T) {
 		th.Close()
 	})
 }
+
+// TestListReadsPublishedWithoutLock: a safe point with only lock-free list
+// reads to publish stores them without the counters' mutex; one with other
+// counts too publishes them under it; Stats adds both, and so does the
+// runtime's total for closed threads.
+func TestListReadsPublishedWithoutLock(t *testing.T) {
+	eachMode(t, func(t *testing.T, rt *Runtime) {
+		owner := rt.NewThread()
+		a, b := owner.NewInt(1000), owner.NewInt(2000)
+		lo := owner.NewList(a, b)
+		owner.DecRef(a)
+		owner.DecRef(b)
+		owner.Detach()
+		other := rt.NewThread()
+		read := func(n int) {
+			for i := range n {
+				it, err := other.ListGet(lo, i%2)
+				require.NoError(t, err)
+				other.DecRef(it)
+			}
+		}
+		read(2) // shares the list (free-threaded, biased) and marks the items
+		other.Checkpoint()
+		tc := &other.stats
+		start := rt.Stats()
+		atomicBefore, lockedBefore := tc.readsPublished[1].Load(), tc.published.listReads[1]
+
+		read(5)
+		require.Equal(t, uint64(0), tc.dirty&^dirtyReads, "reads alone dirty only the reads' bit")
+		other.Checkpoint()
+		afterReads := rt.Stats()
+		lockFree := rt.mode == FreeThreaded && rt.cfg.RefCounting == Biased && lockFreeListReads
+		if !lockFree {
+			require.Equal(t, start.ListReadsLockFree, afterReads.ListReadsLockFree)
+			require.Zero(t, tc.readsPublished[1].Load())
+		} else {
+			require.Equal(t, start.ListReadsLockFree+5, afterReads.ListReadsLockFree)
+			require.Equal(t, atomicBefore+5, tc.readsPublished[1].Load(), "published without the mutex")
+			require.Equal(t, lockedBefore, tc.published.listReads[1])
+		}
+
+		read(3)
+		other.DecRef(other.NewFloat(1.5)) // a count to publish under the mutex
+		other.Checkpoint()
+		afterMixed := rt.Stats()
+		if lockFree {
+			require.Equal(t, afterReads.ListReadsLockFree+3, afterMixed.ListReadsLockFree)
+			require.Equal(t, atomicBefore+5, tc.readsPublished[1].Load(), "no atomic store when the mutex is taken")
+			require.Equal(t, lockedBefore+3, tc.published.listReads[1])
+		}
+		require.Equal(t, afterReads.Allocated+1, afterMixed.Allocated)
+
+		other.Close()
+		owner.Attach()
+		require.Equal(t, afterMixed.ListReadsLockFree, rt.Stats().ListReadsLockFree, "a closed thread's reads stay counted")
+		owner.DecRef(lo)
+		owner.Close()
+	})
+}

@@ -289,9 +289,7 @@ func (th *Thread) Close() {
 		}
 	}
 	th.stats.publish()
-	th.stats.mu.Lock()
-	rt.retired.add(&th.stats.published)
-	th.stats.mu.Unlock()
+	th.stats.addPublished(&rt.retired)
 	if th.young != nil {
 		rt.orphans = append(rt.orphans, th.young)
 	}
