@@ -139,6 +139,20 @@ func TestAPIMisuseBelowZero(t *testing.T) {
 			th.DecRef(x)
 			th.DecRef(x) // one too many: x dies while l still points at it
 			require.PanicsWithValue(t, "nogil: reference count of a int object went below zero", func() { th.DecRef(l) })
+			// The thread stays usable: the panic did not leave it freeing
+			// (which would send every later container to the work list for
+			// good), and a list that frees a list frees both.
+			require.False(t, th.freeing, "the misuse left the thread freeing")
+			th.Checkpoint()
+			lists := rt.Stats().LiveByType["list"]
+			outer := th.NewList(th.NewList())
+			inner, err := th.ListGet(outer, 0)
+			require.NoError(t, err)
+			th.DecRef(inner)
+			th.DecRef(inner) // NewList's reference
+			th.DecRef(outer)
+			th.Checkpoint()
+			require.Equal(t, lists, rt.Stats().LiveByType["list"], "both lists freed")
 			th.Close()
 			// The runtime is damaged (the misuse interrupted a free), but
 			// Close must still return, reporting what it could not free.

@@ -55,6 +55,23 @@ func (th *Thread) freeContainer(o *Object) {
 		}
 		return
 	}
+	if o != nil {
+		if k := o.typ.kind; k >= kindTuple && k <= kindDict {
+			// A tuple, a list or a dict runs no code of its own: its free
+			// needs no deferred reset, which costs every other free (a
+			// misuse found on the way, a count that underflows, resets
+			// freeing itself: dropRefSlow). What it releases goes on the
+			// work list, drained below when there is any.
+			th.freeing = true
+			th.dying(o)
+			th.dispose(o, o.typ)
+			th.freeing = false
+			if len(th.trash) == 0 {
+				return
+			}
+			o = nil
+		}
+	}
 	th.freeing = true
 	// A finalizer that panics (or a misuse found on the way) unwinds
 	// through here: the thread must stay usable, and what is left on the
@@ -124,6 +141,10 @@ func (th *Thread) dropRefSlow(o *Object, out biasedrc.Outcome) bool {
 		out = th.rt.brc.EnqueueBatched(&th.brcBatch, o.rc.Owner(), o, th.freeDead)
 	}
 	if out == biasedrc.Underflow {
+		// The panic may unwind through a free that does not reset freeing
+		// (freeContainer's tuples, lists and dicts): the thread stays
+		// usable, and its next free drains what the work list holds.
+		th.freeing = false
 		misuse("reference count of a %s object went below zero", o.typ.name)
 	}
 	return out == biasedrc.Dead
