@@ -20,9 +20,8 @@ func (th *Thread) DecRef(o *Object) {
 	// freeSlot, keep plus its fallback call, is too large to inline.)
 	//
 	// Two shapes keep the common paths short. The owner's last reference
-	// branches on DecBiasedNoCall's dead straight to the free below: the
-	// compiler threads a branch on a boolean result through the inlined
-	// returns, not one on an Outcome. And every rare end (a queued or
+	// reaches the free below after one test, of DecBiasedNoCall's dead
+	// (an Outcome beside rest took three). And every rare end (a queued or
 	// underflowing drop, the free that follows it) is a call with nothing
 	// after it (decRefEnd), so that th and o need not be saved across a
 	// call on the common paths. Together with the entry check's panic in

@@ -96,7 +96,7 @@ func (c *counters) each(fn func(index int, allocated, freed uint64)) {
 // shared-read) publishes them without mu: into readsPublished, one atomic
 // store per count that changed instead of mu's lock and unlock. It is the
 // only place free-threaded mode publishes where GIL mode, which has no
-// lock-free reads, does not publish at all; mu's lock and unlock were 7%
+// lock-free reads, does not publish at all; mu's lock and unlock were 6.5%
 // of shared-read-immortal's samples (pprof, 3 s at 1 thread) and none of
 // GIL mode's. A safe point that takes mu anyway publishes the reads under
 // it, into published, with no store more. A reader adds both.
