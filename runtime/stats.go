@@ -112,10 +112,9 @@ type threadCounters struct {
 	mu        sync.Mutex
 	published counters
 	// readsPublished are list reads published without mu: atomic, stored
-	// only by the owner, which keeps their values in readsStored (owned by
-	// the thread) so as not to load them back.
+	// only by the owner (which may therefore add to them with a load and a
+	// store).
 	readsPublished [2]atomic.Uint64
-	readsStored    [2]uint64
 }
 
 // countBuiltinAlloc counts the allocation of an object of the builtin type
@@ -164,8 +163,7 @@ func (tc *threadCounters) publish() {
 	if dirty == dirtyReads {
 		for i, n := range l.listReads {
 			if n != 0 {
-				tc.readsStored[i] += n
-				tc.readsPublished[i].Store(tc.readsStored[i])
+				tc.readsPublished[i].Store(tc.readsPublished[i].Load() + n)
 			}
 		}
 		l.listReads = [2]uint64{}
