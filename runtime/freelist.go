@@ -58,9 +58,8 @@ type freeList struct {
 }
 
 // pop returns the object pushed last; ok is false when the list is empty.
-// (A result the caller branches on directly, rather than a nil test of the
-// object, lets the compiler send the empty case straight to the caller's
-// allocation.)
+// (The caller's test of ok reuses the flags of pop's one compare, where a
+// nil test of the object was a second test.)
 func (fl *freeList) pop() (o *Object, ok bool) {
 	items := fl.items
 	if n := fl.n - 1; uint(n) < uint(len(items)) {
