@@ -126,8 +126,9 @@
 //     4 KiB at a time, mimalloc mi_page_extend_free); if the page has nothing
 //     at all, move it to the full queue and try the next page.
 //  3. With the used queue exhausted: reuse a retired page, else adopt an
-//     abandoned page with a free slot (under Class.mu), else make a fresh
-//     page (Go allocation; id and directory entry under Class.mu).
+//     abandoned page with a free slot (under Class.mu), else take a page off
+//     the class's spare list, else make a fresh page (Go allocation); the
+//     last two get an id and a directory entry under Class.mu.
 //
 // Every returned slot is zero: slots start zero, are zeroed when freed, and
 // Alloc clears the link field of the slot it pops.
@@ -170,6 +171,15 @@
 //     it is released if empty, else put on the class's abandoned lists (with
 //     and without free slots). Later frees of its slots keep working (7).
 //     Adoption (3) makes the page an ordinary page of the adopting heap.
+//  9. A released page leaves the directory and goes to the class's spare
+//     list (at most 4 pages; mimalloc keeps the empty segments of exited
+//     threads the same way), unless the list is full or the page may still
+//     be on its owner's delayed stack (state notifying or notified: the
+//     owner may release a page between a remote free into it and that
+//     freer's notification); otherwise it is left to Go's GC. A new thread's
+//     heap thus starts on an exited thread's pages instead of zeroed fresh
+//     ones. Heap.Revive makes an abandoned heap a new heap of its class
+//     again (the runtime keeps closed threads' heaps for new threads).
 //
 // Heap.Collect (mimalloc mi_heap_collect(force)) collects every list of a
 // heap's pages and releases every empty page, retired ones included.
@@ -185,10 +195,12 @@
 //
 // Who writes what:
 //
-//   - Page.slots, link, id, base, reserved, class: immutable after
-//     creation. A slot's contents are written by whoever holds the slot:
-//     its allocator, then its freer; a free slot's link by whoever holds
-//     its list (a remote freer before its push publishes the slot).
+//   - Page.slots, link, reserved, class: immutable after creation; id and
+//     base: while the page is in the directory (written under Class.mu
+//     before it enters, fresh or from the spare list). A slot's contents
+//     are written by whoever holds the slot: its allocator, then its
+//     freer; a free slot's link by whoever holds its list (a remote freer
+//     before its push publishes the slot).
 //   - Page.free, local_free, capacity, used, queue links, where: owned by the
 //     heap's thread; protected by Class.mu while the page is abandoned.
 //   - Page.owner: atomic; stored by the creating heap, by adopters and by
@@ -199,8 +211,9 @@
 //   - Heap queues, counters: owned by the heap's thread.
 //   - Heap delayed stack: atomic (pushed by notifying freers, taken by the
 //     owner).
-//   - Class directory, id allocator, abandoned lists, heap set, counters of
-//     dead heaps: protected by Class.mu (the directory is read without it).
+//   - Class directory, id allocator, abandoned lists, spare list, heap set,
+//     counters of dead heaps: protected by Class.mu (the directory is read
+//     without it).
 //
 // Invariants:
 //
@@ -209,7 +222,8 @@
 //     twice.
 //   - A page has exactly one owner heap (its owner field), or is abandoned
 //     (owner nil), or is released; an owned page is in exactly one of its
-//     owner's queues.
+//     owner's queues. A page on the spare list is released, empty, out of
+//     the directory and on no delayed stack.
 //   - used = capacity − len(free) − len(local_free): slots handed out, those
 //     waiting on thread_free included.
 //   - While a page is abandoned its thread_free list is empty (frees go

@@ -60,6 +60,7 @@ const (
 	defaultPageBytes = 64 << 10 // a page's slots fill about this much
 	extendBytes      = 4 << 10  // a page's free list grows by about this much at a time
 	maxRetired       = 2        // empty pages a heap keeps for reuse
+	maxSpare         = 4        // empty pages a class keeps for the heaps of new threads
 )
 
 // page is mimalloc's mi_page_t: slotsPerPage slots of one class with three
@@ -68,7 +69,10 @@ type page[T any] struct {
 	// The fields of Alloc's and Free's fast paths come first, in one
 	// 64-byte span.
 
-	// Immutable after creation.
+	// slots and link are immutable after creation; base (and id below)
+	// while the page is in the directory: they are written under
+	// Class.mu when a heap takes the page, fresh or from the spare list,
+	// before the directory publishes it.
 	slots []T
 	link  uintptr // offset of the link field in a T (checkLink)
 	base  SlotID  // id << SlotBits
@@ -91,7 +95,7 @@ type page[T any] struct {
 	used      int32  // slots handed out and not yet on free/localFree (includes thread_free)
 	where     where
 
-	// Immutable after creation.
+	// Immutable after creation, id as base above.
 	dbg      []atomic.Uint32 // per-slot dbg* state; invariants.Enabled only
 	class    *Class[T]       // back pointer
 	id       uint32          // index in Class.dir
@@ -172,6 +176,7 @@ func (q *pageQueue[T]) popFront() *page[T] {
 // thread; folded into Class.dead (under Class.mu) when the heap is abandoned.
 type heapCounters struct {
 	pagesCreated   int64
+	pagesReused    int64
 	pagesReleased  int64
 	pagesRetired   int64
 	pagesAbandoned int64
@@ -182,6 +187,7 @@ type heapCounters struct {
 
 func (c *heapCounters) add(o *heapCounters) {
 	c.pagesCreated += o.pagesCreated
+	c.pagesReused += o.pagesReused
 	c.pagesReleased += o.pagesReleased
 	c.pagesRetired += o.pagesRetired
 	c.pagesAbandoned += o.pagesAbandoned
@@ -213,8 +219,10 @@ type HeapStats struct {
 	RemoteFreesIn  int64
 	RemoteFreesOut int64
 
-	PagesCreated   int64 // fresh pages
-	PagesReleased  int64 // pages dropped to Go's GC
+	PagesCreated   int64 // fresh pages (a Go allocation each)
+	PagesReused    int64 // pages taken from the class's spare list instead
+	PagesReleased  int64 // empty pages given up: to the spare list, or to Go's GC when it is full
+	SparePages     int   // empty pages on the class's spare list (class only); not in Pages
 	PagesRetired   int64 // times an empty page was kept for reuse
 	PagesAbandoned int64 // pages put on the abandoned lists
 	PagesAdopted   int64 // abandoned pages taken over by a heap
@@ -245,6 +253,7 @@ type Class[T any] struct {
 	ids           idAllocator
 	abandonedFree pageQueue[T] // abandoned pages with a free slot
 	abandonedFull pageQueue[T] // abandoned pages without
+	spare         pageQueue[T] // released empty pages, out of the directory, for newPage
 	heaps         map[*Heap[T]]struct{}
 	dead          heapCounters // counters of abandoned heaps
 	abandonedIn   int64        // frees straight into abandoned pages
@@ -541,15 +550,39 @@ func (h *Heap[T]) retire(pg *page[T]) {
 	h.release(pg)
 }
 
-// release drops an empty page (already unlinked) to Go's GC.
+// release gives up an empty page (already unlinked): releaseLocked.
 func (h *Heap[T]) release(pg *page[T]) {
-	pg.where = whereReleased
 	c := h.class
 	c.mu.Lock()
-	c.dir.set(pg.id, nil)
-	c.ids.release(pg.id)
+	c.releaseLocked(pg)
 	c.mu.Unlock()
 	h.st.pagesReleased++
+}
+
+// releaseLocked (mu held) takes an empty page, unlinked from every queue,
+// out of the directory, and keeps it on the class's spare list for the next
+// heap that needs a page, or drops it to Go's GC when the list is full
+// (mimalloc keeps the empty segments of exited threads in a cache for the
+// same reason). Without it every new thread's first allocation of each
+// class made a zeroed 64 KiB page that Go's GC then scanned, and a page of
+// an exited thread became garbage: a thread's start and exit cost about
+// 150 us in free-threaded mode against 0.7 us in GIL mode, whose pools are
+// global (BenchmarkThreadRestart in package runtime).
+//
+// A page that may still be on its owner's delayed stack is not kept: its
+// owner can release it between a remote free's push into the full page and
+// that freer's notification (6), and then skips it on the stack as
+// released; reused, it would be found there as a live page of the old owner.
+func (c *Class[T]) releaseLocked(pg *page[T]) {
+	pg.where = whereReleased
+	c.dir.set(pg.id, nil)
+	c.ids.release(pg.id)
+	if st := pg.tf.Load() >> tfStateShift; st == stNotifying || st == stNotified {
+		return
+	}
+	if c.spare.n < maxSpare {
+		c.spare.pushFront(pg)
+	}
 }
 
 // processDelayed takes the delayed stack and settles every page on it
@@ -809,9 +842,7 @@ func (c *Class[T]) freeAbandoned(pg *page[T], idx uint32, id SlotID) bool {
 			c.nAbandonedFree.Add(-1)
 		}
 		pg.orphan = orphanReleased
-		pg.where = whereReleased
-		c.dir.set(pg.id, nil)
-		c.ids.release(pg.id)
+		c.releaseLocked(pg)
 		c.orphansFreed++
 	case wasFull:
 		c.abandonedFull.remove(pg)
@@ -845,8 +876,11 @@ func (c *Class[T]) adopt(h *Heap[T]) *page[T] {
 	return pg
 }
 
-// newPage makes a fresh page owned by h.
+// newPage gives h a page of the spare list, else a fresh one.
 func (c *Class[T]) newPage(h *Heap[T]) *page[T] {
+	if pg := c.reuse(h); pg != nil {
+		return pg
+	}
 	n := c.slotsPerPage
 	pg := &page[T]{
 		slots:     make([]T, n),
@@ -870,9 +904,33 @@ func (c *Class[T]) register(pg *page[T]) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.huge.note(addressRange(pg.slots))
+	c.enter(pg)
+}
+
+// enter (mu held) gives pg an id and puts it in the directory.
+func (c *Class[T]) enter(pg *page[T]) {
 	pg.id = c.ids.alloc("page", c.name)
 	pg.base = SlotID(pg.id << SlotBits)
 	c.dir.set(pg.id, pg)
+}
+
+// reuse takes a page off the spare list for h, or returns nil. The page
+// comes as it was released: every slot free and zero but for the links of
+// its lists, which stay as they were, as a retired page's do.
+func (c *Class[T]) reuse(h *Heap[T]) *page[T] {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	pg := c.spare.popFront()
+	if pg == nil {
+		return nil
+	}
+	pg.orphan = orphanNo
+	pg.delayedNext = nil
+	pg.owner.Store(h)
+	pg.tf.Store(tfWord(noSlot, stNormal))
+	c.enter(pg)
+	h.st.pagesReused++
+	return pg
 }
 
 // Abandon gives up the heap when its thread exits: pages with live slots go
@@ -896,6 +954,26 @@ func (h *Heap[T]) Abandon() {
 	h.delayed.Store(nil)
 	delete(c.heaps, h)
 	c.dead.add(&h.st)
+}
+
+// Revive makes an abandoned heap a new, empty heap of its class for
+// another thread, as NewHeap would but without a Go allocation (mimalloc
+// reuses the thread data of exited threads the same way, its td_cache). The
+// thread that abandoned the heap must be done with it, and the heap must
+// reach its new thread through a happens-before edge (the runtime hands it
+// over under its world mutex). It panics unless the heap was abandoned.
+func (h *Heap[T]) Revive() {
+	c := h.class
+	if !h.dead {
+		panic(fmt.Sprintf("mimallocish: Revive of a heap of class %q that is not abandoned", c.name))
+	}
+	// Abandon left the queues and the delayed stack empty and the page the
+	// sentinel, and folded the counters into the class's.
+	h.dead = false
+	h.st = heapCounters{}
+	c.mu.Lock()
+	c.heaps[h] = struct{}{}
+	c.mu.Unlock()
 }
 
 // abandonPage (mu held) is mimalloc's _mi_page_abandon with
@@ -923,9 +1001,7 @@ func (h *Heap[T]) abandonPage(pg *page[T]) {
 		// Freers of a released abandoned page (double frees) find
 		// orphanReleased and panic.
 		pg.orphan = orphanReleased
-		pg.where = whereReleased
-		c.dir.set(pg.id, nil)
-		c.ids.release(pg.id)
+		c.releaseLocked(pg)
 		h.st.pagesReleased++
 		return
 	}
@@ -1065,6 +1141,7 @@ func (c *Class[T]) finishStats(s *HeapStats, cum *heapCounters) {
 	s.BytesReserved = int64(s.Pages) * int64(c.slotsPerPage) * int64(c.slotSize)
 	s.BytesInUse = int64(s.SlotsInUse) * int64(c.slotSize)
 	s.PagesCreated = cum.pagesCreated
+	s.PagesReused = cum.pagesReused
 	s.PagesReleased = cum.pagesReleased
 	s.PagesRetired = cum.pagesRetired
 	s.PagesAbandoned = cum.pagesAbandoned
@@ -1107,6 +1184,7 @@ func (c *Class[T]) Stats() HeapStats {
 	cum.remoteFreesIn += c.abandonedIn
 	cum.remoteFreesOut += c.freeRemote.Load()
 	c.finishStats(&s, &cum)
+	s.SparePages = c.spare.n
 	s.HugePages, s.HugePageWindows = c.huge.on, c.huge.windows
 	return s
 }

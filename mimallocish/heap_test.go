@@ -378,7 +378,8 @@ func (r *heapRunner) check() {
 	s := r.c.Stats()
 	require.Equal(r.t, len(r.m.live), s.SlotsInUse, "class slots in use")
 	require.Equal(r.t, s.RemoteFreesOut-s.RemoteFreesIn, int64(s.PendingFrees), "remote frees out = in + pending")
-	require.Equal(r.t, int64(s.Pages), s.PagesCreated-s.PagesReleased, "pages = created - released")
+	require.Equal(r.t, int64(s.Pages), s.PagesCreated+s.PagesReused-s.PagesReleased, "pages = created + reused - released")
+	require.LessOrEqual(r.t, s.SparePages, maxSpare)
 	require.Equal(r.t, int64(s.SlotsInUse)*48, s.BytesInUse)
 	require.GreaterOrEqual(r.t, s.Pages*s.SlotsPerPage, s.SlotsInUse+s.PendingFrees)
 	hs := 0

@@ -190,6 +190,22 @@ func (h *heaps) abandon() {
 	h.smallTables.Abandon()
 }
 
+// revive makes the abandoned heaps of a closed thread a new thread's.
+func (h *heaps) revive() {
+	h.ints.Revive()
+	h.floats.Revive()
+	h.strs.Revive()
+	h.tuples.Revive()
+	h.lists.Revive()
+	h.dicts.Revive()
+	h.instances.Revive()
+	h.weakrefs.Revive()
+	h.items4.Revive()
+	h.items8.Revive()
+	h.items16.Revive()
+	h.smallTables.Revive()
+}
+
 // The alloc functions take a zeroed slot from the runtime's pools (GIL
 // mode) or the thread's heap (free-threaded). They are written out per
 // class, without a generic helper, so that the allocator's fast path

@@ -19,6 +19,7 @@ type AllocatorStats struct {
 	RemoteFrees   int64 // frees of another thread's slot (free-threaded)
 	Abandoned     int64 // pages abandoned by closing threads (free-threaded)
 	Adopted       int64 // abandoned pages taken over by other threads
+	SparePages    int   // empty pages the classes keep for new threads' heaps (free-threaded; not in BytesReserved)
 	// HugePageWindows counts the 2 MiB windows of memory the classes or
 	// pools asked the kernel to back with transparent huge pages
 	// (mimallocish/hugepages.go; none with Config.NoHugePages, or unless
@@ -66,6 +67,7 @@ func (th *Thread) AllocatorStats() AllocatorStats {
 		s.RemoteFrees += hs.RemoteFreesOut
 		s.Abandoned += hs.PagesAbandoned
 		s.Adopted += hs.PagesAdopted
+		s.SparePages += hs.SparePages
 		s.HugePageWindows += hs.HugePageWindows
 	}
 	return s

@@ -312,7 +312,7 @@ func TestAuditAllocatorStatsBalance(t *testing.T) {
 			require.Equal(t, int64(c.SlotsInUse)*int64(c.SlotSize), c.BytesInUse, name)
 			require.LessOrEqual(t, c.BytesInUse, c.BytesReserved, name)
 			require.Equal(t, c.RemoteFreesOut-c.RemoteFreesIn, int64(c.PendingFrees), "%s: remote frees made = received + pending", name)
-			require.Equal(t, int64(c.Pages), c.PagesCreated-c.PagesReleased, "%s: pages = created - released", name)
+			require.Equal(t, int64(c.Pages), c.PagesCreated+c.PagesReused-c.PagesReleased, "%s: pages = created + reused - released", name)
 			require.LessOrEqual(t, c.AbandonedPages, c.Pages, name)
 			slots += c.SlotsInUse
 			reserved += c.BytesReserved

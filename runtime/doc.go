@@ -176,7 +176,9 @@
 // mode from the allocating thread's own heap, one per object struct, with
 // no lock or atomic on the owner's paths, frees of another thread's slots
 // going to that page's atomic thread_free list, and a closing thread's
-// pages abandoned to others; in GIL mode from pymalloc-style pools in one
+// pages abandoned to others (its empty ones kept on its classes' spare
+// lists, and its heaps and free-list arrays kept for the next thread:
+// threadspare.go); in GIL mode from pymalloc-style pools in one
 // arena space, protected by the GIL. The slot id sits in the header's
 // padding; while the slot is free, the same field holds the allocator's
 // free-list link, so free lists cost no memory per slot. A slot is reused

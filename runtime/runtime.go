@@ -64,7 +64,10 @@ type Runtime struct {
 	threads   []*Thread
 	retired   counters     // statistics of closed threads
 	orphans   []*youngList // young lists of closed threads, until the next pause
-	_         cacheline.Pad
+	// spares are allocator state of closed free-threaded threads, kept
+	// for the next new ones (threadspare.go).
+	spares []threadSpare
+	_      cacheline.Pad
 	// stopRequested is set while a thread stops the world. Atomic: every
 	// attached thread polls it at its safe points.
 	stopRequested atomic.Bool

@@ -110,10 +110,9 @@ func (rt *Runtime) NewThread() *Thread {
 		th.gilh = rt.gil.NewHandle()
 		th.freeLists = rt.freeLists
 	default:
-		th.freeLists = newFreeLists(rt.freeListsOn())
+		th.heaps, th.freeLists = rt.takeSpare()
 		th.young = &youngList{owner: th}
 		th.young.list.InitYoung()
-		th.heaps = rt.classes.newHeaps()
 		if rt.brc != nil {
 			th.queue = rt.brc.Register(th.id)
 			th.freeDead = th.free
@@ -292,6 +291,10 @@ func (th *Thread) Close() {
 	th.stats.addPublished(&rt.retired)
 	if th.young != nil {
 		rt.orphans = append(rt.orphans, th.young)
+		// Out of rt.threads first: a collection's pause reaches a
+		// thread's free lists through it until then.
+		rt.keepSpare(threadSpare{th.heaps, th.freeLists})
+		th.heaps, th.freeLists = heaps{}, nil
 	}
 	rt.worldCond.Broadcast()
 	rt.worldMu.Unlock()
