@@ -5,8 +5,10 @@ import (
 	"sync/atomic"
 )
 
-// ThreadID names the owner of a biased count. IDs are never reused, so a
-// stale owner id can only name a thread that has exited.
+// ThreadID names the owner of a biased count. An id is registered by one
+// thread at a time (Registry.Register); a thread that registers the id of
+// an exited one owns that thread's objects from then on, so an owner id
+// names the registered thread, or none.
 type ThreadID uint64
 
 const (

@@ -143,11 +143,18 @@
 //     shared decrement, as CPython's _Py_brc_queue_object does with
 //     ob_tid == 0, and never with Merge, which could publish merged-zero
 //     under the owner's pending compare-and-swap and so report Dead twice.)
-//     Objects an exited thread owned keep its id (ids are never reused, so
-//     nobody takes the owner path again) and their frozen local part: in
-//     the default and maybe-weakref states the shared count never goes
-//     negative, so the last references to such an object are dropped
-//     through a queued decrement, which merges.
+//     Objects an exited thread owned keep its id and their frozen local
+//     part: in the default and maybe-weakref states the shared count never
+//     goes negative, so the last references to such an object are dropped
+//     through a queued decrement, which merges. Until a new thread
+//     registers the id (the runtime hands a closed thread's id to the next
+//     new one, as the C library hands CPython's next thread the exited
+//     one's thread-local storage, whose address is its id): it then owns
+//     those objects, frozen local parts included. Register publishes the
+//     id under orphanMu and a direct merge looks the owner up again under
+//     it, so every direct merge that read a local part ends before the new
+//     owner can write it, and a later one hands the reference to the new
+//     owner's queue instead (TestReusedIDRacesOrphanMerges).
 //
 //  9. A lock-free reader that reached an object through a pointer it holds
 //     no reference through (a weak reference, a dict slot another thread
@@ -228,8 +235,9 @@
 //
 // # Locks
 //
-// Lock order: Registry.mu (Register and Deregister only), then Queue.mu;
-// Registry.orphanMu is a leaf, held only around one Merge.
+// Lock order: Registry.mu (Register and Deregister only), then
+// Registry.orphanMu (Register only) or Queue.mu; orphanMu is otherwise a
+// leaf, held only around a lookup and one Merge.
 // Enqueue and Registered take no registry lock: the map from owner to
 // queue is copied on write and read through an atomic pointer, so an
 // enqueue costs the queue's mutex, an append and, when the owner has
@@ -237,8 +245,9 @@
 // read lock on a registry-wide RWMutex too, two more atomic adds on a line
 // that every enqueuing thread wrote). EnqueueBatched reads the map once per
 // batch (a consumer releasing one producer's objects) and takes the queue's
-// mutex once per batch: ids are never reused, and a queue that Deregister
-// closed since sends the batch to the direct merge. No caller callback, and so no
+// mutex once per batch: a queue that Deregister closed since sends the
+// batch to the direct merge, which finds a thread that registered the id
+// since, if one did. No caller callback, and so no
 // destructor, ever runs while either lock is held: Drain swaps the entry
 // slice out under Queue.mu and merges outside it, Enqueue merges directly
 // only after releasing Queue.mu, and Count's operations take no locks at
@@ -260,8 +269,9 @@
 //	Queue.Pending                   _PY_EVAL_EXPLICIT_MERGE_BIT in the eval breaker
 //	Enqueue, Drain, Deregister      _Py_brc_queue_object, _Py_brc_merge_refcounts, _Py_brc_remove_thread
 //
-// Differences: CPython's thread ids are addresses that can be reused, ours
-// never are; CPython 3.14 may merge a detached owner's queue on its behalf,
+// Differences: CPython's thread ids are addresses that the C library may
+// reuse for any new thread, ours are reused by the runtime for the next new
+// thread after a close (and only in its own runtime); CPython 3.14 may merge a detached owner's queue on its behalf,
 // here that is the collector's DrainWith under a stopped world; CPython's
 // immortality bit is in ob_ref_local (see 10).
 //

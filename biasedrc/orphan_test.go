@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/nogil-lab/nogil/internal/invariants"
+	"github.com/stretchr/testify/require"
 )
 
 // TestOrphanConcurrentDrops: the references of an object whose owner has
@@ -78,6 +79,94 @@ func TestOrphanConcurrentDrops(t *testing.T) {
 		if d := deaths.Load(); d != 1 {
 			t.Fatalf("iteration %d (owner exited first: %v): the object died %d times; shared word %#x, local %d",
 				iter, exitFirst, d, c.shared.Load(), c.local)
+		}
+	}
+}
+
+// TestReusedIDTakesOverObjects: a thread that registers the id of an exited
+// thread owns that thread's objects. One reference, dropped by a non-owner
+// after the new registration, goes to the new owner's queue; the new owner
+// drops its own through the owner's path; the object dies once.
+func TestReusedIDTakesOverObjects(t *testing.T) {
+	reg := NewRegistry(func(c *Count) *Count { return c })
+	var c Count
+	c.Init(Biased, thA)
+	c.IncBiased(thA) // two references: one for thB, one for the next thA
+	reg.Deregister(reg.Register(thA), nil, func(*Count) { t.Fatal("died early") })
+
+	q := reg.Register(thA) // the id again: a new thread
+	out := c.DecBiased(thB)
+	require.Equal(t, MustQueue, out)
+	require.Equal(t, Alive, reg.Enqueue(c.Owner(), &c), "queued to the new owner, not merged")
+	require.Equal(t, 1, q.Len())
+	require.Equal(t, Alive, c.DecBiased(thA), "the new owner's drop takes the owner's path")
+	deaths := 0
+	require.Equal(t, 1, q.Drain(func(*Count) { deaths++ }))
+	require.Equal(t, 1, deaths)
+	reg.Deregister(q, nil, func(*Count) { t.Fatal("died twice") })
+}
+
+// TestReusedIDRacesOrphanMerges: non-owners drop the references of an
+// exited thread's object (merging it themselves while the id is free)
+// while a new thread registers the id and drops its references through
+// the owner's path. Every merge that read the local part must come before
+// the new owner's first write to it (the race detector checks), and the
+// object must die exactly once.
+func TestReusedIDRacesOrphanMerges(t *testing.T) {
+	reg := NewRegistry(func(c *Count) *Count { return c })
+	iters := invariants.Scale(5000, 2)
+	for iter := 0; iter < iters; iter++ {
+		rng := rand.New(rand.NewPCG(uint64(iter), 3))
+		var c Count
+		c.Init(Biased, thA)
+		var held [3]int // the new owner's, thB's, thC's
+		held[rng.IntN(3)]++
+		for n := rng.IntN(5); n > 0; n-- {
+			c.IncBiased(thA)
+			held[rng.IntN(3)]++
+		}
+		if rng.IntN(3) == 0 {
+			c.MarkMaybeWeakref()
+		}
+		var deaths atomic.Int32
+		dead := func(*Count) { deaths.Add(1) }
+		reg.Deregister(reg.Register(thA), nil, dead)
+		var wg sync.WaitGroup
+		for g, id := range [2]ThreadID{thB, thC} {
+			wg.Go(func() {
+				for ; held[g+1] > 0; held[g+1]-- {
+					out := decNoCall(&c, id)
+					if out == MustQueue {
+						out = reg.Enqueue(c.Owner(), &c)
+					}
+					if out == Dead {
+						deaths.Add(1)
+					}
+				}
+			})
+		}
+		wg.Go(func() { // the new thread with the old id
+			q := reg.Register(thA)
+			for ; held[0] > 0; held[0]-- {
+				var out Outcome
+				if c.Owner() == thA {
+					out = c.DecBiased(thA)
+				} else {
+					out = decNoCall(&c, thA)
+				}
+				if out == MustQueue {
+					out = reg.Enqueue(c.Owner(), &c)
+				}
+				if out == Dead {
+					deaths.Add(1)
+				}
+				q.Drain(dead)
+			}
+			reg.Deregister(q, nil, dead)
+		})
+		wg.Wait()
+		if d := deaths.Load(); d != 1 {
+			t.Fatalf("iteration %d: the object died %d times; shared word %#x, local %d", iter, d, c.shared.Load(), c.local)
 		}
 	}
 }

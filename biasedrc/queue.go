@@ -21,10 +21,15 @@ type Registry[T any] struct {
 	// mu serializes Register and Deregister.
 	mu sync.Mutex
 	// orphanMu serializes Enqueue's merges of objects whose owner has
-	// exited. Two non-owners can both cross zero on one word (see
-	// decBiasedSlow) and both find the owner gone; Merge reads and clears
-	// the owner's plain local part, so two Merges of one word must not
-	// overlap (they double-counted the local part).
+	// exited, with each other and with Register. Two non-owners can both
+	// cross zero on one word (see decBiasedSlow) and both find the owner
+	// gone; Merge reads and clears the owner's plain local part, so two
+	// Merges of one word must not overlap (they double-counted the local
+	// part). And a thread that registers the id of an exited one becomes
+	// the owner of its objects (ids are reused, as CPython's addresses
+	// are): its first plain write to such an object's local part must come
+	// after every orphan merge that read it, and a merge that comes after
+	// the registration must hand the reference to the new owner instead.
 	orphanMu sync.Mutex
 	// queues is the map from owner to queue. Atomic pointer to a map that
 	// is never changed once published: Register and Deregister (holding
@@ -81,8 +86,12 @@ func (r *Registry[T]) update(fn func(m map[ThreadID]*Queue[T])) {
 // lookup returns the queue of thread id, or nil.
 func (r *Registry[T]) lookup(id ThreadID) *Queue[T] { return (*r.queues.Load())[id] }
 
-// Register creates the merge queue of thread id. Registering an id twice
-// panics: ids are never reused.
+// Register creates the merge queue of thread id. The id may be one an
+// exited thread deregistered: the new thread then owns that thread's
+// objects (their local parts, frozen since, are its own from now on), as a
+// CPython thread whose thread-local storage sits at an exited thread's
+// address owns that thread's objects. Registering an id that is
+// registered panics.
 func (r *Registry[T]) Register(id ThreadID) *Queue[T] {
 	if id == Unowned || id == immortalOwner {
 		panic("biasedrc: Register with an invalid thread id")
@@ -93,7 +102,10 @@ func (r *Registry[T]) Register(id ThreadID) *Queue[T] {
 	if r.lookup(id) != nil {
 		panic("biasedrc: Register of a thread id that is already registered")
 	}
+	// Under orphanMu: see mergeOrphan.
+	r.orphanMu.Lock()
 	r.update(func(m map[ThreadID]*Queue[T]) { m[id] = q })
+	r.orphanMu.Unlock()
 	return q
 }
 
@@ -157,12 +169,27 @@ func (q *Queue[T]) push(objs ...T) bool {
 // has deregistered. Its last write to the plain local part happened before
 // it closed its queue under q.mu and published the map without it: the
 // caller took that mutex, or loaded that map, since, so reading the part in
-// Merge is ordered after the write.
+// Merge is ordered after the write. If a thread has registered the owner's
+// id since, the reference goes to that thread's queue instead, as to any
+// live owner's: Register publishes under orphanMu, so a merge either comes
+// before the new owner's first write (which then finds the word merged and
+// unowned) or sees its queue here.
 func (r *Registry[T]) mergeOrphan(obj T) Outcome {
-	r.orphanMu.Lock()
-	_, out := r.count(obj).Merge(-1)
-	r.orphanMu.Unlock()
-	return out
+	c := r.count(obj)
+	for {
+		r.orphanMu.Lock()
+		q := r.lookup(c.Owner())
+		if q == nil {
+			_, out := c.Merge(-1)
+			r.orphanMu.Unlock()
+			return out
+		}
+		r.orphanMu.Unlock()
+		if q.push(obj) {
+			return Alive
+		}
+		// That thread has exited too: look again.
+	}
 }
 
 // Pending reports, with one atomic load, that the queue may hold objects.

@@ -90,12 +90,13 @@ func (th *Thread) NewRef(o *Object) *Object {
 // RefCount returns o's true count (local + shared in biased counting).
 // Immortal objects report a very large count. Reading another thread's
 // plain local part needs a happens-before edge with it: when o is owned
-// by another live thread, RefCount briefly stops the world.
+// by another thread, RefCount briefly stops the world (also when that
+// thread has exited: a new thread may be taking over its id and objects).
 func (th *Thread) RefCount(o *Object) int {
 	th.enter(o)
 	c := &o.rc
 	if th.rt.strategy == biasedrc.Biased {
-		if owner := c.Owner(); owner != biasedrc.Unowned && owner != th.id && th.rt.brc.Registered(owner) {
+		if owner := c.Owner(); owner != biasedrc.Unowned && owner != th.id && !c.IsImmortal() {
 			restart := th.StopTheWorld()
 			n := c.Value(biasedrc.Biased)
 			restart()

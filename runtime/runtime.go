@@ -98,6 +98,9 @@ const weakStripeCount = 64
 
 var nextThreadID atomic.Uint64
 
+// newThreadID returns an id no thread of any runtime has had.
+func newThreadID() biasedrc.ThreadID { return biasedrc.ThreadID(nextThreadID.Add(1)) }
+
 // New creates a runtime. An invalid configuration gives an error wrapping
 // ErrValue.
 func New(cfg Config) (*Runtime, error) {

@@ -102,22 +102,25 @@ type youngList struct {
 // NewThread returns a new, attached thread.
 func (rt *Runtime) NewThread() *Thread {
 	rt.checkOpen()
-	th := &Thread{rt: rt, id: biasedrc.ThreadID(nextThreadID.Add(1)), strategy: rt.strategy,
-		pools: rt.pools, quarantine: rt.cfg.Debug}
-	th.fresh = biasedrc.NewFresh(th.strategy, th.id)
+	th := &Thread{rt: rt, strategy: rt.strategy, pools: rt.pools, quarantine: rt.cfg.Debug}
 	switch {
 	case rt.mode == GIL:
+		th.id = newThreadID()
 		th.gilh = rt.gil.NewHandle()
 		th.freeLists = rt.freeLists
 	default:
-		th.heaps, th.freeLists = rt.takeSpare()
+		s := rt.takeSpare()
+		th.id, th.heaps, th.freeLists = s.id, s.heaps, s.freeLists
 		th.young = &youngList{owner: th}
 		th.young.list.InitYoung()
 		if rt.brc != nil {
+			// After the id's last thread deregistered (Close): it may
+			// own objects already.
 			th.queue = rt.brc.Register(th.id)
 			th.freeDead = th.free
 		}
 	}
+	th.fresh = biasedrc.NewFresh(th.strategy, th.id)
 	th.state.Store(stDetached)
 	rt.worldMu.Lock()
 	rt.threads = append(rt.threads, th)
@@ -293,7 +296,7 @@ func (th *Thread) Close() {
 		rt.orphans = append(rt.orphans, th.young)
 		// Out of rt.threads first: a collection's pause reaches a
 		// thread's free lists through it until then.
-		rt.keepSpare(threadSpare{th.heaps, th.freeLists})
+		rt.keepSpare(threadSpare{th.heaps, th.freeLists, th.id})
 		th.heaps, th.freeLists = heaps{}, nil
 	}
 	rt.worldCond.Broadcast()

@@ -3,6 +3,7 @@ package runtime
 import (
 	"testing"
 
+	"github.com/nogil-lab/nogil/biasedrc"
 	"github.com/stretchr/testify/require"
 )
 
@@ -87,5 +88,52 @@ func TestThreadSpareStateBounded(t *testing.T) {
 			return
 		}
 		require.Len(t, rt.spares, maxSpares)
+	})
+}
+
+// Under biased counting a new thread takes the id of the last closed one
+// and with it the ownership of the objects that thread made: another
+// thread's drop of one is queued to the new owner (and freed at its safe
+// point) instead of merged by the dropper, and the new owner's own drops
+// take the owner's plain path. GIL mode reuses no id.
+func TestThreadSpareIDTakesOverObjects(t *testing.T) {
+	eachMode(t, func(t *testing.T, rt *Runtime) {
+		a := rt.NewThread()
+		o1, o2 := a.NewInt(1<<40), a.NewInt(1<<41)
+		aID := a.ID()
+		a.Detach()
+		b := rt.NewThread()
+		b.Detach()
+		a.Attach()
+		a.Close()
+		c := rt.NewThread()
+		if rt.mode == GIL {
+			require.NotEqual(t, aID, c.ID())
+			c.DecRef(o1)
+			c.DecRef(o2)
+			c.Close()
+			b.Attach()
+			b.Close()
+			return
+		}
+		require.Equal(t, aID, c.ID(), "the closed thread's id")
+		b.Attach()
+		merged := rt.Stats().QueuedMerges
+		live := rt.Stats().LiveByType["int"]
+		b.DecRef(o1)
+		b.Checkpoint() // hands b's batch of queued drops over, publishes b's counts
+		if rt.strategy == biasedrc.Biased {
+			require.Equal(t, c.id, o2.rc.Owner(), "c owns a's objects")
+			require.Equal(t, live, rt.Stats().LiveByType["int"], "queued to c, not merged by b")
+			c.Checkpoint()
+			require.Equal(t, merged+1, rt.Stats().QueuedMerges, "c merged it")
+		}
+		require.Equal(t, live-1, rt.Stats().LiveByType["int"])
+		require.Equal(t, 1, c.RefCount(o2))
+		c.DecRef(o2)
+		c.Checkpoint()
+		require.Equal(t, live-2, rt.Stats().LiveByType["int"])
+		b.Close()
+		c.Close()
 	})
 }
