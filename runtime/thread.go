@@ -132,7 +132,10 @@ func (rt *Runtime) NewThread() *Thread {
 // Runtime returns the thread's runtime.
 func (th *Thread) Runtime() *Runtime { return th.rt }
 
-// ID returns the thread's id (the owner id of biased counting).
+// ID returns the thread's id (the owner id of biased counting). A new
+// free-threaded thread may get the id of a closed one, and with it the
+// ownership of that thread's objects (threadspare.go); two threads that
+// are open at once never share an id.
 func (th *Thread) ID() uint64 { return uint64(th.id) }
 
 // mustBeAttached is the entry check of every Thread method. It must inline:
