@@ -226,7 +226,11 @@ func (q *Queue[T]) DrainWith(merge func(T)) int {
 	q.pending.Store(false)
 	q.mu.Lock()
 	items := q.items
-	q.items = q.spare[:0]
+	// The spare slice takes the pushes from now on, and is the queue's
+	// alone: a drain nested in merge's frees (a finalizer reaching a safe
+	// point) must not take it again for its own pushes, which would then
+	// share its array with the nested drain's items.
+	q.items, q.spare = q.spare[:0], nil
 	q.mu.Unlock()
 	for i, obj := range items {
 		merge(obj)

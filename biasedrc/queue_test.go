@@ -283,3 +283,31 @@ func TestDeregisterFreesWhileRegistered(t *testing.T) {
 		require.Zero(t, child.rc.Value(Biased))
 	}
 }
+
+// TestDrainNestedInCallback: a drain's callback frees objects, and a
+// finalizer run by such a free may reach a safe point, whose drain takes
+// what other threads pushed meanwhile. The nested drain must not reuse the
+// slice the queue's new pushes go to: before the queue gave up its spare
+// slice at the take, the nested drain's take and the queue's next pushes
+// shared one array, and the object pushed while it ran was lost.
+func TestDrainNestedInCallback(t *testing.T) {
+	reg := NewRegistry(countOf)
+	q := reg.Register(thA)
+	seen := map[*obj]int{}
+	count := func(o *obj) { seen[o]++ }
+	w := &obj{id: 1}
+	require.True(t, q.push(w))
+	q.DrainWith(count) // leaves a spare slice behind
+	a, b, c := &obj{id: 2}, &obj{id: 3}, &obj{id: 4}
+	require.True(t, q.push(a))
+	q.DrainWith(func(o *obj) {
+		count(o)
+		require.True(t, q.push(b)) // another thread's push while a is freed
+		q.DrainWith(func(o *obj) { // a's finalizer reaches a safe point
+			count(o)
+			require.True(t, q.push(c)) // and another push meanwhile
+		})
+	})
+	q.DrainWith(count)
+	require.Equal(t, map[*obj]int{w: 1, a: 1, b: 1, c: 1}, seen)
+}
