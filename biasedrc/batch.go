@@ -28,6 +28,19 @@ type Batch[T any] struct {
 // Len returns the number of objects held.
 func (b *Batch[T]) Len() int { return len(b.items) }
 
+// Add is EnqueueBatched's common case, small enough to inline: obj, queued
+// to owner, joins b if b already holds owner's objects and has room for it
+// without filling up. It reports whether it did; if not, the caller calls
+// EnqueueBatched. A batch is only ever used with one registry, the one
+// EnqueueBatched was given.
+func (b *Batch[T]) Add(owner ThreadID, obj T) bool {
+	if b.q == nil || b.owner != owner || len(b.items) >= BatchSize-1 {
+		return false
+	}
+	b.items = append(b.items, obj)
+	return true
+}
+
 // EnqueueBatched is Enqueue through b: the object joins b, to reach its
 // owner's queue with the others. If the owner has exited it is merged at
 // once, as Enqueue does, and the outcome returned (Dead: the caller frees

@@ -177,3 +177,24 @@ func TestBatchDrainWith(t *testing.T) {
 	require.Equal(t, 1, qa.Len())
 	reg.Deregister(qa, nil, noDeaths(t))
 }
+
+// TestBatchAdd: Add takes an object only into a batch that already holds
+// its owner's objects, and never fills the batch (the filling object goes
+// through EnqueueBatched, which hands the batch over).
+func TestBatchAdd(t *testing.T) {
+	reg := NewRegistry(countOf)
+	qa := reg.Register(thA)
+	var b Batch[*obj]
+	first := queuedBy(t, thA)
+	require.False(t, b.Add(thA, first), "an empty batch has no owner yet")
+	require.Equal(t, Alive, reg.EnqueueBatched(&b, thA, first, noDeaths(t)))
+	require.False(t, b.Add(thB, queuedBy(t, thB)), "another owner's object")
+	for b.Len() < BatchSize-1 {
+		require.True(t, b.Add(thA, queuedBy(t, thA)))
+	}
+	last := queuedBy(t, thA)
+	require.False(t, b.Add(thA, last), "the object that fills the batch")
+	require.Equal(t, Alive, reg.EnqueueBatched(&b, thA, last, noDeaths(t)))
+	require.Zero(t, b.Len(), "handed over")
+	require.Equal(t, BatchSize, qa.Len())
+}

@@ -223,22 +223,37 @@ func (q *Queue[T]) Drain(dead func(T)) int {
 // lock, instead of merging it itself: a collector that stopped the world
 // uses it to hold back frees until the world restarts.
 func (q *Queue[T]) DrainWith(merge func(T)) int {
+	items := q.Take()
+	for _, obj := range items {
+		merge(obj)
+	}
+	q.Recycle(items)
+	return len(items)
+}
+
+// Take takes every queued object, for a caller that merges each itself
+// (Merge(-1): the queue's reference) and then gives the slice back with
+// Recycle: Drain without a call through a func value per object, for an
+// owner that drains at every safe point. The caller is the owner, or has
+// stopped the world.
+func (q *Queue[T]) Take() []T {
 	q.pending.Store(false)
 	q.mu.Lock()
 	items := q.items
 	// The spare slice takes the pushes from now on, and is the queue's
-	// alone: a drain nested in merge's frees (a finalizer reaching a safe
-	// point) must not take it again for its own pushes, which would then
-	// share its array with the nested drain's items.
+	// alone: a drain nested in the caller's frees (a finalizer reaching a
+	// safe point) must not take it again for its own pushes, which would
+	// then share its array with the nested drain's items.
 	q.items, q.spare = q.spare[:0], nil
 	q.mu.Unlock()
-	for i, obj := range items {
-		merge(obj)
-		var zero T
-		items[i] = zero
-	}
+	return items
+}
+
+// Recycle gives back a slice Take returned, once the caller is done with
+// its objects, for the queue's next pushes.
+func (q *Queue[T]) Recycle(items []T) {
+	clear(items)
 	q.spare = items[:0]
-	return len(items)
 }
 
 // Deregister is the owner's exit: after it returns no object is queued to

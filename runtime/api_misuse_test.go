@@ -470,3 +470,25 @@ func TestAPICloseEmptyRuntime(t *testing.T) {
 		})
 	}
 }
+
+// A non-owner that drops one reference too many, under biased counting:
+// the drops are queued to the owner, whose merge at its next safe point
+// finds the count below zero and panics naming the type; the owner stays
+// usable.
+func TestAPIMisuseBelowZeroQueued(t *testing.T) {
+	rt := apiFreshRuntime(t, allModes[1])
+	owner := rt.NewThread()
+	x := owner.NewInt(1 << 40)
+	other := rt.NewThread()
+	other.DecRef(x) // the one reference: queued to the owner
+	other.DecRef(x) // one too many
+	other.Checkpoint()
+	require.PanicsWithValue(t, "nogil: reference count of a int object went below zero", func() { owner.Checkpoint() })
+	require.False(t, owner.freeing)
+	l := owner.NewList()
+	owner.DecRef(l)
+	owner.Checkpoint()
+	other.Close()
+	owner.Close()
+	require.Error(t, apiCloseWithin(t, rt))
+}

@@ -138,7 +138,11 @@ func (th *Thread) dropRef(o *Object) bool {
 // dropRefSlow handles the outcomes other than Alive.
 func (th *Thread) dropRefSlow(o *Object, out biasedrc.Outcome) bool {
 	if out == biasedrc.MustQueue {
-		out = th.rt.brc.EnqueueBatched(&th.brcBatch, o.rc.Owner(), o, th.freeDead)
+		owner := o.rc.Owner()
+		if th.brcBatch.Add(owner, o) {
+			return false
+		}
+		out = th.rt.brc.EnqueueBatched(&th.brcBatch, owner, o, th.freeDead)
 	}
 	if out == biasedrc.Underflow {
 		// The panic may unwind through a free that does not reset freeing

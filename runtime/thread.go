@@ -241,7 +241,7 @@ func (th *Thread) Checkpoint() {
 // safePoint does the bookkeeping every safe point does.
 func (th *Thread) safePoint() {
 	if th.queue != nil && th.queue.Pending() {
-		th.stats.countMerges(th.queue.Drain(th.freeDead))
+		th.mergeQueued()
 	}
 	// After the drain, whose frees may queue objects of other owners: a
 	// thread leaves every safe point with its batch handed over (a merge
@@ -254,6 +254,25 @@ func (th *Thread) safePoint() {
 	}
 	th.flushGCCount()
 	th.stats.publish()
+}
+
+// mergeQueued merges every object other threads queued to this one (their
+// dropped references) and frees those whose count reached zero: the
+// queue's Drain with the merge and the free written out, without two calls
+// through func values and a method-value wrapper per object (about 40 of
+// the 260 instructions a queued drop costs: producer-consumer).
+func (th *Thread) mergeQueued() {
+	items := th.queue.Take()
+	for _, o := range items {
+		if _, out := o.rc.Merge(-1); out == biasedrc.Dead {
+			th.free(o)
+		} else if out == biasedrc.Underflow {
+			th.freeing = false
+			misuse("reference count of a %s object went below zero", o.typ.name)
+		}
+	}
+	th.queue.Recycle(items)
+	th.stats.countMerges(len(items))
 }
 
 // Close ends the thread. What it owns is handed over: its merge queue is
