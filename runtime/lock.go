@@ -108,12 +108,19 @@ func (m *objectMutex) unlock() {
 }
 
 // lockObject locks o in free-threaded mode; in GIL mode the GIL already
-// makes the operation atomic.
+// makes the operation atomic. Like lockShared, the mode test inlines and
+// GIL mode makes no call.
 func (th *Thread) lockObject(o *Object) {
 	if th.rt.mode == FreeThreaded {
-		o.lock()
+		lockFT(o)
 	}
 }
+
+// lockFT is o.lock out of line, so that lockObject fits the inlining
+// budget.
+//
+//go:noinline
+func lockFT(o *Object) { o.lock() }
 
 func (th *Thread) unlockObject(o *Object) {
 	if th.rt.mode == FreeThreaded {
@@ -161,9 +168,13 @@ func (th *Thread) unlockShared(o *Object, locked bool) {
 // lockTwo locks two objects in address order (CPython's
 // Py_BEGIN_CRITICAL_SECTION2), once if they are the same.
 func (th *Thread) lockTwo(a, b *Object) {
-	if th.rt.mode != FreeThreaded {
-		return
+	if th.rt.mode == FreeThreaded {
+		lockTwoFT(a, b)
 	}
+}
+
+// lockTwoFT is lockTwo in free-threaded mode.
+func lockTwoFT(a, b *Object) {
 	if a == b {
 		a.lock()
 		return
@@ -176,9 +187,13 @@ func (th *Thread) lockTwo(a, b *Object) {
 }
 
 func (th *Thread) unlockTwo(a, b *Object) {
-	if th.rt.mode != FreeThreaded {
-		return
+	if th.rt.mode == FreeThreaded {
+		unlockTwoFT(a, b)
 	}
+}
+
+// unlockTwoFT is unlockTwo in free-threaded mode.
+func unlockTwoFT(a, b *Object) {
 	a.mu.unlock()
 	if a != b {
 		b.mu.unlock()
