@@ -259,8 +259,9 @@ func (th *Thread) safePoint() {
 // mergeQueued merges every object other threads queued to this one (their
 // dropped references) and frees those whose count reached zero: the
 // queue's Drain with the merge and the free written out, without two calls
-// through func values and a method-value wrapper per object (about 40 of
-// the 260 instructions a queued drop costs: producer-consumer).
+// through func values and a method-value wrapper per object
+// (producer-consumer, ft, callgrind: 22160 -> 21645 instructions per 16
+// queued drops, 32 each).
 func (th *Thread) mergeQueued() {
 	items := th.queue.Take()
 	for _, o := range items {

@@ -11,11 +11,12 @@ const maxSpares = 8
 // lists, emptied, and its id.
 //
 // A thread that starts revives the heaps and lists instead of making
-// twelve heaps and four free-list arrays (about 8 KiB that Go's GC then
-// has to scan and collect); mimalloc keeps the thread data of exited
-// threads for the same reason (its td_cache). Together with the classes'
-// spare pages this took a thread's start and exit in free-threaded mode
-// from about 150 us to a few us (BenchmarkThreadRestart).
+// twelve heaps and four free-list arrays (552 bytes a Heap, 2880 bytes of
+// arrays: about 10 KiB that Go's GC then has to scan and collect);
+// mimalloc keeps the thread data of exited threads for the same reason
+// (its td_cache). Together with the classes' spare pages this took a
+// thread's start and exit in free-threaded mode from about 150 us to a
+// few us (BenchmarkThreadRestart).
 //
 // The id makes the new thread the owner, under biased counting, of the
 // objects the closed thread owned (biasedrc.Registry.Register): their
