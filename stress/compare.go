@@ -589,7 +589,7 @@ func (c *Comparison) writeSummary(w io.Writer, hasGIL bool, others []string) err
 					vs = append(vs, r.VsGIL)
 				}
 			}
-			fmt.Fprintf(&b, "geomean %s/gil at 1 thread, all workloads (B5): %s\n", m, ratio(geomean(vs)))
+			fmt.Fprintf(&b, "geomean %s/gil at 1 thread, all workloads (B5): %s%s\n", m, ratio(geomean(vs)), roundSpread(c.VsGILByRound(m)))
 		}
 	}
 	for _, n := range c.Threads {
@@ -605,7 +605,7 @@ func (c *Comparison) writeSummary(w io.Writer, hasGIL bool, others []string) err
 				}
 			}
 			if len(vs) > 0 {
-				parts = append(parts, fmt.Sprintf("%s %s", m, ratio(geomean(vs))))
+				parts = append(parts, fmt.Sprintf("%s %s%s", m, ratio(geomean(vs)), roundSpread(c.SpeedupByRound(m, n))))
 			}
 		}
 		if len(parts) > 0 {

@@ -2,7 +2,7 @@
 // runtime's modes.
 //
 //	nogil compare [-workloads a,b] [-modes gil,ft,ft-atomic] [-threads 1,2]
-//	              [-duration 250ms | -ops N] [-repeat 3] [-max-steal D] [-seed N]
+//	              [-duration 100ms | -ops N] [-repeat 7] [-max-steal D] [-seed N]
 //	              [-json | -csv] [-svg FILE] [-cpuprofile FILE] [-no-freelists]
 //	              [-no-lockfree-reads] [-no-hugepages]
 //	nogil stress  [-workloads a,b] [-modes gil,ft,ft-atomic] [-threads 8]
@@ -17,9 +17,11 @@
 // throughput at n threads over throughput at one thread). Each row is the
 // median of -repeat runs, taken round-robin over a workload's modes and
 // thread counts so that a burst of load elsewhere on a shared machine spoils
-// one run rather than a ratio; the summary adds the workers' time parked
-// for stop-the-world pauses and the CPU time the host stole from the
-// machine. -json and -csv print the rows instead (with every run's
+// one run rather than a ratio; the summary gives the geometric means
+// behind targets B4 and B5 with their range over the rounds (the same
+// means over the runs of one round: what the machine's noise does to a
+// single round), the workers' time parked for stop-the-world pauses and
+// the CPU time the host stole from the machine. -json and -csv print the rows instead (with every run's
 // throughput, the steal and the stop-the-world figures); -svg also draws
 // throughput against threads. -no-freelists runs the runtimes without
 // CPython's free lists (runtime.Config.NoFreeLists), to see what they are

@@ -117,12 +117,12 @@ func TestCompareTable(t *testing.T) {
 	require.Contains(t, stdout, "ft/gil")
 	require.Contains(t, stdout, "speedup ft-atomic")
 	require.Contains(t, stdout, "shared-read-immortal")
-	require.Contains(t, stdout, "runs: 18, leaked objects: 0, violations: 0, errors: 0", "3 runs (the default) of 6 cells")
-	require.Contains(t, stdout, "3 runs per row (median shown)")
+	require.Contains(t, stdout, "runs: 42, leaked objects: 0, violations: 0, errors: 0", "7 runs (the default) of 6 cells")
+	require.Contains(t, stdout, "7 runs per row (median shown)")
 	require.NotContains(t, stderr, "\r", "no line rewritten in place when stderr is not a terminal")
 	// Elsewhere the progress is a plain line, at most one every 5 s: the
 	// first run's, and whatever a slow machine adds.
-	require.True(t, strings.HasPrefix(stderr, "[1/18] shared-read-immortal gil 1 threads"), stderr)
+	require.True(t, strings.HasPrefix(stderr, "[1/42] shared-read-immortal gil 1 threads"), stderr)
 	for _, line := range strings.Split(strings.TrimSuffix(stderr, "\n"), "\n") {
 		require.True(t, strings.HasPrefix(line, "["), "a progress line: %q", line)
 	}
