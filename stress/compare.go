@@ -300,22 +300,25 @@ func rowOf(r *Result) Row {
 	return row
 }
 
+// cell returns the row of a workload in a mode at a thread count, nil if
+// there is none.
+func (c *Comparison) cell(workload, mode string, threads int) *Row {
+	for i := range c.Rows {
+		if r := &c.Rows[i]; r.Workload == workload && r.Mode == mode && r.Threads == threads {
+			return r
+		}
+	}
+	return nil
+}
+
 // fillRatios sets Speedup and VsGIL, and the Results' Speedup.
 func (c *Comparison) fillRatios() {
-	find := func(w, m string, n int) *Row {
-		for i := range c.Rows {
-			if r := &c.Rows[i]; r.Workload == w && r.Mode == m && r.Threads == n {
-				return r
-			}
-		}
-		return nil
-	}
 	for i := range c.Rows {
 		r := &c.Rows[i]
-		if one := find(r.Workload, r.Mode, 1); one != nil && one.OpsPerSec > 0 && one.Error == "" && r.Error == "" {
+		if one := c.cell(r.Workload, r.Mode, 1); one != nil && one.OpsPerSec > 0 && one.Error == "" && r.Error == "" {
 			r.Speedup = r.OpsPerSec / one.OpsPerSec
 		}
-		if g := find(r.Workload, ModeGIL, r.Threads); g != nil && g.OpsPerSec > 0 && g.Error == "" && r.Error == "" {
+		if g := c.cell(r.Workload, ModeGIL, r.Threads); g != nil && g.OpsPerSec > 0 && g.Error == "" && r.Error == "" {
 			r.VsGIL = r.OpsPerSec / g.OpsPerSec
 		}
 		if i < len(c.Results) {
@@ -511,14 +514,6 @@ func (c *Comparison) WriteTable(w io.Writer) error {
 	head = append(head, "  status") // not a column: left-aligned
 	fmt.Fprintln(tw, strings.Join(head, "\t"))
 
-	get := func(wl, m string, n int) *Row {
-		for i := range c.Rows {
-			if r := &c.Rows[i]; r.Workload == wl && r.Mode == m && r.Threads == n {
-				return r
-			}
-		}
-		return nil
-	}
 	for _, wl := range c.Workloads {
 		for ti, n := range c.Threads {
 			name := left(wl)
@@ -529,7 +524,7 @@ func (c *Comparison) WriteTable(w io.Writer) error {
 			var problems []string
 			any := false
 			for _, m := range c.Modes {
-				r := get(wl, m, n)
+				r := c.cell(wl, m, n)
 				if r == nil {
 					cells = append(cells, "")
 					continue
@@ -554,7 +549,7 @@ func (c *Comparison) WriteTable(w io.Writer) error {
 			}
 			if hasGIL {
 				for _, m := range others {
-					if r := get(wl, m, n); r != nil {
+					if r := c.cell(wl, m, n); r != nil {
 						cells = append(cells, ratio(r.VsGIL))
 					} else {
 						cells = append(cells, "")
@@ -562,7 +557,7 @@ func (c *Comparison) WriteTable(w io.Writer) error {
 				}
 			}
 			for _, m := range c.Modes {
-				if r := get(wl, m, n); r != nil {
+				if r := c.cell(wl, m, n); r != nil {
 					cells = append(cells, ratio(r.Speedup))
 				} else {
 					cells = append(cells, "")

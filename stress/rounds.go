@@ -47,13 +47,8 @@ func (c *Comparison) SpeedupByRound(mode string, threads int) []float64 {
 
 // row returns the row of a cell, nil if there is none or it failed.
 func (c *Comparison) row(workload, mode string, threads int) *Row {
-	for i := range c.Rows {
-		if r := &c.Rows[i]; r.Workload == workload && r.Mode == mode && r.Threads == threads {
-			if r.Error != "" {
-				return nil
-			}
-			return r
-		}
+	if r := c.cell(workload, mode, threads); r != nil && r.Error == "" {
+		return r
 	}
 	return nil
 }
