@@ -40,7 +40,10 @@
 //
 // The machines this runs on are shared virtual machines. [CompareConfig].Repeat
 // runs each cell several times, round-robin over the modes and thread
-// counts of a workload, and a row reports the median run. Every [Result]
+// counts of a workload, and a row reports the median run;
+// [Comparison.VsGILByRound] and [Comparison.SpeedupByRound] give the B5
+// and B4 means of each round (every cell run once), whose spread shows how
+// far one round can lie from the medians' figure. Every [Result]
 // carries the CPU time the hypervisor took from the machine while its
 // workers ran (HostSteal, from /proc/stat on Linux): a run with much steal
 // measured the host as much as the code. WorldStops, Parks and Parked say
