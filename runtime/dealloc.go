@@ -106,10 +106,23 @@ func (th *Thread) endFreeing() { th.freeing = false }
 // which single call, if any, finishes the decrement: DecBiasedFinish the
 // rare end of a non-owner's (a crossing of zero, a merged word),
 // DecBiasedSlow the rest.
+//
+// An immortal object is tested for first, as CPython's Py_DECREF does:
+// dropRef releases what containers hold (a dict's keys and values, an
+// instance's attributes, a tuple's items), where None, small ints and
+// interned strs are common, and DecBiasedNoCall reaches its immortal case
+// only after the owner and unowned tests. Instructions per op, ft
+// (callgrind): binary-trees 1,929,829 -> 1,902,804, create-objects 1,221
+// -> 1,201, mixed 1,111 -> 1,091; alloc-churn, whose containers hold the
+// thread's own ints and floats, 1,864 -> 1,871. (DecRef keeps the owner
+// test first: there the thread's own objects dominate.)
 func (th *Thread) dropRef(o *Object) bool {
 	var out biasedrc.Outcome
 	switch th.strategy {
 	case biasedrc.Biased:
+		if o.rc.IsImmortal() {
+			return false
+		}
 		dead, rest := o.rc.DecBiasedNoCall(th.id)
 		switch {
 		case dead:
