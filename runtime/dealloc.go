@@ -97,25 +97,25 @@ func (th *Thread) endFreeing() { th.freeing = false }
 // reached zero. The common outcome (still alive) returns from the inlined
 // part.
 //
-// Under biased counting DecBiasedNoCall comes first: DecBiased's inlined
-// part (at the compiler's budget) sends an immortal object, the owner's
-// last reference and every non-owner's drop through its out-of-line call,
-// and the first two are the commonest drops of all (None, small ints and
-// interned strs; every object that dies on the thread that made it), the
-// third the common one on objects that other threads made. Its rest says
-// which single call, if any, finishes the decrement: DecBiasedFinish the
-// rare end of a non-owner's (a crossing of zero, a merged word),
-// DecBiasedSlow the rest.
+// Under biased counting an immortal object is tested for first, as
+// CPython's Py_DECREF does: dropRef releases what containers hold (a
+// dict's keys and values, an instance's attributes, a tuple's items),
+// where None, small ints and interned strs are common, and
+// DecBiasedNoCall reaches its own immortal case only after the owner and
+// unowned tests. Instructions per op, ft (callgrind): binary-trees
+// 1,929,829 -> 1,902,804, create-objects 1,221 -> 1,201, mixed 1,111 ->
+// 1,091; alloc-churn, whose containers hold the thread's own ints and
+// floats, 1,864 -> 1,871. (DecRef keeps the owner test first: there the
+// thread's own objects dominate.)
 //
-// An immortal object is tested for first, as CPython's Py_DECREF does:
-// dropRef releases what containers hold (a dict's keys and values, an
-// instance's attributes, a tuple's items), where None, small ints and
-// interned strs are common, and DecBiasedNoCall reaches its immortal case
-// only after the owner and unowned tests. Instructions per op, ft
-// (callgrind): binary-trees 1,929,829 -> 1,902,804, create-objects 1,221
-// -> 1,201, mixed 1,111 -> 1,091; alloc-churn, whose containers hold the
-// thread's own ints and floats, 1,864 -> 1,871. (DecRef keeps the owner
-// test first: there the thread's own objects dominate.)
+// DecBiasedNoCall comes next, rather than DecBiased: DecBiased's inlined
+// part (at the compiler's budget) sends the owner's last reference and
+// every non-owner's drop through its out-of-line call, and the first is
+// among the commonest drops of all (every object that dies on the thread
+// that made it), the second the common one on objects that other threads
+// made. Its rest says which single call, if any, finishes the decrement:
+// DecBiasedFinish the rare end of a non-owner's (a crossing of zero, a
+// merged word), DecBiasedSlow the rest.
 func (th *Thread) dropRef(o *Object) bool {
 	var out biasedrc.Outcome
 	switch th.strategy {
