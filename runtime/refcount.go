@@ -96,7 +96,8 @@ func (th *Thread) RefCount(o *Object) int {
 	th.enter(o)
 	c := &o.rc
 	if th.rt.strategy == biasedrc.Biased {
-		if owner := c.Owner(); owner != biasedrc.Unowned && owner != th.id && !c.IsImmortal() {
+		// Owner reports an immortal object as Unowned.
+		if owner := c.Owner(); owner != biasedrc.Unowned && owner != th.id {
 			restart := th.StopTheWorld()
 			n := c.Value(biasedrc.Biased)
 			restart()
