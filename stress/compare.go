@@ -311,14 +311,22 @@ func (c *Comparison) cell(workload, mode string, threads int) *Row {
 	return nil
 }
 
+// row returns the row of a cell, nil if there is none or it failed.
+func (c *Comparison) row(workload, mode string, threads int) *Row {
+	if r := c.cell(workload, mode, threads); r != nil && r.Error == "" {
+		return r
+	}
+	return nil
+}
+
 // fillRatios sets Speedup and VsGIL, and the Results' Speedup.
 func (c *Comparison) fillRatios() {
 	for i := range c.Rows {
 		r := &c.Rows[i]
-		if one := c.cell(r.Workload, r.Mode, 1); one != nil && one.OpsPerSec > 0 && one.Error == "" && r.Error == "" {
+		if one := c.row(r.Workload, r.Mode, 1); one != nil && one.OpsPerSec > 0 && r.Error == "" {
 			r.Speedup = r.OpsPerSec / one.OpsPerSec
 		}
-		if g := c.cell(r.Workload, ModeGIL, r.Threads); g != nil && g.OpsPerSec > 0 && g.Error == "" && r.Error == "" {
+		if g := c.row(r.Workload, ModeGIL, r.Threads); g != nil && g.OpsPerSec > 0 && r.Error == "" {
 			r.VsGIL = r.OpsPerSec / g.OpsPerSec
 		}
 		if i < len(c.Results) {

@@ -45,14 +45,6 @@ func (c *Comparison) SpeedupByRound(mode string, threads int) []float64 {
 	return geomeanByRound(pairs)
 }
 
-// row returns the row of a cell, nil if there is none or it failed.
-func (c *Comparison) row(workload, mode string, threads int) *Row {
-	if r := c.cell(workload, mode, threads); r != nil && r.Error == "" {
-		return r
-	}
-	return nil
-}
-
 // geomeanByRound returns, for each round that every pair completed, the
 // geometric mean of the pairs' throughput ratios in that round.
 func geomeanByRound(pairs [][2]*Row) []float64 {
