@@ -271,9 +271,10 @@
 //
 // Differences: CPython's thread ids are addresses that the C library may
 // reuse for any new thread, ours are reused by the runtime for the next new
-// thread after a close (and only in its own runtime); CPython 3.14 may merge a detached owner's queue on its behalf,
-// here that is the collector's DrainWith under a stopped world; CPython's
-// immortality bit is in ob_ref_local (see 10).
+// thread after a close (and only in its own runtime); CPython 3.14 may
+// merge a detached owner's queue on its behalf, here that is the
+// collector's DrainWith under a stopped world; CPython's immortality bit
+// is in ob_ref_local (see 10).
 //
 // # Costs
 //
