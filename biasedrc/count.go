@@ -165,7 +165,10 @@ func (c *Count) Owner() ThreadID {
 // would have set the shared state first. Owner only (it reads the plain
 // local part).
 func (c *Count) UniqueTo(me ThreadID) bool {
-	return ThreadID(c.owner.Load()) == me && c.local == 1 && c.shared.Load() == 0
+	if ThreadID(c.owner.Load()) != me || c.local != 1 {
+		return false
+	}
+	return c.shared.Load() == 0
 }
 
 // SharedState returns the state bits of the shared word. Safe from any thread.
