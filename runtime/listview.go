@@ -107,11 +107,15 @@ type itemView struct {
 // first), so the reference is TryIncBiased's, inlined here (tryIncref's
 // switch over the strategies cannot inline).
 func (th *Thread) listGetShared(l *listObject, v *itemView, i int) *Object {
-	if i < len(v.a) {
-		if p := loadItem(&v.a[i]); p != nil && p.rc.TryIncBiased(th.id) {
-			if l.view.Load() == v && loadItem(&v.a[i]) == p {
-				th.stats.countListRead(true)
-				return p
+	if a := v.a; i < len(a) {
+		if p := loadItem(&a[i]); p != nil && p.rc.TryIncBiased(th.id) {
+			// Nested, not &&: the compiler materialized the && as a
+			// flag and tested it again.
+			if l.view.Load() == v {
+				if loadItem(&a[i]) == p {
+					th.stats.countListRead(true)
+					return p
+				}
 			}
 			th.decref(p)
 		}
