@@ -270,7 +270,7 @@ func (c *Count) mergeZeroLocal() Outcome {
 func (c *Count) disownAndMerge(shared int64) Outcome {
 	// Disown before publishing the merged state, so that a thread that sees
 	// merged also sees no owner.
-	c.owner.Store(uint64(Unowned))
+	c.disown()
 	return c.publishMerged(shared)
 }
 
@@ -370,9 +370,10 @@ func (c *Count) Merge(extra int64) (int64, Outcome) {
 	// that still sees the owner takes the owned path, which queues at zero
 	// rather than free; one that sees Unowned adds and, the word not being
 	// merged, is told Alive; a reader's TryIncBiased may refuse a zero
-	// word, and falls back. One atomic store and one compare-and-swap: the
-	// owner's part used to be added to the shared word first, a third
-	// atomic operation on every merge.
+	// word, and falls back. One compare-and-swap and a plain store
+	// (disown), where CPython's merge makes the same: the owner's part used
+	// to be added to the shared word first, and the store was an atomic
+	// exchange, two more atomic operations on every merge.
 	switch ThreadID(c.owner.Load()) {
 	case immortalOwner:
 		return int64(c.local), Alive
@@ -380,7 +381,7 @@ func (c *Count) Merge(extra int64) (int64, Outcome) {
 	default:
 		extra += int64(c.local)
 		c.local = 0
-		c.owner.Store(uint64(Unowned))
+		c.disown()
 	}
 	for {
 		shared := c.shared.Load()

@@ -78,9 +78,11 @@ func (o Outcome) String() string {
 // Size: 24 bytes.
 type Count struct {
 	// owner is the owning thread (Biased), immortalOwner, or Unowned.
-	// Atomic: written once before the object is published, and again only
-	// by the owner when it merges (or by a merger that has a happens-before
-	// edge with the exited owner). Read by every thread.
+	// Atomic, except for one plain store: written once before the object
+	// is published, and again only by the owner when it merges (or by a
+	// merger that has a happens-before edge with the exited owner), with a
+	// plain store that the merge's compare-and-swap orders (disown). Read
+	// atomically by every thread.
 	owner atomic.Uint64
 	// shared is the shared part shifted left by two, with the State in the
 	// low two bits (Biased); the whole count shifted the same way (Atomic).
@@ -90,7 +92,7 @@ type Count struct {
 	// Plain: written only by the owner (Biased) or under the caller's
 	// exclusion (Plain, the GIL). Others read it only after a
 	// happens-before edge with the owner: the registry lock at its exit,
-	// its atomic store of Unowned, or a stopped world (see doc.go).
+	// its merge's compare-and-swap, or a stopped world (see doc.go).
 	local uint32
 }
 

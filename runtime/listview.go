@@ -24,7 +24,7 @@ import (
 //     succeeds. CPython 3.14 does not mark list items: its readers of an
 //     item owned by another live thread, with no shared references, take
 //     the lock every time. The price: such an item's owner pays a merge
-//     (an atomic store and a compare-and-swap) when it frees the item.
+//     (a compare-and-swap) when it frees the item.
 //  1. The writer side, always under the list's lock: a shared list's array
 //     comes from Go's heap, never from the allocator, and is never written
 //     again once replaced; the list's view is an immutable descriptor of the
