@@ -81,8 +81,19 @@ func (a *Arenas) newArena() *arena {
 }
 
 // takePool is pymalloc's allocate_from_new_pool minus the pool's
-// initialization: a free pool of the first (fullest) usable arena.
-func (a *Arenas) takePool() *poolSlot {
+// initialization: a free pool of the first (fullest) usable arena, for
+// class (a *Pools[T]).
+//
+// pymalloc takes the arena's most recently freed pool whatever size class
+// it served, because re-making a pool for another class only rewrites its
+// header. Here a pool's slot array is typed, so re-making one costs a Go
+// allocation (its slot array, about 16 KiB) and, in the end, Go's
+// collector: a cost CPython does not pay. So among the arena's empty pools
+// takePool prefers one that last served class, and only then the most
+// recent one. The arena is the one pymalloc would pick; only which of its
+// empty pools serves changes (doc.go, "Cross-class reuse", has what it
+// saved).
+func (a *Arenas) takePool(class any) *poolSlot {
 	ao := a.usable
 	if ao == nil {
 		ao = a.newArena()
@@ -99,10 +110,8 @@ func (a *Arenas) takePool() *poolSlot {
 		a.nfp2lasta[nf-1] = ao
 	}
 	ao.nfreepools = nf - 1
-	ps := ao.freepools
+	ps := ao.takeFreePool(class)
 	if ps != nil {
-		ao.freepools = ps.nextFree
-		ps.nextFree = nil
 		a.emptyPools--
 		a.emptyBytes -= ps.bytes
 	} else {
@@ -118,6 +127,28 @@ func (a *Arenas) takePool() *poolSlot {
 		ao.next = nil
 	}
 	a.poolsInUse++
+	return ps
+}
+
+// takeFreePool unlinks and returns one of ao's empty pools: the most
+// recent one that last served class, else the most recent one; nil if it
+// has none (takePool says why).
+func (ao *arena) takeFreePool(class any) *poolSlot {
+	link := &ao.freepools
+	for ps := ao.freepools; ps != nil; ps = ps.nextFree {
+		if ps.class == class {
+			break
+		}
+		link = &ps.nextFree
+	}
+	if *link == nil {
+		link = &ao.freepools // none of class: the most recent
+	}
+	ps := *link
+	if ps != nil {
+		*link = ps.nextFree
+		ps.nextFree = nil
+	}
 	return ps
 }
 
@@ -417,7 +448,7 @@ func (p *Pools[T]) allocSlow() (*T, SlotID) {
 
 // newPool takes a pool from the arenas and sets it up for this class.
 func (p *Pools[T]) newPool() *pool[T] {
-	ps := p.arenas.takePool()
+	ps := p.arenas.takePool(p)
 	var pl *pool[T]
 	if ps.class == any(p) {
 		pl = ps.pool.(*pool[T])

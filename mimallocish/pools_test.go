@@ -211,6 +211,42 @@ func TestPoolsFullestArenaFirst(t *testing.T) {
 	require.Equal(t, int64(1), a.Stats().ArenasReleased)
 }
 
+// A class that needs a pool takes an empty one of its own from its arena
+// even when another class's empty pool was freed after it: re-making a
+// pool costs a Go allocation (takePool). With none of its own, it takes
+// the most recent one.
+func TestPoolsPreferOwnEmptyPool(t *testing.T) {
+	a := NewArenas(4)
+	small := NewPoolsIn[obj](a, "obj", 1, objLink)
+	large := NewPoolsIn[big](a, "big", 1, bigLink)
+	_, s1 := small.Alloc()
+	_, s2 := small.Alloc()
+	_, l1 := large.Alloc()
+	_, l2 := large.Alloc()
+	own := poolOf(small, s1).slot
+	small.Free(s1) // small's pool first
+	large.Free(l1) // then large's: the most recent
+	require.Equal(t, 2, a.Stats().EmptyPools)
+
+	_, s3 := small.Alloc()
+	require.Same(t, own, poolOf(small, s3).slot, "small took its own empty pool, not the more recent one")
+	st := small.Stats()
+	require.Equal(t, int64(1), st.PoolsReused)
+	require.Zero(t, st.PoolsRemade)
+	require.Equal(t, 1, a.Stats().EmptyPools)
+	checkArenas(t, a)
+
+	_, s4 := small.Alloc() // only large's empty pool is left: re-made
+	require.Equal(t, int64(1), small.Stats().PoolsRemade)
+	require.Zero(t, a.Stats().EmptyPools)
+	checkArenas(t, a)
+	for _, id := range []SlotID{s2, s3, s4} {
+		small.Free(id)
+	}
+	large.Free(l2)
+	checkArenas(t, a)
+}
+
 // Pools of different classes share the arenas: an empty pool of one class
 // is given to another, its slot array re-made.
 func TestPoolsCrossClass(t *testing.T) {
