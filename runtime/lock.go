@@ -9,9 +9,9 @@ import (
 
 // objectMutex is the per-object lock of free-threaded mode (CPython's
 // PyMutex in ob_mutex): one word in the object, 0 unlocked, 1 locked,
-// 2 locked with waiters. An uncontended lock and unlock are one CAS and one
-// swap; waiters park on a condition variable in a table hashed by the
-// lock's address (CPython's parking lot), so the object carries no queue.
+// 2 locked with waiters. An uncontended lock and unlock are one CAS each;
+// waiters park on a condition variable in a table hashed by the lock's
+// address (CPython's parking lot), so the object carries no queue.
 //
 // Critical sections in this package are short and flat: they never call
 // user code, never reach a safe point and never take a second lock except
