@@ -211,14 +211,19 @@ func TestPoolsFullestArenaFirst(t *testing.T) {
 	require.Equal(t, int64(1), a.Stats().ArenasReleased)
 }
 
+// twoClasses returns an arena space of poolsPerArena pools shared by two
+// classes of one slot per pool, so that every allocation takes a pool.
+func twoClasses(poolsPerArena int) (*Arenas, *Pools[obj], *Pools[big]) {
+	a := NewArenas(poolsPerArena)
+	return a, NewPoolsIn[obj](a, "obj", 1, objLink), NewPoolsIn[big](a, "big", 1, bigLink)
+}
+
 // A class that needs a pool takes an empty one of its own from its arena
 // even when another class's empty pool was freed after it: re-making a
 // pool costs a Go allocation (takePool). With none of its own, it takes
 // the most recent one.
 func TestPoolsPreferOwnEmptyPool(t *testing.T) {
-	a := NewArenas(4)
-	small := NewPoolsIn[obj](a, "obj", 1, objLink)
-	large := NewPoolsIn[big](a, "big", 1, bigLink)
+	a, small, large := twoClasses(4)
 	_, s1 := small.Alloc()
 	_, s2 := small.Alloc()
 	_, l1 := large.Alloc()
@@ -250,9 +255,7 @@ func TestPoolsPreferOwnEmptyPool(t *testing.T) {
 // Pools of different classes share the arenas: an empty pool of one class
 // is given to another, its slot array re-made.
 func TestPoolsCrossClass(t *testing.T) {
-	a := NewArenas(3)
-	small := NewPoolsIn[obj](a, "obj", 1, objLink)
-	large := NewPoolsIn[big](a, "big", 1, bigLink)
+	a, small, large := twoClasses(3)
 	_, s1 := small.Alloc()
 	_, s2 := small.Alloc()
 	_, l1 := large.Alloc()
