@@ -64,9 +64,10 @@ func (c *Count) ResetDead() {
 
 // disown stores Unowned in the owner word of a word being merged, with a
 // plain store where it can (CPython's merges store ob_tid relaxed too). An
-// atomic store is an exchange on amd64, a full barrier: one of the three
-// atomic instructions of every merge, and in producer-consumer one of
-// six per object handed to another thread.
+// atomic store is an exchange on amd64, a full barrier: one of the two
+// atomic instructions of every merge (the other is its compare-and-swap),
+// and in producer-consumer one of six per object handed to another
+// thread.
 //
 // The caller's next write to the word is its compare-and-swap of the
 // shared part to merged, and that orders the store before it: the
