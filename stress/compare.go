@@ -70,7 +70,15 @@ type Row struct {
 	OpsPerSecRuns []float64 `json:"ops_per_sec_runs"`
 	// HostStealMs is the CPU time in ms the hypervisor took from the
 	// machine during the median run (-1 when unknown: not Linux).
-	HostStealMs   float64 `json:"host_steal_ms"`
+	HostStealMs float64 `json:"host_steal_ms"`
+	// CPUSeconds is the process's CPU time during the median run;
+	// OpsPerCPUSec the median over the cell's runs of ops per CPU second
+	// (its own median: not necessarily the median run's), and VsGILCPU
+	// that over GIL mode's at the same thread count (0 if unknown). At one
+	// thread they leave the host's steal out (Result.CPUTime).
+	CPUSeconds    float64 `json:"cpu_seconds"`
+	OpsPerCPUSec  float64 `json:"ops_per_cpu_sec"`
+	VsGILCPU      float64 `json:"vs_gil_cpu"`
 	GCCollections int     `json:"gc_collections"`
 	GCPauseP50us  float64 `json:"gc_pause_p50_us"`
 	GCPauseP99us  float64 `json:"gc_pause_p99_us"`
@@ -258,6 +266,7 @@ func (c *Comparison) addCell(rs []*Result) {
 	row.Runs = len(rs)
 	row.OpsPerSecRuns = make([]float64, len(rs))
 	row.Leaked, row.Violations, row.Restarts = 0, 0, 0
+	row.OpsPerCPUSec = medianOpsPerCPUSec(rs)
 	for i, r := range rs {
 		row.OpsPerSecRuns[i] = r.OpsPerSec
 		row.Leaked += r.Leaked
@@ -269,6 +278,20 @@ func (c *Comparison) addCell(rs []*Result) {
 	}
 	c.Results = append(c.Results, med)
 	c.Rows = append(c.Rows, row)
+}
+
+// medianOpsPerCPUSec is the median of the runs' ops per CPU second; 0 if
+// any run has none (its CPU time was not measured).
+func medianOpsPerCPUSec(rs []*Result) float64 {
+	vs := make([]float64, len(rs))
+	for i, r := range rs {
+		if r.OpsPerCPUSec <= 0 {
+			return 0
+		}
+		vs[i] = r.OpsPerCPUSec
+	}
+	slices.Sort(vs)
+	return vs[(len(vs)-1)/2]
 }
 
 func us(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1e3 }
@@ -290,6 +313,7 @@ func rowOf(r *Result) Row {
 		HugePages: r.HugePages,
 		Leaked:    r.Leaked, Violations: r.Violations, Restarts: r.Restarts,
 		HostStealMs: -1,
+		CPUSeconds:  r.CPUTime.Seconds(),
 	}
 	if r.HostStealKnown {
 		row.HostStealMs = float64(r.HostSteal) / float64(time.Millisecond)
@@ -328,6 +352,10 @@ func (c *Comparison) fillRatios() {
 		}
 		if g := c.row(r.Workload, ModeGIL, r.Threads); g != nil && g.OpsPerSec > 0 && r.Error == "" {
 			r.VsGIL = r.OpsPerSec / g.OpsPerSec
+			r.VsGILCPU = 0
+			if g.OpsPerCPUSec > 0 {
+				r.VsGILCPU = r.OpsPerCPUSec / g.OpsPerCPUSec
+			}
 		}
 		if i < len(c.Results) {
 			c.Results[i].Speedup = r.Speedup
@@ -410,7 +438,7 @@ func (c *Comparison) WriteJSON(w io.Writer) error {
 // CSVHeader is the header line WriteCSV writes: Row's JSON names.
 var CSVHeader = []string{
 	"workload", "mode", "threads", "ops", "seconds", "ops_per_sec", "speedup", "vs_gil",
-	"per_thread_ops", "runs", "ops_per_sec_runs", "host_steal_ms", "gc_collections", "gc_pause_p50_us", "gc_pause_p99_us", "gc_pause_max_us",
+	"per_thread_ops", "runs", "ops_per_sec_runs", "host_steal_ms", "cpu_seconds", "ops_per_cpu_sec", "vs_gil_cpu", "gc_collections", "gc_pause_p50_us", "gc_pause_p99_us", "gc_pause_max_us",
 	"gil_switches", "forced_switches", "stw_stops", "stw_parks", "stw_parked_ms", "stw_park_max_us", "queued_merges", "lock_contended", "lock_parked", "list_reads_lock_free", "list_reads_fell_back", "allocated", "peak_live",
 	"heap_bytes_reserved", "remote_frees", "free_listed", "huge_pages", "leaked",
 	"violations", "restarts", "error",
@@ -437,6 +465,7 @@ func (c *Comparison) WriteCSV(w io.Writer) error {
 		rec := []string{
 			r.Workload, r.Mode, strconv.Itoa(r.Threads), u(r.Ops), f(r.Seconds), f(r.OpsPerSec),
 			f(r.Speedup), f(r.VsGIL), strings.Join(per, ";"), strconv.Itoa(r.Runs), strings.Join(runs, ";"), f(r.HostStealMs),
+			f(r.CPUSeconds), f(r.OpsPerCPUSec), f(r.VsGILCPU),
 			strconv.Itoa(r.GCCollections),
 			f(r.GCPauseP50us), f(r.GCPauseP99us), f(r.GCPauseMaxus),
 			u(r.GILSwitches), u(r.ForcedSwitch), u(r.WorldStops), u(r.Parks), f(r.ParkedMs), f(r.MaxParkus), u(r.QueuedMerges), u(r.LockContended), u(r.LockParked), u(r.ListReadsLockFree), u(r.ListReadsFellBack), u(r.Allocated),
@@ -581,6 +610,28 @@ func (c *Comparison) WriteTable(w io.Writer) error {
 	return c.writeSummary(w, hasGIL, others)
 }
 
+// VsGILByCPU is B5 by CPU time: the geometric mean over workloads of
+// mode's 1-thread ops per CPU second over GIL mode's (Row.VsGILCPU). It
+// reports false when a workload that has both cells lacks the figure (CPU
+// time not measured) or no workload has both.
+func (c *Comparison) VsGILByCPU(mode string) (float64, bool) {
+	var vs []float64
+	for _, w := range c.Workloads {
+		r, g := c.row(w, mode, 1), c.row(w, ModeGIL, 1)
+		if r == nil || g == nil {
+			continue
+		}
+		if r.VsGILCPU <= 0 {
+			return 0, false
+		}
+		vs = append(vs, r.VsGILCPU)
+	}
+	if len(vs) == 0 {
+		return 0, false
+	}
+	return geomean(vs), true
+}
+
 func (c *Comparison) writeSummary(w io.Writer, hasGIL bool, others []string) error {
 	var b strings.Builder
 	b.WriteString("\n")
@@ -593,6 +644,15 @@ func (c *Comparison) writeSummary(w io.Writer, hasGIL bool, others []string) err
 				}
 			}
 			fmt.Fprintf(&b, "geomean %s/gil at 1 thread, all workloads (B5): %s%s\n", m, ratio(geomean(vs)), roundSpread(c.VsGILByRound(m)))
+		}
+		var byCPU []string
+		for _, m := range others {
+			if g, ok := c.VsGILByCPU(m); ok {
+				byCPU = append(byCPU, fmt.Sprintf("%s/gil %s", m, ratio(g)))
+			}
+		}
+		if len(byCPU) > 0 {
+			fmt.Fprintf(&b, "the same by ops per CPU second (the host's steal left out): %s\n", strings.Join(byCPU, ", "))
 		}
 	}
 	for _, n := range c.Threads {

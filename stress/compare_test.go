@@ -83,6 +83,11 @@ func TestCompare(t *testing.T) {
 		}
 		if goruntime.GOOS == "linux" {
 			require.GreaterOrEqual(t, r["host_steal_ms"], 0.0, "known on Linux")
+			// The process's CPU time is measured on Linux: every run has
+			// some, and its ops per CPU second.
+			require.Positive(t, r["cpu_seconds"])
+			require.Positive(t, r["ops_per_cpu_sec"])
+			require.Positive(t, r["vs_gil_cpu"])
 		}
 	}
 
@@ -112,6 +117,7 @@ func TestCompare(t *testing.T) {
 	require.Contains(t, out, "runs: 12, leaked objects: 0, violations: 0, errors: 0")
 	if goruntime.GOOS == "linux" {
 		require.Contains(t, out, "CPU time the host took from this machine during the runs: ")
+		require.Contains(t, out, "the same by ops per CPU second (the host's steal left out): ft/gil ")
 	}
 	require.Equal(t, 2*2, strings.Count(out, " ok\n"))
 }
@@ -239,4 +245,46 @@ func TestGeomean(t *testing.T) {
 	require.InDelta(t, 2.0, geomean([]float64{1, 4}), 1e-12)
 	require.Zero(t, geomean(nil))
 	require.InDelta(t, 3.0, geomean([]float64{3, 0}), 1e-12)
+}
+
+// B5 by CPU time: each cell's ops per CPU second is the median over its
+// runs, the ratio to GIL mode is taken per workload at one thread, and
+// the summary gives their geometric mean; a cell without CPU time (not
+// measured) withholds the figure rather than skew it.
+func TestVsGILByCPU(t *testing.T) {
+	runs := func(vs ...float64) []*Result {
+		rs := make([]*Result, len(vs))
+		for i, v := range vs {
+			rs[i] = &Result{OpsPerCPUSec: v}
+		}
+		return rs
+	}
+	require.Equal(t, 200.0, medianOpsPerCPUSec(runs(300, 100, 200)))
+	require.Equal(t, 100.0, medianOpsPerCPUSec(runs(300, 100)), "the lower of two, as the rows' median run")
+	require.Zero(t, medianOpsPerCPUSec(runs(300, 0, 200)), "a run without CPU time")
+
+	c := handComparison()
+	for i, v := range []float64{100, 50, 100, 100, 100, 200, 100, 100} {
+		c.Rows[i].OpsPerCPUSec = v
+	}
+	c.fillRatios()
+	require.Equal(t, 0.5, c.Rows[1].VsGILCPU)
+	require.Equal(t, 2.0, c.Rows[5].VsGILCPU)
+	g, ok := c.VsGILByCPU("ft")
+	require.True(t, ok)
+	require.InDelta(t, 1.0, g, 1e-12, "sqrt(0.5 * 2)")
+	_, ok = c.VsGILByCPU("ft-atomic")
+	require.False(t, ok, "no such cells")
+	var buf bytes.Buffer
+	require.NoError(t, c.WriteTable(&buf))
+	require.Contains(t, buf.String(), "the same by ops per CPU second (the host's steal left out): ft/gil 1.00x\n")
+
+	c.Rows[4].OpsPerCPUSec = 0 // shared-read's GIL cell: not measured
+	c.fillRatios()
+	require.Zero(t, c.Rows[5].VsGILCPU)
+	_, ok = c.VsGILByCPU("ft")
+	require.False(t, ok)
+	buf.Reset()
+	require.NoError(t, c.WriteTable(&buf))
+	require.NotContains(t, buf.String(), "ops per CPU second")
 }

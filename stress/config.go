@@ -157,6 +157,16 @@ type Result struct {
 	// figures are the machine's as much as the code's when it is large.
 	HostSteal      time.Duration
 	HostStealKnown bool
+	// CPUTime is the CPU time, user and system, that the whole process
+	// used from the workers' start to the last worker's stop (0 where it
+	// is not measured), and OpsPerCPUSec is Ops over it. The kernel leaves
+	// the host's steal out of it on this project's machines
+	// (CONFIG_PARAVIRT_TIME_ACCOUNTING), so with one worker, which never
+	// waits, it is a throughput the host's load moves far less than
+	// OpsPerSec. With more workers it is an efficiency (work per CPU
+	// second, a worker waiting for the GIL using none), not a throughput.
+	CPUTime      time.Duration
+	OpsPerCPUSec float64
 
 	// Collections during the measured interval and their durations (from
 	// the collector's start callback to its stop callback: the stopped-world

@@ -46,6 +46,12 @@
 // far one round can lie from the medians' figure. Every [Result]
 // carries the CPU time the hypervisor took from the machine while its
 // workers ran (HostSteal, from /proc/stat on Linux): a run with much steal
-// measured the host as much as the code. WorldStops, Parks and Parked say
-// what stopping the world cost the free-threaded workers.
+// measured the host as much as the code. It also carries the process's CPU
+// time over the same interval (CPUTime, OpsPerCPUSec), which the kernel
+// of these machines keeps free of steal: with one worker, ops per CPU
+// second is a throughput the host's load hardly moves, and
+// [Comparison.VsGILByCPU] is B5 taken from it (rounds of full
+// comparisons under 6-8 s of steal each: 0.78-0.94x by wall time,
+// 0.86-0.88x by CPU time). WorldStops, Parks and Parked say what
+// stopping the world cost the free-threaded workers.
 package stress

@@ -13,6 +13,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/nogil-lab/nogil/internal/cputime"
 	"github.com/nogil-lab/nogil/internal/hoststeal"
 	"github.com/nogil-lab/nogil/runtime"
 )
@@ -50,8 +51,9 @@ type run struct {
 	readyCh  chan struct{}
 
 	counts   []paddedCounter
-	perOps   []uint64    // written by each worker when it stops
-	ends     []time.Time // likewise
+	perOps   []uint64        // written by each worker when it stops
+	ends     []time.Time     // likewise
+	cpuEnds  []time.Duration // likewise: the process's CPU time then
 	restarts atomic.Int64
 	finished atomic.Int64 // workers whose loop is over
 	unclosed atomic.Int64 // failed workers whose thread could not be closed
@@ -155,6 +157,7 @@ func runWorkload(ctx context.Context, cfg Config, wl *workload) *Result {
 		counts:  make([]paddedCounter, n),
 		perOps:  make([]uint64, n),
 		ends:    make([]time.Time, n),
+		cpuEnds: make([]time.Duration, n),
 	}
 	var pauses pauseRecorder
 	removeCB := rt.GC().AddCallback(pauses.callback)
@@ -225,6 +228,7 @@ func runWorkload(ctx context.Context, cfg Config, wl *workload) *Result {
 	gcBase := totalCollections(rt)
 	pauseBase := pauses.mark()
 	stealSince := measureSteal()
+	cpu0 := cputime.Process()
 	t0 := time.Now()
 	close(r.startCh)
 	var timer *time.Timer
@@ -340,12 +344,13 @@ func runWorkload(ctx context.Context, cfg Config, wl *workload) *Result {
 
 	// Measurements of the run: every worker thread is closed, so they are
 	// exact.
-	end := t0
+	end, cpuEnd := t0, cpu0
 	for i := range n {
 		res.Ops += r.perOps[i]
 		if r.ends[i].After(end) {
 			end = r.ends[i]
 		}
+		cpuEnd = max(cpuEnd, r.cpuEnds[i])
 	}
 	if end.Equal(t0) {
 		end = time.Now()
@@ -355,6 +360,10 @@ func runWorkload(ctx context.Context, cfg Config, wl *workload) *Result {
 	res.Elapsed = end.Sub(t0)
 	if s := res.Elapsed.Seconds(); s > 0 {
 		res.OpsPerSec = float64(res.Ops) / s
+	}
+	if cpu0 > 0 && cpuEnd > cpu0 {
+		res.CPUTime = cpuEnd - cpu0
+		res.OpsPerCPUSec = float64(res.Ops) / res.CPUTime.Seconds()
 	}
 	res.Restarts = int(r.restarts.Load())
 	ps := pauses.since(pauseBase)
@@ -552,6 +561,7 @@ loop:
 		counter.Store(ops)
 	}
 	r.ends[w.ID] = time.Now()
+	r.cpuEnds[w.ID] = cputime.Process()
 	r.perOps[w.ID] = ops
 	counter.Store(ops)
 	r.finished.Add(1)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	goruntime "runtime"
 	"strings"
 	"testing"
 	"time"
@@ -94,6 +95,28 @@ func TestDurationAndProgress(t *testing.T) {
 	require.GreaterOrEqual(t, res.Elapsed, 300*time.Millisecond)
 	require.Less(t, res.Elapsed, 3*time.Second)
 	require.Positive(t, res.PeakLive)
+}
+
+// A run measures the process's CPU time while its workers run (Linux):
+// some, no more than the threads the Go scheduler runs could use in that
+// time, and the run's ops per CPU second from it.
+func TestRunMeasuresCPUTime(t *testing.T) {
+	if goruntime.GOOS != "linux" {
+		t.Skip("the process's CPU time is read on Linux only")
+	}
+	for _, mode := range ModeNames {
+		t.Run(mode, func(t *testing.T) {
+			m, rc, err := ParseMode(mode)
+			require.NoError(t, err)
+			res, err := Run(context.Background(), Config{Workload: "create-objects", Mode: m, RefCounting: rc,
+				Threads: 1, Duration: 100 * time.Millisecond, Seed: 1, StallTimeout: testStall})
+			require.NoError(t, err)
+			requireClean(t, res)
+			require.Positive(t, res.CPUTime)
+			require.LessOrEqual(t, res.CPUTime, res.Elapsed*time.Duration(goruntime.GOMAXPROCS(0)+1)+50*time.Millisecond)
+			require.InEpsilon(t, float64(res.Ops)/res.CPUTime.Seconds(), res.OpsPerCPUSec, 1e-9)
+		})
+	}
 }
 
 func TestCancel(t *testing.T) {

@@ -20,10 +20,12 @@
 // one run rather than a ratio; the summary gives the geometric means
 // behind targets B4 and B5 with their range over the rounds (the same
 // means over the runs of one round: what the machine's noise does to a
-// single round), the workers' time parked for stop-the-world pauses and
-// the CPU time the host stole from the machine. -json and -csv print the
-// rows instead (with every run's throughput, the steal and the
-// stop-the-world figures); -svg also draws throughput against threads. -no-freelists runs the runtimes without
+// single round), B5 again from ops per CPU second (the process's CPU
+// time, which leaves the host's steal out: steadier than the wall-clock
+// figure on a shared machine), the workers' time parked for
+// stop-the-world pauses and the CPU time the host stole from the machine.
+// -json and -csv print the rows instead (with every run's throughput, the
+// steal, the CPU time and the stop-the-world figures); -svg also draws throughput against threads. -no-freelists runs the runtimes without
 // CPython's free lists (runtime.Config.NoFreeLists), to see what they are
 // worth in each mode; -no-lockfree-reads reads every list under its lock
 // (runtime.Config.NoLockFreeReads), to see what lock-free reads of shared
