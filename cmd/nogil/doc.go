@@ -25,7 +25,8 @@
 // figure on a shared machine), the workers' time parked for
 // stop-the-world pauses and the CPU time the host stole from the machine.
 // -json and -csv print the rows instead (with every run's throughput, the
-// steal, the CPU time and the stop-the-world figures); -svg also draws throughput against threads. -no-freelists runs the runtimes without
+// steal, the CPU time and the stop-the-world figures); -svg also draws
+// throughput against threads. -no-freelists runs the runtimes without
 // CPython's free lists (runtime.Config.NoFreeLists), to see what they are
 // worth in each mode; -no-lockfree-reads reads every list under its lock
 // (runtime.Config.NoLockFreeReads), to see what lock-free reads of shared
