@@ -158,13 +158,18 @@ func (th *Thread) dropRefSlow(o *Object, out biasedrc.Outcome) bool {
 		out = th.rt.brc.EnqueueBatched(&th.brcBatch, owner, o, th.freeDead)
 	}
 	if out == biasedrc.Underflow {
-		// The panic may unwind through a free that does not reset freeing
-		// (freeContainer's tuples, lists and dicts): the thread stays
-		// usable, and its next free drains what the work list holds.
-		th.freeing = false
-		misuse("reference count of a %s object went below zero", o.typ.name)
+		th.underflow(o)
 	}
 	return out == biasedrc.Dead
+}
+
+// underflow panics on o's count going below zero (a reference dropped
+// twice). The panic may unwind through a free that does not reset freeing
+// (freeContainer's tuples, lists and dicts): the thread stays usable, and
+// its next free drains what the work list holds.
+func (th *Thread) underflow(o *Object) {
+	th.freeing = false
+	misuse("reference count of a %s object went below zero", o.typ.name)
 }
 
 // dying takes an object whose count reached zero off the collector's lists

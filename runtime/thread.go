@@ -268,8 +268,7 @@ func (th *Thread) mergeQueued() {
 		if _, out := o.rc.Merge(-1); out == biasedrc.Dead {
 			th.free(o)
 		} else if out == biasedrc.Underflow {
-			th.freeing = false
-			misuse("reference count of a %s object went below zero", o.typ.name)
+			th.underflow(o)
 		}
 	}
 	th.queue.Recycle(items)
