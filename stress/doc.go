@@ -49,9 +49,9 @@
 // measured the host as much as the code. It also carries the process's CPU
 // time over the same interval (CPUTime, OpsPerCPUSec), which the kernel
 // of these machines keeps free of steal: with one worker, ops per CPU
-// second is a throughput the host's load hardly moves, and
-// [Comparison.VsGILByCPU] is B5 taken from it (rounds of full
-// comparisons under 6-8 s of steal each: 0.78-0.94x by wall time,
-// 0.86-0.88x by CPU time). WorldStops, Parks and Parked say what
-// stopping the world cost the free-threaded workers.
+// second is a throughput the host's steal does not move, and
+// [Comparison.VsGILByCPU] is B5 taken from it (three single-thread
+// comparisons with 5-7 s of steal each: 0.87-0.91x by wall time, 0.88x
+// by CPU time in each). WorldStops, Parks and Parked say what stopping
+// the world cost the free-threaded workers.
 package stress
