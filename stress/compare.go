@@ -40,6 +40,9 @@ type CompareConfig struct {
 	MaxSteal     time.Duration
 	StealRetries int
 	Seed         int64
+	// FreshThread is each run's Config.FreshThread: one-worker runs on a
+	// thread of their own rather than the setup thread.
+	FreshThread bool
 	// Mechanisms are each run's Config.Mechanisms.
 	Mechanisms
 	// StallTimeout is each run's Config.StallTimeout.
@@ -63,6 +66,9 @@ type Row struct {
 	Speedup      float64  `json:"speedup"` // ops/s over the same mode's 1-thread ops/s; 0 if unknown
 	VsGIL        float64  `json:"vs_gil"`  // ops/s over GIL mode's at the same thread count; 0 if unknown
 	PerThreadOps []uint64 `json:"per_thread_ops"`
+	// OnSetupThread: the one worker worked on the setup thread
+	// (Result.OnSetupThread).
+	OnSetupThread bool `json:"on_setup_thread"`
 	// Runs is how many runs the cell had; OpsPerSecRuns their throughputs
 	// in the order they ran. The row's other figures are the median run's,
 	// except Leaked, Violations and Restarts, which add up every run.
@@ -211,6 +217,7 @@ func Compare(ctx context.Context, cfg CompareConfig) (*Comparison, error) {
 					rc.Progress = cfg.RunProgress
 					rc.StallTimeout = cfg.StallTimeout
 					rc.Mechanisms = cfg.Mechanisms
+					rc.FreshThread = cfg.FreshThread
 					if cfg.Progress != nil {
 						cfg.Progress(done, total, rc)
 					}
@@ -300,7 +307,7 @@ func rowOf(r *Result) Row {
 	row := Row{
 		Workload: r.Workload, Mode: r.Mode, Threads: r.Threads,
 		Ops: r.Ops, Seconds: r.Elapsed.Seconds(), OpsPerSec: r.OpsPerSec,
-		PerThreadOps:  r.PerThreadOps,
+		PerThreadOps: r.PerThreadOps, OnSetupThread: r.OnSetupThread,
 		GCCollections: r.GCCollections,
 		GCPauseP50us:  us(r.GCPauseP50), GCPauseP99us: us(r.GCPauseP99), GCPauseMaxus: us(r.GCPauseMax),
 		GILSwitches: r.GILSwitches, ForcedSwitch: r.ForcedSwitches,
@@ -438,7 +445,7 @@ func (c *Comparison) WriteJSON(w io.Writer) error {
 // CSVHeader is the header line WriteCSV writes: Row's JSON names.
 var CSVHeader = []string{
 	"workload", "mode", "threads", "ops", "seconds", "ops_per_sec", "speedup", "vs_gil",
-	"per_thread_ops", "runs", "ops_per_sec_runs", "host_steal_ms", "cpu_seconds", "ops_per_cpu_sec", "vs_gil_cpu", "gc_collections", "gc_pause_p50_us", "gc_pause_p99_us", "gc_pause_max_us",
+	"per_thread_ops", "on_setup_thread", "runs", "ops_per_sec_runs", "host_steal_ms", "cpu_seconds", "ops_per_cpu_sec", "vs_gil_cpu", "gc_collections", "gc_pause_p50_us", "gc_pause_p99_us", "gc_pause_max_us",
 	"gil_switches", "forced_switches", "stw_stops", "stw_parks", "stw_parked_ms", "stw_park_max_us", "queued_merges", "lock_contended", "lock_parked", "list_reads_lock_free", "list_reads_fell_back", "allocated", "peak_live",
 	"heap_bytes_reserved", "remote_frees", "free_listed", "huge_pages", "leaked",
 	"violations", "restarts", "error",
@@ -464,7 +471,7 @@ func (c *Comparison) WriteCSV(w io.Writer) error {
 		}
 		rec := []string{
 			r.Workload, r.Mode, strconv.Itoa(r.Threads), u(r.Ops), f(r.Seconds), f(r.OpsPerSec),
-			f(r.Speedup), f(r.VsGIL), strings.Join(per, ";"), strconv.Itoa(r.Runs), strings.Join(runs, ";"), f(r.HostStealMs),
+			f(r.Speedup), f(r.VsGIL), strings.Join(per, ";"), strconv.FormatBool(r.OnSetupThread), strconv.Itoa(r.Runs), strings.Join(runs, ";"), f(r.HostStealMs),
 			f(r.CPUSeconds), f(r.OpsPerCPUSec), f(r.VsGILCPU),
 			strconv.Itoa(r.GCCollections),
 			f(r.GCPauseP50us), f(r.GCPauseP99us), f(r.GCPauseMaxus),

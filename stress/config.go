@@ -80,6 +80,16 @@ type Config struct {
 	Seed int64
 	// Debug turns on the runtime's Debug mode (freed objects poisoned).
 	Debug bool
+	// FreshThread gives a one-worker run a thread of its own. Without it
+	// the one worker works on the setup thread, the thread that made the
+	// workload's shared objects, as a single-threaded program does and as
+	// ftscalingbench times its single-thread baseline (on the main thread,
+	// which made the module's objects). With it, a one-worker run of
+	// shared-read or list-contention reads another thread's objects: a
+	// non-owner's reference-count and lock costs, without contention.
+	// Workloads whose threads exit and restart (mixed) always run on
+	// threads of their own.
+	FreshThread bool
 	// Mechanisms takes mechanisms of the runtime away, to show what they
 	// are worth.
 	Mechanisms
@@ -149,6 +159,9 @@ type Result struct {
 	Elapsed      time.Duration // from the common start to the last worker's stop
 	OpsPerSec    float64
 	PerThreadOps []uint64
+	// OnSetupThread: the run's one worker worked on the setup thread (see
+	// Config.FreshThread).
+	OnSetupThread bool
 	// Speedup is OpsPerSec over the 1-thread OpsPerSec of the same workload
 	// and mode; set by Compare (0 when unknown).
 	Speedup float64

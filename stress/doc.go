@@ -17,7 +17,14 @@
 // [Run] creates a fresh runtime for each run. Every worker is a runtime
 // thread driven by its own goroutine under an errgroup; workers are released
 // together, run until the duration is up (or a fixed op count per thread,
-// like ftscalingbench), and call Checkpoint every few ops. A worker that
+// like ftscalingbench), and call Checkpoint every few ops. A run with one
+// worker works on the setup thread, which made the workload's shared
+// objects, as ftscalingbench's single-thread baseline runs on the main
+// thread (its module's objects are the main thread's): a single-threaded
+// program never touches another thread's objects. [Config].FreshThread
+// gives it a thread of its own instead, to show a non-owner's costs
+// without contention; a workload whose threads exit (mixed) always has
+// threads of its own. A worker that
 // blocks (a channel in producer-consumer) detaches around it. A panic in a
 // worker becomes an error (with the stack) in [Result].Err, never a crash.
 // After the workers stop, the workload's check runs on the setup thread, the

@@ -56,7 +56,10 @@ type run struct {
 	cpuEnds  []time.Duration // likewise: the process's CPU time then
 	restarts atomic.Int64
 	finished atomic.Int64 // workers whose loop is over
-	unclosed atomic.Int64 // failed workers whose thread could not be closed
+	unclosed atomic.Int64 // failed workers whose thread could not be released
+	// setupTh made the workload's state; a one-worker run works on it
+	// (see Config.FreshThread), handed over detached.
+	setupTh *runtime.Thread
 
 	errMu sync.Mutex
 	errs  []error
@@ -180,11 +183,13 @@ func runWorkload(ctx context.Context, cfg Config, wl *workload) *Result {
 	}
 	setupTh.Checkpoint()
 	setupTh.Detach()
+	r.setupTh = setupTh
+	res.OnSetupThread = n == 1 && !cfg.FreshThread && !wl.ownThreads
 
 	g, gctx := errgroup.WithContext(ctx)
 	for i := range n {
 		w := &Worker{
-			ID: i, Threads: n, r: r,
+			ID: i, Threads: n, r: r, onSetup: res.OnSetupThread,
 			Rand: rand.New(rand.NewPCG(uint64(cfg.Seed), uint64(i)*0x9e3779b97f4a7c15+1)),
 		}
 		g.Go(func() error { return r.work(w) })
@@ -375,9 +380,9 @@ func runWorkload(ctx context.Context, cfg Config, wl *workload) *Result {
 		return wedged(fmt.Sprintf("the runtime's statistics did not answer within %v", stallAfter))
 	}
 	if r.unclosed.Load() > 0 {
-		// A failed worker's thread is still open (attached, maybe holding
-		// the GIL or a runtime lock): the teardown would block on it.
-		return wedged("no final check or leak count: a failed worker's thread is still open")
+		// A failed worker's thread is still attached (maybe holding the
+		// GIL or a runtime lock): the teardown would block on it.
+		return wedged("no final check or leak count: a failed worker's thread is still attached")
 	}
 
 	// Counters, the final check and the teardown run on a helper goroutine
@@ -521,7 +526,12 @@ func (r *run) work(w *Worker) (err error) {
 		}
 	}()
 
-	w.Th = r.rt.NewThread()
+	if w.onSetup {
+		w.Th = r.setupTh
+		w.Th.Attach()
+	} else {
+		w.Th = r.rt.NewThread()
+	}
 	lp, err = r.st.start(w)
 	if err != nil {
 		return fmt.Errorf("stress: worker %d start: %w", w.ID, err)
@@ -568,7 +578,11 @@ loop:
 	if err := lp.stop(w); err != nil {
 		return fmt.Errorf("stress: worker %d stop: %w", w.ID, err)
 	}
-	w.Th.Close() // if it panics, the failure path tries once more
+	if w.onSetup {
+		w.Th.Detach() // the final check attaches it again
+	} else {
+		w.Th.Close() // if it panics, the failure path tries once more
+	}
 	w.Th = nil
 	return nil
 }

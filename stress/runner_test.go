@@ -15,23 +15,29 @@ import (
 	"github.com/nogil-lab/nogil/runtime"
 )
 
-// panicky is a workload whose worker 1 panics at its 10th op, attached,
-// while the others run (or wait for the GIL).
-type panicky struct{ inBlocking bool }
+// panicky is a workload whose worker (by ID) panics at its 10th op,
+// attached or detached, while the others run (or wait for the GIL).
+type panicky struct {
+	inBlocking bool
+	worker     int
+}
 
-func (p panicky) start(*Worker) (loop, error) { return &panickyLoop{inBlocking: p.inBlocking}, nil }
-func (panicky) finish(*final)                 {}
+func (p panicky) start(*Worker) (loop, error) {
+	return &panickyLoop{inBlocking: p.inBlocking, worker: p.worker}, nil
+}
+func (panicky) finish(*final) {}
 
 type panickyLoop struct {
 	noStop
 	n          int
 	inBlocking bool
+	worker     int
 }
 
 func (l *panickyLoop) step(w *Worker) error {
 	o := w.Th.NewList()
 	w.Th.DecRef(o)
-	if l.n++; w.ID == 1 && l.n == 10 {
+	if l.n++; w.ID == l.worker && l.n == 10 {
 		if l.inBlocking {
 			w.Blocking(func() { panic("boom while detached") })
 		}
@@ -46,7 +52,7 @@ func TestWorkerPanicBecomesError(t *testing.T) {
 			t.Run(fmt.Sprintf("%s/detached=%v", mode, inBlocking), func(t *testing.T) {
 				m, rc, err := ParseMode(mode)
 				require.NoError(t, err)
-				wl := &workload{name: "panicky", batch: 1, setup: func(*setupCtx) (state, error) { return panicky{inBlocking}, nil }}
+				wl := &workload{name: "panicky", batch: 1, setup: func(*setupCtx) (state, error) { return panicky{inBlocking: inBlocking, worker: 1}, nil }}
 				res := runWorkload(context.Background(), Config{Mode: m, RefCounting: rc, Threads: 3, Duration: 10 * time.Second, Seed: 1}, wl)
 				require.Error(t, res.Err)
 				var pe *PanicError
@@ -239,12 +245,13 @@ func TestRunReportsStopTheWorld(t *testing.T) {
 }
 
 // TestNoLockFreeReads: Config.NoLockFreeReads reaches the runtime: every
-// list read of free-threaded shared-read takes the lock; without it, reads
-// go without the lock (except under the race detector).
+// list read of free-threaded shared-read by a thread that does not own the
+// list takes the lock; without it, reads go without the lock (except under
+// the race detector).
 func TestNoLockFreeReads(t *testing.T) {
 	for _, off := range []bool{false, true} {
 		res, err := Run(context.Background(), Config{Workload: "shared-read", Mode: runtime.FreeThreaded, RefCounting: runtime.Biased,
-			Threads: 1, Ops: 2000, Seed: 1, StallTimeout: testStall, Mechanisms: Mechanisms{NoLockFreeReads: off}})
+			Threads: 1, FreshThread: true, Ops: 2000, Seed: 1, StallTimeout: testStall, Mechanisms: Mechanisms{NoLockFreeReads: off}})
 		require.NoError(t, err)
 		require.True(t, res.OK(), "%v", res.Err)
 		if off || invariants.Race {

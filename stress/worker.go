@@ -27,6 +27,9 @@ type Worker struct {
 
 	r        *run
 	restarts int
+	// onSetup: Th is the setup thread, lent to a one-worker run; the
+	// worker detaches it when done and never closes it.
+	onSetup bool
 }
 
 // Runtime returns the run's runtime.
@@ -50,8 +53,13 @@ func (w *Worker) Blocking(fn func()) {
 }
 
 // Restart closes the worker's thread and continues on a new one: the old
-// thread exits while objects it owns are still in use.
+// thread exits while objects it owns are still in use. It panics on the
+// setup thread, which outlives the run: a workload that restarts its
+// threads sets ownThreads.
 func (w *Worker) Restart() {
+	if w.onSetup {
+		panic("stress: Restart of the setup thread, lent to a one-worker run (the workload must set ownThreads)")
+	}
 	w.Th.Close()
 	w.Th = nil
 	w.Th = w.r.rt.NewThread()
@@ -59,29 +67,33 @@ func (w *Worker) Restart() {
 	w.r.restarts.Add(1)
 }
 
-// closeTimeout bounds how long closing a failed worker's thread may take.
+// closeTimeout bounds how long releasing a failed worker's thread may take.
 const closeTimeout = 3 * time.Second
 
-// closeThread closes the worker's thread after a failure, if it can. A
+// closeThread releases the worker's thread after a failure, if it can:
+// closes it, or detaches the setup thread for the teardown to attach. A
 // panic inside the runtime may have left one of its locks held, so the
-// Close runs on a helper goroutine and is given up after closeTimeout (the
-// helper then stays blocked: the runtime is wedged anyway).
+// release runs on a helper goroutine and is given up after closeTimeout
+// (the helper then stays blocked: the runtime is wedged anyway).
 func (w *Worker) closeThread() {
 	if w.Th == nil {
 		return
 	}
-	th := w.Th
+	release := w.Th.Close
+	if w.onSetup {
+		release = w.Th.Detach
+	}
 	w.Th = nil
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		_ = protect(w.ID, func() error { th.Close(); return nil })
+		_ = protect(w.ID, func() error { release(); return nil })
 	}()
 	select {
 	case <-done:
 	case <-time.After(closeTimeout):
 		w.r.unclosed.Add(1)
-		w.r.fail(fmt.Errorf("stress: worker %d: its thread could not be closed within %v of its failure (a runtime lock left held?)", w.ID, closeTimeout))
+		w.r.fail(fmt.Errorf("stress: worker %d: its thread could not be released within %v of its failure (a runtime lock left held?)", w.ID, closeTimeout))
 	}
 }
 

@@ -20,7 +20,10 @@ type workload struct {
 	// batch is the number of ops between two safe points (Checkpoint and
 	// the stop check); about a microsecond or more of work.
 	batch int
-	setup func(s *setupCtx) (state, error)
+	// ownThreads: the workload's workers close their threads (Restart), so
+	// a one-worker run never works on the setup thread, which outlives it.
+	ownThreads bool
+	setup      func(s *setupCtx) (state, error)
 }
 
 type setupCtx struct {
@@ -75,7 +78,7 @@ var registry = []*workload{
 	{name: "binary-trees", private: true, batch: 1, setup: setupBinaryTrees,
 		desc: "build, check and drop a complete binary tree of tuples, depth 10 (benchmarks game); one op = one tree"},
 	{name: "shared-read", contention: true, batch: 16, setup: setupSharedRead(false),
-		desc: "ListGet+DecRef of an item of a shared list of mortal ints owned by the setup thread (reference-count contention)"},
+		desc: "ListGet+DecRef of an item of a shared list of mortal ints owned by the setup thread (reference-count contention; a one-thread run is the owner's)"},
 	{name: "shared-read-immortal", contention: true, batch: 16, setup: setupSharedRead(true),
 		desc: "ListGet+DecRef of an item of a shared list of small ints and interned strs (immortal: no count traffic)"},
 	{name: "producer-consumer", contention: true, batch: 1, setup: setupProducerConsumer,
@@ -84,7 +87,7 @@ var registry = []*workload{
 		desc: "make a 3-object reference cycle (two instances and a list) and drop it; automatic collection frees it"},
 	{name: "list-contention", contention: true, batch: 8, setup: setupListContention,
 		desc: "append to, read item 50 of and pop(0) from one shared list (ftscalingbench object_cfunction, shared)"},
-	{name: "mixed", batch: 4, setup: setupMixed,
+	{name: "mixed", batch: 4, ownThreads: true, setup: setupMixed,
 		desc: "a seeded random mix of every operation on private and shared objects, with explicit collections, weak references, finalizers, detaching, and threads that exit and restart"},
 }
 

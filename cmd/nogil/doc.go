@@ -3,8 +3,8 @@
 //
 //	nogil compare [-workloads a,b] [-modes gil,ft,ft-atomic] [-threads 1,2]
 //	              [-duration 100ms | -ops N] [-repeat 7] [-max-steal D] [-seed N]
-//	              [-json | -csv] [-svg FILE] [-cpuprofile FILE] [-no-freelists]
-//	              [-no-lockfree-reads] [-no-hugepages]
+//	              [-json | -csv] [-svg FILE] [-cpuprofile FILE] [-fresh-thread]
+//	              [-no-freelists] [-no-lockfree-reads] [-no-hugepages]
 //	nogil stress  [-workloads a,b] [-modes gil,ft,ft-atomic] [-threads 8]
 //	              [-duration 30s] [-seed N] [-debug] [-no-freelists]
 //	              [-no-lockfree-reads] [-no-hugepages]
@@ -26,7 +26,12 @@
 // stop-the-world pauses and the CPU time the host stole from the machine.
 // -json and -csv print the rows instead (with every run's throughput, the
 // steal, the CPU time and the stop-the-world figures); -svg also draws
-// throughput against threads. -no-freelists runs the runtimes without
+// throughput against threads. A one-thread cell works on the thread that
+// set the workload up, as a single-threaded program and ftscalingbench's
+// single-thread baseline do (mixed, whose threads exit, excepted);
+// -fresh-thread gives it a thread of its own, so that shared-read and
+// list-contention show a non-owner's costs without contention.
+// -no-freelists runs the runtimes without
 // CPython's free lists (runtime.Config.NoFreeLists), to see what they are
 // worth in each mode; -no-lockfree-reads reads every list under its lock
 // (runtime.Config.NoLockFreeReads), to see what lock-free reads of shared

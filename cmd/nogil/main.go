@@ -243,6 +243,7 @@ func cmdCompare(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	asCSV := fs.Bool("csv", false, "print the rows as CSV instead of the table")
 	svg := fs.String("svg", "", "also draw throughput against threads into this SVG file")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the whole comparison to this file")
+	freshThread := fs.Bool("fresh-thread", false, "run one-thread cells on a thread of their own, not on the setup thread that made the workload's objects (ftscalingbench's baseline runs on the main thread)")
 	mechanisms := mechanismFlags(fs)
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: nogil compare [flags]\n\nRuns every workload in every mode at every thread count and compares them.\n\n")
@@ -281,6 +282,7 @@ func cmdCompare(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		}
 		cfg.Duration, cfg.Ops, cfg.Seed, cfg.Repeat = *duration, *ops, *seed, *repeat
 		cfg.Mechanisms = *mechanisms
+		cfg.FreshThread = *freshThread
 		return cfg, nil
 	}()
 	if err != nil {

@@ -180,12 +180,12 @@ func TestCompareNoHugePages(t *testing.T) {
 }
 
 // TestCompareNoLockFreeReads: -no-lockfree-reads reaches every run: no
-// list read of free-threaded shared-read goes without the lock, where
-// without the flag most do (except under the race detector, whose builds
-// always lock).
+// list read of free-threaded shared-read by a thread that does not own the
+// list (-fresh-thread) goes without the lock, where without the flag most
+// do (except under the race detector, whose builds always lock).
 func TestCompareNoLockFreeReads(t *testing.T) {
 	for _, off := range []bool{false, true} {
-		rows := compareJSONRows(t, off, "-no-lockfree-reads", "-workloads", "shared-read", "-modes", "ft")
+		rows := compareJSONRows(t, off, "-no-lockfree-reads", "-workloads", "shared-read", "-modes", "ft", "-fresh-thread")
 		require.Len(t, rows, 1)
 		if off || invariants.Race {
 			require.Zero(t, rows[0]["list_reads_lock_free"])
@@ -202,4 +202,18 @@ func TestStressNoFreeLists(t *testing.T) {
 	code, stdout, stderr := runArgs("stress", "-modes", "gil,ft", "-threads", "2", "-duration", "300ms", "-seed", "7", "-stall", "10s", "-no-freelists", "-no-lockfree-reads", "-no-hugepages")
 	require.Equal(t, 0, code, "stdout:\n%s\nstderr:\n%s", stdout, stderr)
 	require.Contains(t, stdout, fmt.Sprintf("all %d runs clean", 2*len(stress.StressWorkloads())))
+}
+
+// TestCompareFreshThread: a one-thread cell runs on the setup thread unless
+// -fresh-thread is given; mixed, whose threads exit, never does.
+func TestCompareFreshThread(t *testing.T) {
+	for _, fresh := range []bool{false, true} {
+		rows := compareJSONRows(t, fresh, "-fresh-thread", "-workloads", "shared-read,mixed", "-modes", "gil,ft")
+		require.Len(t, rows, 4)
+		for _, r := range rows {
+			onSetup := !fresh && r["workload"] != "mixed"
+			require.Equal(t, onSetup, r["on_setup_thread"], "%v", r)
+			require.Zero(t, r["leaked"], "%v", r)
+		}
+	}
 }
