@@ -52,7 +52,11 @@ func (th *Thread) DictGet(o, key *Object) (*Object, error) {
 	if err != nil {
 		return nil, err
 	}
-	locked := th.lockShared(o)
+	locked := false
+	if th.needsLock(o) {
+		o.lock()
+		locked = true
+	}
 	v := d.table.get(key, h)
 	if v != nil {
 		th.incref(v)
@@ -73,7 +77,11 @@ func (th *Thread) DictSet(o, key, v *Object) error {
 	th.check(v)
 	th.incref(key)
 	th.incref(v)
-	locked := th.lockShared(o)
+	locked := false
+	if th.needsLock(o) {
+		o.lock()
+		locked = true
+	}
 	old, kept := d.table.set(th, key, h, v)
 	th.unlockShared(o, locked)
 	// Destructors may run user code: never under the lock.
@@ -92,7 +100,11 @@ func (th *Thread) DictDel(o, key *Object) error {
 	if err != nil {
 		return err
 	}
-	locked := th.lockShared(o)
+	locked := false
+	if th.needsLock(o) {
+		o.lock()
+		locked = true
+	}
 	k, v := d.table.del(key, h)
 	th.unlockShared(o, locked)
 	if k == nil {

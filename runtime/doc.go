@@ -121,7 +121,7 @@
 // on one object that only the calling thread references (biased
 // counting: it owns the object, its local part is 1 and the shared word
 // is 0; CPython's _PyObject_IsUniquelyReferenced): a new object being
-// filled in costs no atomic read-modify-write (lockShared). And ListGet
+// filled in costs no atomic read-modify-write (needsLock). And ListGet
 // on a list that another thread than its owner has read (biased counting)
 // takes no lock at all when it can: it loads the list's array and the item
 // atomically, takes a reference with a try-incref and checks that the item

@@ -56,7 +56,11 @@ func (th *Thread) GetAttr(o *Object, name string) (*Object, error) {
 		return nil, err
 	}
 	k := o.typ.attrKeys.lookup(name)
-	locked := th.lockShared(o)
+	locked := false
+	if th.needsLock(o) {
+		o.lock()
+		locked = true
+	}
 	v := inst.getAttr(k, name)
 	if v == nil {
 		th.unlockShared(o, locked)
@@ -77,7 +81,11 @@ func (th *Thread) SetAttr(o *Object, name string, v *Object) error {
 	th.check(v)
 	k := o.typ.attrKeys.lookupOrAdd(name)
 	th.incref(v)
-	locked := th.lockShared(o)
+	locked := false
+	if th.needsLock(o) {
+		o.lock()
+		locked = true
+	}
 	old := inst.setAttr(k, name, v)
 	th.unlockShared(o, locked)
 	if old != nil {
@@ -93,7 +101,11 @@ func (th *Thread) DelAttr(o *Object, name string) error {
 		return err
 	}
 	k := o.typ.attrKeys.lookup(name)
-	locked := th.lockShared(o)
+	locked := false
+	if th.needsLock(o) {
+		o.lock()
+		locked = true
+	}
 	old := inst.delAttr(k, name)
 	th.unlockShared(o, locked)
 	if old == nil {

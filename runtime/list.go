@@ -62,7 +62,11 @@ func (th *Thread) ListGet(o *Object, i int) (*Object, error) {
 			}
 		}
 	}
-	locked := th.lockShared(o)
+	locked := false
+	if th.needsLock(o) {
+		o.lock()
+		locked = true
+	}
 	items := l.itemSlice()
 	j, ok := normIndex(i, len(items))
 	if !ok {
@@ -86,7 +90,11 @@ func (th *Thread) ListSet(o *Object, i int, v *Object) error {
 	}
 	th.check(v)
 	th.incref(v)
-	locked := th.lockShared(o)
+	locked := false
+	if th.needsLock(o) {
+		o.lock()
+		locked = true
+	}
 	items := l.itemSlice()
 	j, ok := normIndex(i, len(items))
 	if !ok {
@@ -110,7 +118,11 @@ func (th *Thread) ListAppend(o *Object, v *Object) error {
 	}
 	th.check(v)
 	th.incref(v)
-	locked := th.lockShared(o)
+	locked := false
+	if th.needsLock(o) {
+		o.lock()
+		locked = true
+	}
 	th.listAppend(l, v)
 	th.unlockShared(o, locked)
 	return nil
@@ -123,7 +135,11 @@ func (th *Thread) ListPop(o *Object, i int) (*Object, error) {
 	if err != nil {
 		return nil, err
 	}
-	locked := th.lockShared(o)
+	locked := false
+	if th.needsLock(o) {
+		o.lock()
+		locked = true
+	}
 	items := l.itemSlice()
 	n := len(items)
 	if n == 0 {

@@ -9,7 +9,7 @@ import (
 // list_get_item_ref and _Py_TryXGetRef, in Go.
 //
 // A list that only its owner reads is read under its lock, or with no lock
-// at all when the reader holds the only reference (lockShared). The first
+// at all when the reader holds the only reference (needsLock). The first
 // time a thread that does not own the list reads it (under the lock, as
 // CPython's _PyObject_GC_SET_SHARED does), the list becomes shared, and
 // from then on ListGet tries to read it without the lock:
