@@ -57,8 +57,7 @@
 // time over the same interval (CPUTime, OpsPerCPUSec), which the kernel
 // of these machines keeps free of steal: with one worker, ops per CPU
 // second is a throughput the host's steal does not move, and
-// [Comparison.VsGILByCPU] is B5 taken from it (three single-thread
-// comparisons with 5-7 s of steal each: 0.87-0.91x by wall time, 0.88x
-// by CPU time in each). WorldStops, Parks and Parked say what stopping
+// [Comparison.VsGILByCPU] is B5 taken from it (docs/benchmarks.md gives
+// both figures of every comparison it records). WorldStops, Parks and Parked say what stopping
 // the world cost the free-threaded workers.
 package stress
