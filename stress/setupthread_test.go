@@ -136,3 +136,18 @@ func eachStressMode(t *testing.T, fn func(t *testing.T, m runtime.Mode, rc runti
 		t.Run(mode, func(t *testing.T) { fn(t, m, rc) })
 	}
 }
+
+// TestSetupThreadWorkerStartError: a one worker whose start fails on the
+// setup thread gives it back: the run reports the start's error and
+// nothing else.
+func TestSetupThreadWorkerStartError(t *testing.T) {
+	eachStressMode(t, func(t *testing.T, m runtime.Mode, rc runtime.RefCounting) {
+		wl := &workload{name: "bad-start", batch: 1, setup: func(*setupCtx) (state, error) { return badStart{}, nil }}
+		res := runWorkload(context.Background(), Config{Mode: m, RefCounting: rc, Threads: 1, Duration: 10 * time.Second, StallTimeout: testStall}, wl)
+		require.True(t, res.OnSetupThread)
+		require.ErrorContains(t, res.Err, "no start for worker 0")
+		require.NotContains(t, res.Err.Error(), "teardown")
+		require.NotContains(t, res.Err.Error(), "final check")
+		require.Zero(t, res.Leaked)
+	})
+}
