@@ -38,18 +38,23 @@ func requireClean(t *testing.T, res *Result) {
 	require.True(t, res.OK())
 }
 
-// TestWorkloads runs every workload in every mode on one thread and on
-// three (more threads than this machine's cores), and requires a clean run:
-// no error, nothing leaked, no violated invariant.
+// TestWorkloads runs every workload in every mode on one thread (the
+// setup thread, and a thread of its own: FreshThread) and on three (more
+// threads than this machine's cores), and requires a clean run: no error,
+// nothing leaked, no violated invariant.
 func TestWorkloads(t *testing.T) {
 	for _, name := range Workloads() {
 		for _, mode := range ModeNames {
-			for _, threads := range []int{1, 3} {
-				t.Run(fmt.Sprintf("%s/%s/%d", name, mode, threads), func(t *testing.T) {
+			for _, run := range []struct {
+				threads int
+				fresh   bool
+			}{{1, false}, {1, true}, {3, false}} {
+				threads := run.threads
+				t.Run(fmt.Sprintf("%s/%s/%d/fresh=%v", name, mode, threads, run.fresh), func(t *testing.T) {
 					m, rc, err := ParseMode(mode)
 					require.NoError(t, err)
 					cfg := Config{Workload: name, Mode: m, RefCounting: rc, Threads: threads, Ops: testOps(name), Seed: 42,
-						StallTimeout: testStall}
+						FreshThread: run.fresh, StallTimeout: testStall}
 					res, err := Run(context.Background(), cfg)
 					require.NoError(t, err)
 					requireClean(t, res)
