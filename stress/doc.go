@@ -54,10 +54,10 @@
 // carries the CPU time the hypervisor took from the machine while its
 // workers ran (HostSteal, from /proc/stat on Linux): a run with much steal
 // measured the host as much as the code. It also carries the process's CPU
-// time over the same interval (CPUTime, OpsPerCPUSec), which the kernel
-// of these machines keeps free of steal: with one worker, ops per CPU
-// second is a throughput the host's steal does not move, and
-// [Comparison.VsGILByCPU] is B5 taken from it (docs/benchmarks.md gives
-// both figures of every comparison it records). WorldStops, Parks and Parked say what stopping
-// the world cost the free-threaded workers.
+// time over the same interval (CPUTime, OpsPerCPUSec), which the kernel of
+// these machines keeps free of steal: with one worker, ops per CPU second is
+// a throughput the host's steal does not move, and [Comparison.VsGILByCPU]
+// is B5 taken from it (docs/benchmarks.md gives both figures of every
+// comparison it records). WorldStops, Parks and Parked say what stopping the
+// world cost the free-threaded workers.
 package stress

@@ -26,18 +26,18 @@
 // stop-the-world pauses and the CPU time the host stole from the machine.
 // -json and -csv print the rows instead (with every run's throughput, the
 // steal, the CPU time and the stop-the-world figures); -svg also draws
-// throughput against threads. A one-thread cell works on the thread that
-// set the workload up, as a single-threaded program and ftscalingbench's
+// throughput against threads. A one-thread cell works on the thread that set
+// the workload up, as a single-threaded program and ftscalingbench's
 // single-thread baseline do (mixed, whose threads exit, excepted);
 // -fresh-thread gives it a thread of its own, so that shared-read and
-// list-contention show a non-owner's costs without contention.
-// -no-freelists runs the runtimes without
-// CPython's free lists (runtime.Config.NoFreeLists), to see what they are
-// worth in each mode; -no-lockfree-reads reads every list under its lock
+// list-contention show a non-owner's costs without contention. -no-freelists
+// runs the runtimes without CPython's free lists
+// (runtime.Config.NoFreeLists), to see what they are worth in each mode;
+// -no-lockfree-reads reads every list under its lock
 // (runtime.Config.NoLockFreeReads), to see what lock-free reads of shared
-// lists are worth to free-threaded mode; -no-hugepages keeps the object
-// heap on the kernel's small pages (runtime.Config.NoHugePages; run it as
-// a process of its own: a window of memory once advised stays so).
+// lists are worth to free-threaded mode; -no-hugepages keeps the object heap
+// on the kernel's small pages (runtime.Config.NoHugePages; run it as a
+// process of its own: a window of memory once advised stays so).
 //
 // stress runs the mixed workload and the contention workloads in every mode
 // with a live status line, prints a summary, and exits 1 on any leak,
