@@ -6,8 +6,8 @@
 //	              [-json | -csv] [-svg FILE] [-cpuprofile FILE] [-fresh-thread]
 //	              [-no-freelists] [-no-lockfree-reads] [-no-hugepages]
 //	nogil stress  [-workloads a,b] [-modes gil,ft,ft-atomic] [-threads 8]
-//	              [-duration 30s] [-seed N] [-debug] [-no-freelists]
-//	              [-no-lockfree-reads] [-no-hugepages]
+//	              [-duration 30s] [-seed N] [-debug] [-fresh-thread]
+//	              [-no-freelists] [-no-lockfree-reads] [-no-hugepages]
 //
 // compare runs every workload in every mode at every thread count and prints
 // a table (with a progress line on stderr: rewritten in place on a

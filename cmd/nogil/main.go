@@ -411,6 +411,7 @@ func cmdStress(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	duration := fs.Duration("duration", 30*time.Second, "total time, split evenly between the runs")
 	seed := fs.Int64("seed", 0, "seed of the random choices (0: pick one from the clock and print it)")
 	debug := fs.Bool("debug", false, "run the runtimes in Debug mode (freed objects poisoned)")
+	freshThread := fs.Bool("fresh-thread", false, "with -threads 1, run on a thread of its own, not on the setup thread that made the workload's objects")
 	mechanisms := mechanismFlags(fs)
 	stall := fs.Duration("stall", stress.DefaultStallTimeout, "give a run up as deadlocked after this long without progress")
 	fs.Usage = func() {
@@ -458,6 +459,7 @@ outer:
 			k++
 			cfg := stress.Config{
 				Workload: wl, Mode: mode, RefCounting: rc, Threads: *threads, Duration: per, Seed: *seed, Debug: *debug, Mechanisms: *mechanisms,
+				FreshThread:   *freshThread,
 				StallTimeout:  *stall,
 				ProgressEvery: 200 * time.Millisecond,
 				Progress: func(p stress.Progress) {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
@@ -215,5 +216,28 @@ func TestCompareFreshThread(t *testing.T) {
 			require.Equal(t, onSetup, r["on_setup_thread"], "%v", r)
 			require.Zero(t, r["leaked"], "%v", r)
 		}
+	}
+}
+
+// TestStressFreshThread: stress passes -fresh-thread to every run, and a
+// one-thread stress runs clean both ways.
+func TestStressFreshThread(t *testing.T) {
+	for _, fresh := range []bool{false, true} {
+		orig := runStress
+		t.Cleanup(func() { runStress = orig })
+		var got []bool
+		runStress = func(ctx context.Context, cfg stress.Config) (*stress.Result, error) {
+			got = append(got, cfg.FreshThread)
+			return orig(ctx, cfg)
+		}
+		args := []string{"stress", "-workloads", "shared-read,list-contention", "-modes", "gil,ft", "-threads", "1", "-duration", "200ms", "-seed", "3", "-stall", "10s"}
+		if fresh {
+			args = append(args, "-fresh-thread")
+		}
+		code, stdout, stderr := runArgs(args...)
+		require.Equal(t, 0, code, "stdout:\n%s\nstderr:\n%s", stdout, stderr)
+		require.Contains(t, stdout, "all 4 runs clean")
+		require.Equal(t, []bool{fresh, fresh, fresh, fresh}, got)
+		runStress = orig
 	}
 }
