@@ -142,7 +142,7 @@ func TestAPIMisuseBelowZero(t *testing.T) {
 			// The thread stays usable: the panic did not leave it freeing
 			// (which would send every later container to the work list for
 			// good), and a list that frees a list frees both.
-			require.False(t, th.freeing, "the misuse left the thread freeing")
+			require.Equal(t, notFreeing, th.freeState, "the misuse left the thread freeing")
 			th.Checkpoint()
 			lists := rt.Stats().LiveByType["list"]
 			outer := th.NewList(th.NewList())
@@ -484,7 +484,7 @@ func TestAPIMisuseBelowZeroQueued(t *testing.T) {
 	other.DecRef(x) // one too many
 	other.Checkpoint()
 	require.PanicsWithValue(t, "nogil: reference count of a int object went below zero", func() { owner.Checkpoint() })
-	require.False(t, owner.freeing)
+	require.Equal(t, notFreeing, owner.freeState)
 	l := owner.NewList()
 	owner.DecRef(l)
 	owner.Checkpoint()

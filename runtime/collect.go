@@ -176,7 +176,7 @@ func (e *collectEnv) StartTheWorld() {
 		}
 		e.th.trash = append(e.th.trash, o)
 	}
-	if len(dead) > 0 && !e.th.freeing {
+	if len(dead) > 0 && e.th.freeState != freeing {
 		e.th.free(nil)
 	}
 }

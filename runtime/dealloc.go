@@ -22,6 +22,13 @@ import (
 //  4. drop the references it holds (pushing the containers that die on the
 //     work list; scalars that die are freed at once), count the free and
 //     give the slot back (poisoning the header in Debug mode, freeSlot).
+//
+// The program's code that steps 1-3 run (runUserCode) frees at once, as
+// CPython's does: an object whose last reference a finalizer or a callback
+// drops is destroyed, its own finalizer and callbacks run, before that
+// code goes on. Each such level sets the outer free's work list aside;
+// past maxUserFreeDepth levels the frees wait on the work list instead,
+// as CPython's trashcan defers deallocations nested too deep.
 
 // free frees o, whose count just reached zero.
 // A nil o only drains objects already on the work list.
@@ -45,10 +52,32 @@ func (th *Thread) freeScalar(o *Object, t *Type) {
 	th.freeSlot(o, t)
 }
 
+// freeState is what a thread's free does with a container whose count
+// reaches zero.
+type freeState uint8
+
+const (
+	// notFreeing: destroy it at once, and what that frees through the
+	// work list (the outermost free).
+	notFreeing freeState = iota
+	// freeing: push it on the work list, which the outermost free drains.
+	// A thread that is freeing neither parks at an allocation nor runs a
+	// due collection.
+	freeing
+	// inUserCode: the program's code that a free runs (runUserCode):
+	// destroy it at once, as when not freeing, unless it is an object
+	// whose finalizer is running. That one waits on the work list, and
+	// runFinalizer's drop of the reference it resurrected the object with
+	// then reports the misuse (a finalizer dropped a reference to its
+	// object that it did not own), as it did before frees ran at once.
+	inUserCode
+)
+
 // freeContainer is free for a container (or nil): it destroys o, and what
 // that frees, through the work list.
 func (th *Thread) freeContainer(o *Object) {
-	if th.freeing {
+	prev := th.freeState
+	if prev != notFreeing && (prev == freeing || th.finalizing(o)) {
 		if o != nil {
 			th.dying(o)
 			th.trash = append(th.trash, o)
@@ -60,23 +89,23 @@ func (th *Thread) freeContainer(o *Object) {
 			// A tuple, a list or a dict runs no code of its own: its free
 			// needs no deferred reset, which costs every other free (a
 			// misuse found on the way, a count that underflows, resets
-			// freeing itself: dropRefSlow). What it releases goes on the
-			// work list, drained below when there is any.
-			th.freeing = true
+			// the state itself: dropRefSlow). What it releases goes on
+			// the work list, drained below when there is any.
+			th.freeState = freeing
 			th.dying(o)
 			th.dispose(o, o.typ)
-			th.freeing = false
+			th.freeState = prev
 			if len(th.trash) == 0 {
 				return
 			}
 			o = nil
 		}
 	}
-	th.freeing = true
+	th.freeState = freeing
 	// A finalizer that panics (or a misuse found on the way) unwinds
 	// through here: the thread must stay usable, and what is left on the
 	// work list is freed by its next free.
-	defer th.endFreeing()
+	defer th.endFreeing(prev)
 	if o != nil {
 		// The outermost free destroys its object directly; only what that
 		// releases goes through the work list.
@@ -91,7 +120,56 @@ func (th *Thread) freeContainer(o *Object) {
 	}
 }
 
-func (th *Thread) endFreeing() { th.freeing = false }
+func (th *Thread) endFreeing(prev freeState) { th.freeState = prev }
+
+// popFinalizer takes the innermost object off the finalizers stack (also
+// when its finalizer panics).
+func (th *Thread) popFinalizer() {
+	n := len(th.finalizers) - 1
+	th.finalizers[n] = nil
+	th.finalizers = th.finalizers[:n]
+}
+
+// finalizing reports whether o's finalizer is running on this thread.
+func (th *Thread) finalizing(o *Object) bool {
+	for _, f := range th.finalizers {
+		if f == o {
+			return true
+		}
+	}
+	return false
+}
+
+// maxUserFreeDepth bounds how many frees run at once from within the
+// program's code that another free runs (CPython's trashcan nests 50
+// deallocations before it defers).
+const maxUserFreeDepth = 50
+
+// runUserCode runs fn, the program's code (a finalizer, a weak
+// reference's callback), from within a free: with a work list of its own
+// and not freeing (inUserCode), so that what fn frees is destroyed at
+// once rather than after fn returns, and fn may park for a stop and run a
+// due collection as code outside a free does. The outer free's state is
+// consistent meanwhile: the object whose finalizer runs is resurrected
+// and tracked, and what waits on the outer work list is untracked with a
+// count of zero, so a collection counts its references as external. A
+// panic in fn leaves its leftovers on the outer work list, for the next
+// free.
+func (th *Thread) runUserCode(fn func()) {
+	if th.freeState != freeing || th.userFreeDepth >= maxUserFreeDepth {
+		fn()
+		return
+	}
+	outer := th.trash
+	th.trash, th.freeState = outer[len(outer):], inUserCode
+	th.userFreeDepth++
+	defer func() {
+		th.userFreeDepth--
+		th.trash = append(outer, th.trash...)
+		th.freeState = freeing
+	}()
+	fn()
+}
 
 // dropRef drops a reference without freeing: it reports whether the count
 // reached zero. The common outcome (still alive) returns from the inlined
@@ -164,11 +242,11 @@ func (th *Thread) dropRefSlow(o *Object, out biasedrc.Outcome) bool {
 }
 
 // underflow panics on o's count going below zero (a reference dropped
-// twice). The panic may unwind through a free that does not reset freeing
+// twice). The panic may unwind through a free that does not reset its state
 // (freeContainer's tuples, lists and dicts): the thread stays usable, and
 // its next free drains what the work list holds.
 func (th *Thread) underflow(o *Object) {
-	th.freeing = false
+	th.freeState = notFreeing
 	misuse("reference count of a %s object went below zero", o.typ.name)
 }
 
@@ -201,7 +279,11 @@ func (th *Thread) runFinalizer(o *Object, fn func(*Thread, *Object)) (resurrecte
 	// has run, another thread may hold a reference and drop it at once, so
 	// o must not be touched after dropRef says it lives.
 	th.retrack(asContainer(o))
-	fn(th, o)
+	th.finalizers = append(th.finalizers, o)
+	th.runUserCode(func() {
+		defer th.popFinalizer()
+		fn(th, o)
+	})
 	var dead bool
 	if weak {
 		// Mark maybe-weakref again (clearWeakrefs relies on it, and a

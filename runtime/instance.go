@@ -34,7 +34,7 @@ func (th *Thread) afterAlloc() {
 }
 
 func (th *Thread) allocSafePoint() {
-	if th.rt.stopRequested.Load() && !th.stoppedWorld && !th.freeing {
+	if th.rt.stopRequested.Load() && !th.stoppedWorld && th.freeState != freeing {
 		th.park()
 	}
 	th.runDueCollection()

@@ -65,9 +65,14 @@ type Thread struct {
 	freeDead func(*Object)
 	// trash is the work list of objects whose count reached zero, freed
 	// one at a time so that freeing a long chain needs no deep recursion.
-	trash      []*Object
-	freeing    bool
-	collecting bool
+	trash     []*Object
+	freeState freeState
+	// userFreeDepth counts the levels of the program's code run from
+	// within frees (runUserCode); finalizers are the objects whose
+	// finalizers run meanwhile, innermost last.
+	userFreeDepth int
+	finalizers    []*Object
+	collecting    bool
 	// stoppedWorld: this thread has stopped the world and not restarted
 	// it; its own allocations must not park for its own stop request.
 	stoppedWorld bool
@@ -383,7 +388,7 @@ func (th *Thread) runDueCollection() {
 		return
 	}
 	th.gcDue = false
-	if th.collecting || th.freeing {
+	if th.collecting || th.freeState == freeing {
 		th.gcDue = true // run it once the current work is done
 		return
 	}

@@ -183,7 +183,7 @@ func (th *Thread) detachWeakrefs(target *Object, skip func(*weakrefObject) bool,
 
 func (th *Thread) runWeakrefCallbacks(cbs []*weakrefObject) {
 	for _, wr := range cbs {
-		wr.callback(th, &wr.Object)
+		th.runUserCode(func() { wr.callback(th, &wr.Object) })
 		th.decref(&wr.Object)
 	}
 }
