@@ -161,7 +161,11 @@
 // callbacks run; a LegacyDel runs every time (after the weak references
 // are cleared, as CPython's tp_del); the references it holds
 // are dropped; the slot goes back to the allocator (alloc.go), which zeroes
-// it. A scalar (int, float, str) holds nothing and runs nothing: it is
+// it. The finalizers and callbacks are the program's code, and free at
+// once as CPython's does (an object whose last reference they drop is
+// destroyed before they go on): each gets a work list of its own, up to
+// 50 levels deep, past which frees wait as CPython's trashcan defers
+// them (runUserCode). A scalar (int, float, str) holds nothing and runs nothing: it is
 // freed at once, without the work list. In Debug mode the header is
 // poisoned instead and the slot kept (its type becomes the type's "freed"
 // twin, so any later use panics naming the type); a container queued to
