@@ -159,8 +159,12 @@ func (th *Thread) ListPop(o *Object, i int) (*Object, error) {
 	return it, nil
 }
 
-// ListExtend appends every item of src (a list or tuple) to the list dst.
-// Both are locked, in address order, so the copy is atomic.
+// ListExtend appends every item of the iterable src to the list dst, as
+// list.extend: a list's or a tuple's items, a dict's keys in insertion
+// order, a str's characters (one-character strs; those below U+0100 are
+// the interned ones, as CPython caches them). Other types give ErrType
+// ("'int' object is not iterable"). A list or dict src is locked with
+// dst, in address order, so the copy is atomic.
 func (th *Thread) ListExtend(dst, src *Object) error {
 	l, err := th.listArg(dst)
 	if err != nil {
@@ -191,6 +195,31 @@ func (th *Thread) ListExtend(dst, src *Object) error {
 		}
 		l.setItems(a)
 		th.unlockTwo(dst, src)
+	case kindDict:
+		th.lockTwo(dst, src)
+		table := &asDict(src).table
+		a := th.listReserve(l, table.len())
+		table.each(func(k, _ *Object) {
+			th.incref(k)
+			a = append(a, k)
+		})
+		l.setItems(a)
+		th.unlockTwo(dst, src)
+	case kindStr:
+		// The characters are made first: a str is immutable, and making
+		// objects must not happen under dst's lock.
+		var chars []*Object
+		for _, r := range asStr(src).s {
+			if r < 0x100 {
+				chars = append(chars, th.Intern(string(r)))
+			} else {
+				chars = append(chars, th.NewStr(string(r)))
+			}
+		}
+		th.lockObject(dst)
+		a := th.listReserve(l, len(chars))
+		l.setItems(append(a, chars...)) // the new references move in
+		th.unlockObject(dst)
 	default:
 		return typeError("'%s' object is not iterable", src.typ.name)
 	}
