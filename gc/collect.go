@@ -26,6 +26,19 @@ const scratchKeep = 1 << 16
 // Env methods must not panic; if one does, the collector is left unusable.
 // See the package documentation for the steps.
 func (c *Collector) Collect(env Env, gen int) (collected, uncollectable int) {
+	return c.collectCounted(env, gen, true)
+}
+
+// CollectAtShutdown is the full collection of a runtime's shutdown
+// (CPython's _Py_GC_REASON_SHUTDOWN, _PyGC_CollectNoFail): Collect(env,
+// 2) without the callbacks, which the program's shutdown no longer
+// expects to run.
+func (c *Collector) CollectAtShutdown(env Env) (collected, uncollectable int) {
+	return c.collectCounted(env, NumGenerations-1, false)
+}
+
+// collectCounted is Collect, with the callbacks or without.
+func (c *Collector) collectCounted(env Env, gen int, callbacks bool) (collected, uncollectable int) {
 	if gen < 0 || gen >= NumGenerations {
 		panic(fmt.Sprintf("gc: Collect of invalid generation %d", gen))
 	}
@@ -34,7 +47,9 @@ func (c *Collector) Collect(env Env, gen int) (collected, uncollectable int) {
 	}
 	defer c.collecting.Store(false)
 
-	c.invokeCallbacks(PhaseStart, Info{Generation: gen})
+	if callbacks {
+		c.invokeCallbacks(PhaseStart, Info{Generation: gen})
+	}
 	collected, uncollectable = c.collect(env, gen)
 
 	c.mu.Lock()
@@ -44,7 +59,9 @@ func (c *Collector) Collect(env Env, gen int) (collected, uncollectable int) {
 	s.Uncollectable += uncollectable
 	c.mu.Unlock()
 
-	c.invokeCallbacks(PhaseStop, Info{Generation: gen, Collected: collected, Uncollectable: uncollectable})
+	if callbacks {
+		c.invokeCallbacks(PhaseStop, Info{Generation: gen, Collected: collected, Uncollectable: uncollectable})
+	}
 	return collected, uncollectable
 }
 

@@ -379,8 +379,10 @@ func (c *Collector) Stats() [3]GenStats {
 // AddCallback registers fn to be called at the start and the end of every
 // collection (gc.callbacks), on the collecting thread with the world
 // running, after the callbacks registered before it. The returned function
-// removes it; calling it again does nothing. A callback removed while a
-// collection runs is not called again.
+// removes it; calling it again does nothing. A callback added while a
+// collection runs is called from the phase in progress on (after the
+// others), and one removed is not called again, as for CPython's list
+// gc.callbacks. The shutdown collection (CollectAtShutdown) calls none.
 func (c *Collector) AddCallback(fn func(phase Phase, info Info)) (remove func()) {
 	if fn == nil {
 		panic("gc: AddCallback with a nil function")
@@ -404,17 +406,20 @@ func (c *Collector) AddCallback(fn func(phase Phase, info Info)) (remove func())
 	}
 }
 
+// invokeCallbacks calls the callbacks as CPython's invoke_gc_callback
+// does: by index over the current list, its length read again at every
+// step, so that a callback added during a phase is called in that phase,
+// and one removed is not called after its removal. None is called with
+// c.mu held: a callback may add or remove callbacks.
 func (c *Collector) invokeCallbacks(phase Phase, info Info) {
-	c.mu.Lock()
-	if len(c.callbacks) == 0 {
+	for i := 0; ; i++ {
+		c.mu.Lock()
+		if i >= len(c.callbacks) {
+			c.mu.Unlock()
+			return
+		}
+		cb := c.callbacks[i]
 		c.mu.Unlock()
-		return
-	}
-	// The slice is replaced, never modified in place, by removal; appends
-	// beyond len do not disturb this snapshot.
-	cbs := c.callbacks[:len(c.callbacks):len(c.callbacks)]
-	c.mu.Unlock()
-	for _, cb := range cbs {
 		if !cb.removed.Load() {
 			cb.fn(phase, info)
 		}

@@ -62,7 +62,8 @@
 // another thread or from user code called by the first (a finalizer, a
 // callback), returns (0, 0) at once (CPython's collecting flag). The
 // callbacks run before (PhaseStart) and after (PhaseStop), with the world
-// running. Then, in two pauses:
+// running (CollectAtShutdown, a runtime's last collection, runs none, as
+// CPython's at shutdown). Then, in two pauses:
 //
 // Pause 1 (StopTheWorld; no user code).
 //

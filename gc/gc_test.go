@@ -1071,3 +1071,29 @@ func TestPendingDyingPanics(t *testing.T) {
 	g.destroying = map[*fobj]bool{d: true}
 	require.PanicsWithValue(t, "gc: Env.Subtract reported an object that is being destroyed", func() { g.collect(0) })
 }
+
+// TestCallbacksAddedDuringAPhase: a callback added by another during a
+// phase is called in that phase, after the others, as CPython's
+// invoke_gc_callback reads the list's length at every step; the shutdown
+// collection calls none.
+func TestCallbacksAddedDuringAPhase(t *testing.T) {
+	forModes(t, func(t *testing.T, g *graph) {
+		c := g.c
+		var log []string
+		var r2 func()
+		r1 := c.AddCallback(func(p Phase, _ Info) {
+			log = append(log, "1"+p.String())
+			if r2 == nil {
+				r2 = c.AddCallback(func(p Phase, _ Info) { log = append(log, "2"+p.String()) })
+			}
+		})
+		g.collect(0)
+		require.Equal(t, []string{"1start", "2start", "1stop", "2stop"}, log)
+		log = nil
+		c.CollectAtShutdown(g)
+		require.Empty(t, log, "no callback at shutdown")
+		require.Equal(t, 1, c.Stats()[2].Collections, "the shutdown collection is counted")
+		r1()
+		r2()
+	})
+}

@@ -97,7 +97,11 @@ func (th *Thread) Collect(generation int) (int, error) {
 	return th.collectGeneration(generation), nil
 }
 
-func (th *Thread) collectGeneration(g int) int {
+func (th *Thread) collectGeneration(g int) int { return th.collectFor(g, false) }
+
+// collectFor collects generation g, or, at shutdown (Runtime.Close), the
+// oldest without the callbacks (gc.Collector.CollectAtShutdown).
+func (th *Thread) collectFor(g int, shutdown bool) int {
 	if th.collecting {
 		return 0
 	}
@@ -106,7 +110,12 @@ func (th *Thread) collectGeneration(g int) int {
 	th.safePoint()
 	full := g == gc.NumGenerations-1
 	env := &collectEnv{th: th, strategy: th.rt.strategy, full: full}
-	collected, uncollectable := th.rt.collector.Collect(env, g)
+	var collected, uncollectable int
+	if shutdown {
+		collected, uncollectable = th.rt.collector.CollectAtShutdown(env)
+	} else {
+		collected, uncollectable = th.rt.collector.Collect(env, g)
+	}
 	if full && th.rt.mode == GIL {
 		// CPython's gc_collect_main clears the free lists at the end of
 		// a collection of the oldest generation (free-threaded mode does

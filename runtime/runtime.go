@@ -189,8 +189,9 @@ var ErrThreadsOpen = errors.New("threads still open")
 
 // Close shuts the runtime down. Every thread must have been closed: if one
 // is still open Close returns an error wrapping ErrThreadsOpen at once and
-// the runtime stays usable. Otherwise it runs a full collection and
-// returns a *LeakError if objects are still alive. Close starts no
+// the runtime stays usable. Otherwise it runs a full collection (which,
+// as CPython's at shutdown, calls no gc callbacks) and returns a
+// *LeakError if objects are still alive. Close starts no
 // goroutine and leaves none behind; a second Close returns an error.
 func (rt *Runtime) Close() error {
 	rt.worldMu.Lock()
@@ -202,11 +203,10 @@ func (rt *Runtime) Close() error {
 	if rt.closed.Load() {
 		return errors.New("nogil: Close of a runtime that is already closed")
 	}
+	// The shutdown collection calls no gc callbacks (CPython's
+	// _Py_GC_REASON_SHUTDOWN).
 	th := rt.NewThread()
-	if _, err := th.Collect(2); err != nil {
-		th.Close()
-		return err
-	}
+	th.collectFor(gc.NumGenerations-1, true)
 	th.Close()
 	if !rt.closed.CompareAndSwap(false, true) {
 		return errors.New("nogil: Close of a runtime that is already closed")
