@@ -53,9 +53,23 @@ func (g *GC) SetThreshold(t0, t1, t2 int) error {
 // Threshold returns the collection thresholds.
 func (g *GC) Threshold() (t0, t1, t2 int) { return g.rt.collector.Threshold() }
 
-// Count returns the collection counts, exact as of each thread's last safe
-// point.
-func (g *GC) Count() (c0, c1, c2 int) { return g.rt.collector.Count() }
+// Count returns the collection counts (gc.get_count). The first figure
+// includes what every thread has allocated and freed
+// since its last safe point, which it gives the collector in batches:
+// read without stopping the threads, so that an allocation shows at once,
+// as in CPython (whose free-threaded get_count flushes the caller's
+// batch). A thread's batch that nets below zero lowers it, never below
+// zero.
+func (g *GC) Count() (c0, c1, c2 int) {
+	c0, c1, c2 = g.rt.collector.Count()
+	rt := g.rt
+	rt.worldMu.Lock()
+	for _, th := range rt.threads {
+		c0 += int(th.gcDelta.get())
+	}
+	rt.worldMu.Unlock()
+	return max(c0, 0), c1, c2
+}
 
 // Stats returns the per-generation statistics.
 func (g *GC) Stats() [3]GenStats { return g.rt.collector.Stats() }

@@ -374,8 +374,7 @@ func (th *Thread) finishFree(o *Object, t *Type) {
 	th.stats.countFree(t)
 	c := asContainer(o)
 	if c.gc.Counted() {
-		th.gcDelta--
-		if th.gcDelta <= -gcCountBatch {
+		if th.gcDelta.add(-1) <= -gcCountBatch {
 			th.flushGCCount()
 		}
 	}
@@ -420,8 +419,7 @@ func (th *Thread) track(c *container) {
 	} else {
 		th.rt.collector.Generation(0).PushBack(&c.gc)
 	}
-	th.gcDelta++
-	if th.gcDelta >= gcCountBatch {
+	if th.gcDelta.add(1) >= gcCountBatch {
 		th.flushGCCount()
 	}
 }
@@ -484,7 +482,7 @@ func (th *Thread) retrack(c *container) {
 	th.track(c)
 	// Tracking it again is not an allocation: the collector's count rose
 	// when it was born and falls once, when it is freed.
-	th.gcDelta--
+	th.gcDelta.add(-1)
 }
 
 func (rt *Runtime) isSharedList(l *gc.List) bool {

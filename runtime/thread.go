@@ -44,8 +44,8 @@ type Thread struct {
 	queue    *biasedrc.Queue[*Object] // Biased
 	young    *youngList               // free-threaded: this thread's generation 0
 	stats    threadCounters
-	gcDelta  int  // net tracked allocations not yet given to the collector
-	gcDue    bool // an automatic collection is due at the next opportunity
+	gcDelta  ownedCount // net tracked allocations not yet given to the collector
+	gcDue    bool       // an automatic collection is due at the next opportunity
 	// entryRT is rt while the thread is attached and noRuntime while it is
 	// detached or closed (set with attached, by setAttached), so that
 	// enter tells an attached thread and a live object of its runtime
@@ -333,12 +333,13 @@ func (th *Thread) Close() {
 // flushGCCount gives the thread's net tracked allocations to the
 // collector and notes whether an automatic collection is due.
 func (th *Thread) flushGCCount() {
-	if th.gcDelta == 0 {
+	d := th.gcDelta.get()
+	if d == 0 {
 		return
 	}
 	c := th.rt.collector
-	c.AddCount(th.gcDelta)
-	th.gcDelta = 0
+	th.gcDelta.add(-d)
+	c.AddCount(int(d))
 	if c.ShouldCollect() >= 0 || th.mustAssist() {
 		th.gcDue = true
 	}
