@@ -158,11 +158,16 @@ func Compare(ctx context.Context, cfg CompareConfig) (*Comparison, error) {
 	}
 	slices.Sort(c.Threads)
 	c.Threads = slices.Compact(c.Threads)
+	var workloads []string // in order, each once (as Modes and Threads)
 	for _, w := range c.Workloads {
 		if lookup(w) == nil {
 			return nil, fmt.Errorf("stress: unknown workload %q (known: %s)", w, strings.Join(Workloads(), ", "))
 		}
+		if !slices.Contains(workloads, w) {
+			workloads = append(workloads, w)
+		}
 	}
+	c.Workloads = workloads
 	type variant struct {
 		name string
 		cfg  Config

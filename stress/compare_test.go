@@ -290,3 +290,18 @@ func TestVsGILByCPU(t *testing.T) {
 	require.NoError(t, c.WriteTable(&buf))
 	require.NotContains(t, buf.String(), "ops per CPU second")
 }
+
+// TestCompareWorkloadsOnce: a workload named twice runs once per cell, in
+// the order first named, as modes and thread counts do.
+func TestCompareWorkloadsOnce(t *testing.T) {
+	c, err := Compare(context.Background(), CompareConfig{
+		Workloads: []string{"create-dict", "alloc-churn", "create-dict"},
+		Modes:     []string{"gil"}, Threads: []int{1}, Ops: 50, StallTimeout: testStall,
+	})
+	require.NoError(t, err)
+	require.Equal(t, []string{"create-dict", "alloc-churn"}, c.Workloads)
+	require.Len(t, c.Rows, 2)
+	for _, r := range c.Rows {
+		require.InDelta(t, 1.0, r.Speedup, 1e-9)
+	}
+}

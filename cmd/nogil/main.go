@@ -133,12 +133,16 @@ func parseWorkloads(s string, def []string) ([]string, error) {
 	if len(names) == 0 {
 		return nil, badValue("-workloads: empty list")
 	}
+	var out []string // in order, each once
 	for _, n := range names {
 		if _, ok := stress.Describe(n); !ok {
 			return nil, badValue("-workloads: unknown workload %q (known: %s)", n, strings.Join(stress.Workloads(), ", "))
 		}
+		if !slices.Contains(out, n) {
+			out = append(out, n)
+		}
 	}
-	return names, nil
+	return out, nil
 }
 
 func parseModes(s string) ([]string, error) {
@@ -289,16 +293,6 @@ func cmdCompare(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		fmt.Fprintf(stderr, "nogil compare: %v\n", err)
 		return exitUsage
 	}
-	if *svg != "" {
-		// Fail now, not after a minute of work.
-		f, err := os.Create(*svg)
-		if err != nil {
-			fmt.Fprintf(stderr, "nogil compare: -svg: %v\n", err)
-			return exitUsage
-		}
-		f.Close()
-	}
-
 	if *cpuprofile != "" {
 		stop, err := startCPUProfile(*cpuprofile)
 		if err != nil {
@@ -306,6 +300,16 @@ func cmdCompare(ctx context.Context, args []string, stdout, stderr io.Writer) in
 			return exitUsage
 		}
 		defer stop()
+	}
+	if *svg != "" {
+		// Fail now, not after a minute of work (and after every other
+		// check, so that a failed one leaves no empty file behind).
+		f, err := os.Create(*svg)
+		if err != nil {
+			fmt.Fprintf(stderr, "nogil compare: -svg: %v\n", err)
+			return exitUsage
+		}
+		f.Close()
 	}
 	status := &statusLine{w: stderr, tty: isTerminal(stderr), plainEvery: 5 * time.Second}
 	start := time.Now()

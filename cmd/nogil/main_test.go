@@ -241,3 +241,17 @@ func TestStressFreshThread(t *testing.T) {
 		runStress = orig
 	}
 }
+
+// TestCompareBadCPUProfileLeavesNoSVG: a -cpuprofile that cannot be
+// written fails before -svg's file is made.
+func TestCompareBadCPUProfileLeavesNoSVG(t *testing.T) {
+	dir := t.TempDir()
+	svg := filepath.Join(dir, "out.svg")
+	code, stdout, stderr := runArgs("compare", "-workloads", "create-dict", "-ops", "10", "-repeat", "1",
+		"-cpuprofile", filepath.Join(dir, "missing", "cpu.prof"), "-svg", svg)
+	require.Equal(t, exitUsage, code)
+	require.Empty(t, stdout)
+	require.Contains(t, stderr, "-cpuprofile")
+	_, err := os.Stat(svg)
+	require.True(t, os.IsNotExist(err), "no SVG file left behind: %v", err)
+}
