@@ -26,6 +26,10 @@ const (
 type Thread struct {
 	rt *Runtime
 	id biasedrc.ThreadID
+	// lockID is the id needsLock's uniqueness test compares with an
+	// object's owner: id, or neverUnique for a thread that reused a closed
+	// thread's id (threadSpare). Written once, by NewThread.
+	lockID biasedrc.ThreadID
 	// strategy is the runtime's, copied here for the hot paths.
 	strategy biasedrc.Strategy
 	// fresh is the count word of an object this thread makes. Written
@@ -111,11 +115,16 @@ func (rt *Runtime) NewThread() *Thread {
 	switch {
 	case rt.mode == GIL:
 		th.id = newThreadID()
+		th.lockID = th.id
 		th.gilh = rt.gil.NewHandle()
 		th.freeLists = rt.freeLists
 	default:
 		s := rt.takeSpare()
 		th.id, th.heaps, th.freeLists = s.id, s.heaps, s.freeLists
+		th.lockID = th.id
+		if s.reused {
+			th.lockID = neverUnique
+		}
 		th.young = &youngList{owner: th}
 		th.young.list.InitYoung()
 		if rt.brc != nil {
@@ -323,7 +332,7 @@ func (th *Thread) Close() {
 		rt.orphans = append(rt.orphans, th.young)
 		// Out of rt.threads first: a collection's pause reaches a
 		// thread's free lists through it until then.
-		rt.keepSpare(threadSpare{th.heaps, th.freeLists, th.id})
+		rt.keepSpare(threadSpare{heaps: th.heaps, freeLists: th.freeLists, id: th.id})
 		th.heaps, th.freeLists = heaps{}, nil
 	}
 	rt.worldCond.Broadcast()

@@ -26,10 +26,18 @@ const maxSpares = 8
 // threads, so a CPython thread that starts where one exited takes over
 // its objects the same way. A runtime reuses only the ids of its own
 // threads, so no object of another runtime can have one.
+//
+// The new thread does not take the closed one's references, though, nor
+// know who uses its objects now: a list that the closed thread made and
+// held the only reference to may be used by several threads through that
+// one reference, handed over with Close. So a thread with a reused id
+// never skips an object's lock on the strength of a count that says "one
+// reference, mine" (needsLock: its lockID is neverUnique).
 type threadSpare struct {
 	heaps     heaps
 	freeLists *freeLists
 	id        biasedrc.ThreadID
+	reused    bool // the id was a closed thread's
 }
 
 // keepSpare keeps a closed thread's allocator state, unless maxSpares are
@@ -48,12 +56,13 @@ func (rt *Runtime) takeSpare() threadSpare {
 	n := len(rt.spares)
 	if n == 0 {
 		rt.worldMu.Unlock()
-		return threadSpare{rt.classes.newHeaps(), newFreeLists(rt.freeListsOn()), newThreadID()}
+		return threadSpare{heaps: rt.classes.newHeaps(), freeLists: newFreeLists(rt.freeListsOn()), id: newThreadID()}
 	}
 	s := rt.spares[n-1]
 	rt.spares[n-1] = threadSpare{}
 	rt.spares = rt.spares[:n-1]
 	rt.worldMu.Unlock()
 	s.heaps.revive()
+	s.reused = true
 	return s
 }
