@@ -279,11 +279,27 @@ func (th *Thread) runFinalizer(o *Object, fn func(*Thread, *Object)) (resurrecte
 	// has run, another thread may hold a reference and drop it at once, so
 	// o must not be touched after dropRef says it lives.
 	th.retrack(asContainer(o))
+	returned := false
+	if weak {
+		// A finalizer that panics leaves o alive with its reference (the
+		// panic goes on up): o's weak references must still be found
+		// when it dies later, or they would outlive it pointing at its
+		// slot.
+		defer func() {
+			if !returned {
+				mu := th.rt.weakLock(o)
+				lockIf(mu)
+				o.rc.MarkMaybeWeakref()
+				unlockIf(mu)
+			}
+		}()
+	}
 	th.finalizers = append(th.finalizers, o)
 	th.runUserCode(func() {
 		defer th.popFinalizer()
 		fn(th, o)
 	})
+	returned = true
 	var dead bool
 	if weak {
 		// Mark maybe-weakref again (clearWeakrefs relies on it, and a
@@ -350,11 +366,18 @@ func (th *Thread) dispose(o *Object, t *Type) {
 			th.freeItems(items)
 		}
 	case kindDict:
+		// Entries die in insertion order, each key before its value (as
+		// CPython's free_keys_object drops them); a list's and a tuple's
+		// items, released from the front, die from the end, as theirs.
 		d := asDict(o)
+		start := len(th.trash)
 		d.table.each(func(k, v *Object) {
 			th.release(k)
 			th.release(v)
 		})
+		if len(th.trash)-start > 1 {
+			th.dieInOrder(start)
+		}
 		th.freeTable(&d.table)
 	case kindInstance:
 		th.releaseAttrs(asInstance(o))
@@ -402,6 +425,16 @@ func (th *Thread) release(o *Object) {
 		}
 		th.dying(o)
 		th.trash = append(th.trash, o)
+	}
+}
+
+// dieInOrder reverses the containers released since the work list had
+// start entries, so that the list, drained from its end, destroys them in
+// the order they were released.
+func (th *Thread) dieInOrder(start int) {
+	t := th.trash
+	for i, j := start, len(t)-1; i < j; i, j = i+1, j-1 {
+		t[i], t[j] = t[j], t[i]
 	}
 }
 
