@@ -182,7 +182,12 @@
 // once as CPython's does (an object whose last reference they drop is
 // destroyed before they go on): each gets a work list of its own, up to
 // 50 levels deep, past which frees wait as CPython's trashcan defers
-// them (runUserCode). A scalar (int, float, str) holds nothing and runs nothing: it is
+// them (runUserCode). What a container held dies in CPython's order: a
+// list's or a tuple's items from the end, a dict's entries in insertion
+// order (key, then value), an instance's attributes in the order they
+// were first set; but every item's count is dropped before the first of
+// them is destroyed, where CPython destroys each as it drops it (so a
+// finalizer of the last item finds its siblings already dead). A scalar (int, float, str) holds nothing and runs nothing: it is
 // freed at once, without the work list. In Debug mode the header is
 // poisoned instead and the slot kept (its type becomes the type's "freed"
 // twin, so any later use panics naming the type); a container queued to
