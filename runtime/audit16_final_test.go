@@ -53,18 +53,6 @@ func audit16Logged(t *testing.T, th *Thread, log *[]string) *Type {
 	}})
 }
 
-// audit16Alive reports whether wr's referent is alive.
-func audit16Alive(t *testing.T, th *Thread, wr *Object) bool {
-	t.Helper()
-	o, err := th.WeakRefGet(wr)
-	require.NoError(t, err)
-	if o == nil {
-		return false
-	}
-	th.DecRef(o)
-	return true
-}
-
 // audit16Pop pops the last item of l (a new reference).
 func audit16Pop(t *testing.T, th *Thread, l *Object) *Object {
 	t.Helper()
@@ -106,7 +94,7 @@ func TestAudit16OrderFinalizeCallbacksNewestFirstThenLegacyDel(t *testing.T) {
 			},
 			LegacyDel: func(th *Thread, self *Object) {
 				require.Equal(t, 1, th.RefCount(self))
-				require.False(t, audit16Alive(t, th, plain), "cleared before tp_del")
+				require.False(t, gctAlive(t, th, plain), "cleared before tp_del")
 				log = append(log, "del")
 			},
 		})
@@ -130,7 +118,7 @@ func TestAudit16OrderFinalizeCallbacksNewestFirstThenLegacyDel(t *testing.T) {
 		th.DecRef(o)
 		require.Equal(t, []string{"finalize", "cb3", "cb2", "cb1", "cb0", "del"}, log)
 		for _, r := range append(refs, plain) {
-			require.False(t, audit16Alive(t, th, r))
+			require.False(t, gctAlive(t, th, r))
 		}
 		audit16DecRefAll(th, refs...)
 		th.DecRef(plain)
@@ -173,7 +161,7 @@ func TestAudit16FinalizeResurrectionKeepsWeakRefs(t *testing.T) {
 		made, err := th.ListGet(madeKeep, 0)
 		require.NoError(t, err)
 		for _, r := range []*Object{w, plain, made} {
-			require.True(t, audit16Alive(t, th, r), "a resurrecting tp_finalize leaves the weak references alone")
+			require.True(t, gctAlive(t, th, r), "a resurrecting tp_finalize leaves the weak references alone")
 		}
 		require.True(t, th.Runtime().GC().IsTracked(o))
 		require.Equal(t, 1, th.RefCount(o))
@@ -183,7 +171,7 @@ func TestAudit16FinalizeResurrectionKeepsWeakRefs(t *testing.T) {
 		th.DecRef(back)
 		require.Equal(t, []string{"finalize", "cb made", "cb", "del"}, log)
 		for _, r := range []*Object{w, plain, made} {
-			require.False(t, audit16Alive(t, th, r))
+			require.False(t, gctAlive(t, th, r))
 		}
 		audit16DecRefAll(th, w, plain, made, keep, madeKeep)
 		apiRequireLive(t, th, map[string]int{})
@@ -222,7 +210,7 @@ func TestAudit16CallbackResurrectsEarlierSibling(t *testing.T) {
 		audit16DecRefAll(th, a, b)
 		th.DecRef(l)
 		require.Equal(t, []string{"cb b sees a"}, log)
-		require.True(t, audit16Alive(t, th, wa), "a was resurrected by b's callback")
+		require.True(t, gctAlive(t, th, wa), "a was resurrected by b's callback")
 		th.DecRef(audit16Pop(t, th, keep))
 		require.Equal(t, []string{"cb b sees a", "cb a"}, log)
 		audit16DecRefAll(th, wa, wb, keep)
@@ -242,7 +230,7 @@ func TestAudit16FinalizerSeesEarlierSiblingAlive(t *testing.T) {
 		var seen []bool
 		var wa *Object
 		fin := audit16Type(t, th, TypeSpec{Name: "F", Finalize: func(th *Thread, _ *Object) {
-			seen = append(seen, audit16Alive(t, th, wa))
+			seen = append(seen, gctAlive(t, th, wa))
 		}})
 		a, f := th.NewInstance(plain), th.NewInstance(fin)
 		var err error
@@ -252,7 +240,7 @@ func TestAudit16FinalizerSeesEarlierSiblingAlive(t *testing.T) {
 		audit16DecRefAll(th, a, f)
 		th.DecRef(tup)
 		require.Equal(t, []bool{true}, seen)
-		require.False(t, audit16Alive(t, th, wa))
+		require.False(t, gctAlive(t, th, wa))
 		th.DecRef(wa)
 		apiRequireLive(t, th, map[string]int{})
 	})
@@ -510,7 +498,7 @@ func TestAudit16NestedFinalizerResurrectsOuter(t *testing.T) {
 		y = th.NewInstance(yt)
 		th.DecRef(xo)
 		require.Equal(t, []string{"x start", "y sees x true", "x end"}, log)
-		require.True(t, audit16Alive(t, th, wx))
+		require.True(t, gctAlive(t, th, wx))
 		require.True(t, th.Runtime().GC().IsTracked(xo))
 		log = nil
 		th.DecRef(audit16Pop(t, th, keep))
@@ -619,7 +607,7 @@ func TestAudit16CallbackChainBeyondTrashcanLimit(t *testing.T) {
 		require.LessOrEqual(t, maxDepth, maxUserFreeDepth+1, "then deferred")
 		require.Empty(t, next)
 		for _, r := range refs {
-			require.False(t, audit16Alive(t, th, r))
+			require.False(t, gctAlive(t, th, r))
 		}
 		audit16DecRefAll(th, refs...)
 		apiRequireLive(t, th, map[string]int{})
@@ -694,7 +682,7 @@ func TestAudit16PanickedFinalizerObjectClearsWeakRefsAtDeath(t *testing.T) {
 		require.NoError(t, err)
 		require.PanicsWithValue(t, "finalizer failed", func() { th.DecRef(b) })
 		require.Equal(t, []string{"del"}, log)
-		require.True(t, audit16Alive(t, th, w), "left alive: not cleared yet")
+		require.True(t, gctAlive(t, th, w), "left alive: not cleared yet")
 		th.DecRef(b)
 		require.Equal(t, []string{"del", "cb"}, log)
 		// Let the slot be reused (outside Debug mode's quarantine).
@@ -702,8 +690,8 @@ func TestAudit16PanickedFinalizerObjectClearsWeakRefsAtDeath(t *testing.T) {
 		for range 64 {
 			fresh = append(fresh, th.NewInstance(plain))
 		}
-		require.False(t, audit16Alive(t, th, w))
-		require.False(t, audit16Alive(t, th, bare))
+		require.False(t, gctAlive(t, th, w))
+		require.False(t, gctAlive(t, th, bare))
 		audit16DecRefAll(th, fresh...)
 		audit16DecRefAll(th, w, bare)
 		apiRequireLive(t, th, map[string]int{})

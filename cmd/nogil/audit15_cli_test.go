@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
 	"math"
 	"os"
 	"path/filepath"
@@ -35,38 +34,6 @@ var audit15SpecFields = map[string]string{
 	"gil_switches": "int", "queued_merges": "int", "peak_live": "int", "leaked": "int",
 }
 
-// audit15JSON decodes compare's -json output (numbers kept as written) and
-// checks that stdout holds the array and nothing else.
-func audit15JSON(t *testing.T, out string) []map[string]any {
-	t.Helper()
-	dec := json.NewDecoder(strings.NewReader(out))
-	dec.UseNumber()
-	var rows []map[string]any
-	require.NoError(t, dec.Decode(&rows), "stdout is a JSON array:\n%s", out)
-	_, err := dec.Token()
-	require.ErrorIs(t, err, io.EOF, "nothing after the array on stdout")
-	return rows
-}
-
-func audit15Num(t *testing.T, row map[string]any, k string) float64 {
-	t.Helper()
-	n, ok := row[k].(json.Number)
-	require.True(t, ok, "%s is a JSON number: %#v", k, row[k])
-	v, err := n.Float64()
-	require.NoError(t, err, k)
-	require.False(t, math.IsNaN(v) || math.IsInf(v, 0), k)
-	return v
-}
-
-func audit15Int(t *testing.T, row map[string]any, k string) int64 {
-	t.Helper()
-	n, ok := row[k].(json.Number)
-	require.True(t, ok, "%s is a JSON number: %#v", k, row[k])
-	v, err := n.Int64()
-	require.NoError(t, err, "%s is an integer: %s", k, n)
-	return v
-}
-
 func audit15Str(t *testing.T, row map[string]any, k string) string {
 	t.Helper()
 	s, ok := row[k].(string)
@@ -83,9 +50,9 @@ func audit15CheckFields(t *testing.T, row map[string]any) {
 		case "string":
 			audit15Str(t, row, k)
 		case "int":
-			audit15Int(t, row, k)
+			jsonInt(t, row, k)
 		default:
-			audit15Num(t, row, k)
+			jsonFloat(t, row, k)
 		}
 	}
 }
@@ -298,7 +265,7 @@ func TestAudit15CompareEveryWorkloadJSON(t *testing.T) {
 	code, stdout, stderr := runArgs("compare", "-workloads", strings.Join(order, ","), "-threads", "1",
 		"-duration", "10ms", "-repeat", "1", "-json")
 	require.Equal(t, exitOK, code, stderr)
-	rows := audit15JSON(t, stdout)
+	rows := jsonRows(t, stdout)
 	require.Len(t, rows, len(order)*3)
 	var seen []string
 	cells := map[string]bool{}
@@ -306,11 +273,11 @@ func TestAudit15CompareEveryWorkloadJSON(t *testing.T) {
 		audit15CheckFields(t, r)
 		w, m := audit15Str(t, r, "workload"), audit15Str(t, r, "mode")
 		require.Contains(t, []string{"gil", "ft", "ft-atomic"}, m)
-		require.Equal(t, int64(1), audit15Int(t, r, "threads"))
-		require.Equal(t, 1.0, audit15Num(t, r, "speedup"), "speedup is 1 at one thread: %v", r)
-		require.Positive(t, audit15Int(t, r, "ops"), "%s %s", w, m)
-		require.Zero(t, audit15Int(t, r, "leaked"), "%s %s", w, m)
-		require.Zero(t, audit15Int(t, r, "violations"), "%s %s", w, m)
+		require.Equal(t, int64(1), jsonInt(t, r, "threads"))
+		require.Equal(t, 1.0, jsonFloat(t, r, "speedup"), "speedup is 1 at one thread: %v", r)
+		require.Positive(t, jsonInt(t, r, "ops"), "%s %s", w, m)
+		require.Zero(t, jsonInt(t, r, "leaked"), "%s %s", w, m)
+		require.Zero(t, jsonInt(t, r, "violations"), "%s %s", w, m)
 		require.NotContains(t, r, "error")
 		require.False(t, cells[w+"/"+m], "one row per cell: %s %s", w, m)
 		cells[w+"/"+m] = true
@@ -394,18 +361,18 @@ func TestAudit15CompareRepeatMedianPerThread(t *testing.T) {
 	code, stdout, stderr := runArgs("compare", "-workloads", "create-dict", "-modes", "gil,ft", "-threads", "1,2",
 		"-ops", strconv.Itoa(ops), "-repeat", "3", "-json")
 	require.Equal(t, exitOK, code, stderr)
-	rows := audit15JSON(t, stdout)
+	rows := jsonRows(t, stdout)
 	require.Len(t, rows, 4)
 	secs1 := map[string]float64{}
 	for _, r := range rows {
-		if audit15Int(t, r, "threads") == 1 {
-			secs1[audit15Str(t, r, "mode")] = audit15Num(t, r, "seconds")
+		if jsonInt(t, r, "threads") == 1 {
+			secs1[audit15Str(t, r, "mode")] = jsonFloat(t, r, "seconds")
 		}
 	}
 	for _, r := range rows {
-		n := audit15Int(t, r, "threads")
+		n := jsonInt(t, r, "threads")
 		m := audit15Str(t, r, "mode")
-		require.Equal(t, int64(3), audit15Int(t, r, "runs"))
+		require.Equal(t, int64(3), jsonInt(t, r, "runs"))
 		raw, ok := r["ops_per_sec_runs"].([]any)
 		require.True(t, ok, "ops_per_sec_runs is an array: %v", r["ops_per_sec_runs"])
 		require.Len(t, raw, 3)
@@ -416,7 +383,7 @@ func TestAudit15CompareRepeatMedianPerThread(t *testing.T) {
 			runs = append(runs, f)
 		}
 		slices.Sort(runs)
-		require.Equal(t, runs[1], audit15Num(t, r, "ops_per_sec"), "the row is the median run: %v", r)
+		require.Equal(t, runs[1], jsonFloat(t, r, "ops_per_sec"), "the row is the median run: %v", r)
 
 		per, ok := r["per_thread_ops"].([]any)
 		require.True(t, ok, "per_thread_ops is an array")
@@ -428,10 +395,10 @@ func TestAudit15CompareRepeatMedianPerThread(t *testing.T) {
 			require.Equal(t, int64(ops), k, "fixed work per thread")
 			sum += k
 		}
-		require.Equal(t, sum, audit15Int(t, r, "ops"))
+		require.Equal(t, sum, jsonInt(t, r, "ops"))
 
-		want := secs1[m] * float64(n) / audit15Num(t, r, "seconds")
-		require.InEpsilon(t, want, audit15Num(t, r, "speedup"), 1e-6, "ftscalingbench's t1*n/tn: %s %d", m, n)
+		want := secs1[m] * float64(n) / jsonFloat(t, r, "seconds")
+		require.InEpsilon(t, want, jsonFloat(t, r, "speedup"), 1e-6, "ftscalingbench's t1*n/tn: %s %d", m, n)
 	}
 }
 
@@ -442,10 +409,10 @@ func TestAudit15CompareModeAliasesAndThreadDuplicates(t *testing.T) {
 	code, stdout, stderr := runArgs("compare", "-workloads", "create-objects", "-modes", "GIL,nogil,atomic,ft-biased,gil",
 		"-threads", "2,1,2", "-ops", "50", "-repeat", "1", "-json")
 	require.Equal(t, exitOK, code, stderr)
-	rows := audit15JSON(t, stdout)
+	rows := jsonRows(t, stdout)
 	got := map[string]int{}
 	for _, r := range rows {
-		got[audit15Str(t, r, "mode")+"/"+strconv.FormatInt(audit15Int(t, r, "threads"), 10)]++
+		got[audit15Str(t, r, "mode")+"/"+strconv.FormatInt(jsonInt(t, r, "threads"), 10)]++
 	}
 	require.Equal(t, map[string]int{"gil/1": 1, "gil/2": 1, "ft/1": 1, "ft/2": 1, "ft-atomic/1": 1, "ft-atomic/2": 1}, got)
 }
@@ -457,13 +424,13 @@ func TestAudit15CompareDuplicateWorkload(t *testing.T) {
 	code, stdout, stderr := runArgs("compare", "-workloads", "create-dict,create-dict", "-modes", "gil,ft",
 		"-threads", "1,2", "-ops", "100", "-repeat", "1", "-json")
 	require.Equal(t, exitOK, code, stderr)
-	rows := audit15JSON(t, stdout)
+	rows := jsonRows(t, stdout)
 	cells := map[string]int{}
 	for _, r := range rows {
-		n := audit15Int(t, r, "threads")
+		n := jsonInt(t, r, "threads")
 		cells[audit15Str(t, r, "workload")+"/"+audit15Str(t, r, "mode")+"/"+strconv.FormatInt(n, 10)]++
 		if n == 1 {
-			require.Equal(t, 1.0, audit15Num(t, r, "speedup"), "speedup against 1 thread is 1 at 1 thread: %v", r)
+			require.Equal(t, 1.0, jsonFloat(t, r, "speedup"), "speedup against 1 thread is 1 at 1 thread: %v", r)
 		}
 	}
 	for k, v := range cells {
@@ -481,9 +448,9 @@ func TestAudit15CompareSeedReproducible(t *testing.T) {
 			"-repeat", "1", "-seed", seed, "-json")
 		require.Equal(t, exitOK, code, stderr)
 		out := map[string]int64{}
-		for _, r := range audit15JSON(t, stdout) {
-			require.Equal(t, int64(300), audit15Int(t, r, "ops"))
-			out[audit15Str(t, r, "mode")] = audit15Int(t, r, "allocated")
+		for _, r := range jsonRows(t, stdout) {
+			require.Equal(t, int64(300), jsonInt(t, r, "ops"))
+			out[audit15Str(t, r, "mode")] = jsonInt(t, r, "allocated")
 		}
 		require.Len(t, out, 3)
 		return out
@@ -501,27 +468,27 @@ func TestAudit15CompareJSONCounters(t *testing.T) {
 	code, stdout, stderr := runArgs("compare", "-workloads", "cycles,list-contention", "-threads", "1,2",
 		"-duration", "50ms", "-repeat", "1", "-json")
 	require.Equal(t, exitOK, code, stderr)
-	rows := audit15JSON(t, stdout)
+	rows := jsonRows(t, stdout)
 	require.Len(t, rows, 12)
 	for _, r := range rows {
 		audit15CheckFields(t, r)
-		w, m, n := audit15Str(t, r, "workload"), audit15Str(t, r, "mode"), audit15Int(t, r, "threads")
+		w, m, n := audit15Str(t, r, "workload"), audit15Str(t, r, "mode"), jsonInt(t, r, "threads")
 		switch {
 		case m == "gil" && n == 2:
-			require.Positive(t, audit15Int(t, r, "gil_switches"), "%s gil 2 threads share the GIL", w)
+			require.Positive(t, jsonInt(t, r, "gil_switches"), "%s gil 2 threads share the GIL", w)
 		case m != "gil":
-			require.Zero(t, audit15Int(t, r, "gil_switches"), "%s %s has no GIL", w, m)
+			require.Zero(t, jsonInt(t, r, "gil_switches"), "%s %s has no GIL", w, m)
 		}
 		if m != "ft" {
-			require.Zero(t, audit15Int(t, r, "queued_merges"), "%s %s has no merge queues", w, m)
+			require.Zero(t, jsonInt(t, r, "queued_merges"), "%s %s has no merge queues", w, m)
 		}
 		if w == "list-contention" && m == "ft" && n == 2 {
-			require.Positive(t, audit15Int(t, r, "queued_merges"), "two threads share the lists' items")
+			require.Positive(t, jsonInt(t, r, "queued_merges"), "two threads share the lists' items")
 		}
 		if w == "cycles" {
-			require.Positive(t, audit15Int(t, r, "gc_collections"), "cycles %s %d", m, n)
-			require.Positive(t, audit15Num(t, r, "gc_pause_p99_us"), "cycles %s %d", m, n)
-			require.Positive(t, audit15Int(t, r, "peak_live"), "cycles %s %d", m, n)
+			require.Positive(t, jsonInt(t, r, "gc_collections"), "cycles %s %d", m, n)
+			require.Positive(t, jsonFloat(t, r, "gc_pause_p99_us"), "cycles %s %d", m, n)
+			require.Positive(t, jsonInt(t, r, "peak_live"), "cycles %s %d", m, n)
 		}
 	}
 }
@@ -535,7 +502,7 @@ func TestAudit15CompareSVGSubset(t *testing.T) {
 	code, stdout, stderr := runArgs("compare", "-workloads", "shared-read,cycles", "-modes", "gil,ft",
 		"-threads", "1,4", "-ops", "50", "-repeat", "1", "-json", "-svg", path)
 	require.Equal(t, exitOK, code, stderr)
-	require.Len(t, audit15JSON(t, stdout), 2*2*2)
+	require.Len(t, jsonRows(t, stdout), 2*2*2)
 	data, err := os.ReadFile(path)
 	require.NoError(t, err)
 	root, texts := svgTexts(t, data) // requires the SVG namespace
@@ -578,7 +545,7 @@ func TestAudit15CompareWorkerErrorExit1(t *testing.T) {
 		require.Contains(t, stderr, "create-dict gil 1 threads")
 		require.Contains(t, stderr, "audit15 boom")
 		if asJSON {
-			rows := audit15JSON(t, stdout)
+			rows := jsonRows(t, stdout)
 			require.Len(t, rows, 2)
 			require.Contains(t, audit15Str(t, rows[0], "error"), "audit15 boom")
 			require.NotContains(t, rows[1], "error")
