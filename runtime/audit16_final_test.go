@@ -13,14 +13,6 @@ import (
 // Finalize is tp_finalize (a Python __del__), LegacyDel a tp_del
 // (_testcapi.with_tp_del's __tp_del__).
 
-// audit16Type makes a user type or fails the test.
-func audit16Type(t *testing.T, th *Thread, spec TypeSpec) *Type {
-	t.Helper()
-	typ, err := th.Runtime().NewType(spec)
-	require.NoError(t, err)
-	return typ
-}
-
 // audit16Name returns the str attribute "n" of o (set by audit16New).
 func audit16Name(th *Thread, o *Object) string {
 	v, err := th.GetAttr(o, "n")
@@ -48,7 +40,7 @@ func audit16New(t *testing.T, th *Thread, typ *Type, name string) *Object {
 // audit16Logged is a type whose Finalize appends the object's name to *log.
 func audit16Logged(t *testing.T, th *Thread, log *[]string) *Type {
 	t.Helper()
-	return audit16Type(t, th, TypeSpec{Name: "Logged", Finalize: func(th *Thread, self *Object) {
+	return audit14Type(t, th, TypeSpec{Name: "Logged", Finalize: func(th *Thread, self *Object) {
 		*log = append(*log, audit16Name(th, self))
 	}})
 }
@@ -59,13 +51,6 @@ func audit16Pop(t *testing.T, th *Thread, l *Object) *Object {
 	o, err := th.ListPop(l, -1)
 	require.NoError(t, err)
 	return o
-}
-
-// audit16DecRefAll drops one reference to each of objs.
-func audit16DecRefAll(th *Thread, objs ...*Object) {
-	for _, o := range objs {
-		th.DecRef(o)
-	}
 }
 
 // subtype_dealloc's order for one object: tp_finalize (the object still
@@ -80,7 +65,7 @@ func TestAudit16OrderFinalizeCallbacksNewestFirstThenLegacyDel(t *testing.T) {
 		var log []string
 		var refs []*Object
 		var plain *Object
-		typ := audit16Type(t, th, TypeSpec{
+		typ := audit14Type(t, th, TypeSpec{
 			Name: "Both",
 			Finalize: func(th *Thread, self *Object) {
 				require.Equal(t, 1, th.RefCount(self), "temporarily resurrected with one reference")
@@ -120,7 +105,7 @@ func TestAudit16OrderFinalizeCallbacksNewestFirstThenLegacyDel(t *testing.T) {
 		for _, r := range append(refs, plain) {
 			require.False(t, gctAlive(t, th, r))
 		}
-		audit16DecRefAll(th, refs...)
+		audit14DecRefAll(th, refs...)
 		th.DecRef(plain)
 		require.Len(t, log, 6, "no callback runs again")
 		apiRequireLive(t, th, map[string]int{})
@@ -139,7 +124,7 @@ func TestAudit16FinalizeResurrectionKeepsWeakRefs(t *testing.T) {
 	eachModeThread(t, func(t *testing.T, th *Thread) {
 		var log []string
 		keep, madeKeep := th.NewList(), th.NewList()
-		typ := audit16Type(t, th, TypeSpec{
+		typ := audit14Type(t, th, TypeSpec{
 			Name: "Phoenix",
 			Finalize: func(th *Thread, self *Object) {
 				log = append(log, "finalize")
@@ -173,7 +158,7 @@ func TestAudit16FinalizeResurrectionKeepsWeakRefs(t *testing.T) {
 		for _, r := range []*Object{w, plain, made} {
 			require.False(t, gctAlive(t, th, r))
 		}
-		audit16DecRefAll(th, w, plain, made, keep, madeKeep)
+		audit14DecRefAll(th, w, plain, made, keep, madeKeep)
 		apiRequireLive(t, th, map[string]int{})
 	})
 }
@@ -188,7 +173,7 @@ func TestAudit16FinalizeResurrectionKeepsWeakRefs(t *testing.T) {
 func TestAudit16CallbackResurrectsEarlierSibling(t *testing.T) {
 	t.Skip("DIVERGENCE: a container's free drops every item's count before destroying any, so the last item's callback finds its siblings already dead (CPython's list_dealloc destroys items one by one: the siblings are alive)")
 	eachModeThread(t, func(t *testing.T, th *Thread) {
-		typ := audit16Type(t, th, TypeSpec{Name: "Target"})
+		typ := audit14Type(t, th, TypeSpec{Name: "Target"})
 		var log []string
 		keep := th.NewList()
 		a, b := th.NewInstance(typ), th.NewInstance(typ)
@@ -207,13 +192,13 @@ func TestAudit16CallbackResurrectsEarlierSibling(t *testing.T) {
 		})
 		require.NoError(t, err)
 		l := th.NewList(a, b)
-		audit16DecRefAll(th, a, b)
+		audit14DecRefAll(th, a, b)
 		th.DecRef(l)
 		require.Equal(t, []string{"cb b sees a"}, log)
 		require.True(t, gctAlive(t, th, wa), "a was resurrected by b's callback")
 		th.DecRef(audit16Pop(t, th, keep))
 		require.Equal(t, []string{"cb b sees a", "cb a"}, log)
-		audit16DecRefAll(th, wa, wb, keep)
+		audit14DecRefAll(th, wa, wb, keep)
 		apiRequireLive(t, th, map[string]int{})
 	})
 }
@@ -226,10 +211,10 @@ func TestAudit16CallbackResurrectsEarlierSibling(t *testing.T) {
 func TestAudit16FinalizerSeesEarlierSiblingAlive(t *testing.T) {
 	t.Skip("DIVERGENCE: a container's free drops every item's count before destroying any, so the last item's finalizer finds its siblings already dead (CPython's tupledealloc destroys items one by one: the siblings are alive)")
 	eachModeThread(t, func(t *testing.T, th *Thread) {
-		plain := audit16Type(t, th, TypeSpec{Name: "Target"})
+		plain := audit14Type(t, th, TypeSpec{Name: "Target"})
 		var seen []bool
 		var wa *Object
-		fin := audit16Type(t, th, TypeSpec{Name: "F", Finalize: func(th *Thread, _ *Object) {
+		fin := audit14Type(t, th, TypeSpec{Name: "F", Finalize: func(th *Thread, _ *Object) {
 			seen = append(seen, gctAlive(t, th, wa))
 		}})
 		a, f := th.NewInstance(plain), th.NewInstance(fin)
@@ -237,7 +222,7 @@ func TestAudit16FinalizerSeesEarlierSiblingAlive(t *testing.T) {
 		wa, err = th.NewWeakRef(a, nil)
 		require.NoError(t, err)
 		tup := th.NewTuple(a, f)
-		audit16DecRefAll(th, a, f)
+		audit14DecRefAll(th, a, f)
 		th.DecRef(tup)
 		require.Equal(t, []bool{true}, seen)
 		require.False(t, gctAlive(t, th, wa))
@@ -266,14 +251,14 @@ func TestAudit16ListAndTupleItemsReleasedFromTheEnd(t *testing.T) {
 		}
 		items := mk("0", "1", "2", "3")
 		l := th.NewList(items...)
-		audit16DecRefAll(th, items...)
+		audit14DecRefAll(th, items...)
 		th.DecRef(l)
 		require.Equal(t, []string{"3", "2", "1", "0"}, log)
 
 		log = nil
 		items = mk("0", "1", "2", "3")
 		tup := th.NewTuple(items...)
-		audit16DecRefAll(th, items...)
+		audit14DecRefAll(th, items...)
 		th.DecRef(tup)
 		require.Equal(t, []string{"3", "2", "1", "0"}, log)
 
@@ -282,8 +267,8 @@ func TestAudit16ListAndTupleItemsReleasedFromTheEnd(t *testing.T) {
 		inner := th.NewList(items[1], items[2])
 		pair := th.NewTuple(items[3], items[4])
 		outer := th.NewList(items[0], inner, pair, items[5])
-		audit16DecRefAll(th, items...)
-		audit16DecRefAll(th, inner, pair)
+		audit14DecRefAll(th, items...)
+		audit14DecRefAll(th, inner, pair)
 		th.DecRef(outer)
 		require.Equal(t, []string{"d", "f", "e", "c", "b", "a"}, log)
 		apiRequireLive(t, th, map[string]int{})
@@ -303,7 +288,7 @@ func TestAudit16DictEntriesReleasedInInsertionOrder(t *testing.T) {
 		for i := 0; i < 4; i++ {
 			k, v := th.NewStr(fmt.Sprintf("k%d", i)), audit16New(t, th, typ, fmt.Sprint(i))
 			require.NoError(t, th.DictSet(d, k, v))
-			audit16DecRefAll(th, k, v)
+			audit14DecRefAll(th, k, v)
 		}
 		th.DecRef(d)
 		require.Equal(t, []string{"0", "1", "2", "3"}, log, "values")
@@ -323,7 +308,7 @@ func TestAudit16DictEntriesReleasedInInsertionOrder(t *testing.T) {
 		for _, kv := range [][2]string{{"ka", "va"}, {"kb", "vb"}} {
 			k, v := audit16New(t, th, typ, kv[0]), audit16New(t, th, typ, kv[1])
 			require.NoError(t, th.DictSet(d, k, v))
-			audit16DecRefAll(th, k, v)
+			audit14DecRefAll(th, k, v)
 		}
 		th.DecRef(d)
 		require.Equal(t, []string{"ka", "va", "kb", "vb"}, log, "keys and values")
@@ -341,7 +326,7 @@ func TestAudit16InstanceAttributesReleasedInOrder(t *testing.T) {
 	eachModeThread(t, func(t *testing.T, th *Thread) {
 		var log []string
 		typ := audit16Logged(t, th, &log)
-		holder := audit16Type(t, th, TypeSpec{Name: "Holder"})
+		holder := audit14Type(t, th, TypeSpec{Name: "Holder"})
 		o := th.NewInstance(holder)
 		var want []string
 		for i := 0; i < 8; i++ { // past the five inline values
@@ -380,12 +365,12 @@ func TestAudit16FinalizerMakesObjectsThatDieAtOnce(t *testing.T) {
 	eachModeThread(t, func(t *testing.T, th *Thread) {
 		var log []string
 		y := audit16Logged(t, th, &log)
-		x := audit16Type(t, th, TypeSpec{Name: "X", Finalize: func(th *Thread, _ *Object) {
+		x := audit14Type(t, th, TypeSpec{Name: "X", Finalize: func(th *Thread, _ *Object) {
 			log = append(log, "x start")
 			th.DecRef(audit16New(t, th, y, "tmp"))
 			items := []*Object{audit16New(t, th, y, "y0"), audit16New(t, th, y, "y1"), audit16New(t, th, y, "y2")}
 			l := th.NewList(items...)
-			audit16DecRefAll(th, items...)
+			audit14DecRefAll(th, items...)
 			th.DecRef(l)
 			log = append(log, "x end")
 		}})
@@ -412,8 +397,8 @@ func TestAudit16FinalizerMakesObjectsThatDieAtOnce(t *testing.T) {
 func TestAudit16CallbackNestsWholeDeallocOfAnother(t *testing.T) {
 	eachModeThread(t, func(t *testing.T, th *Thread) {
 		var log []string
-		plain := audit16Type(t, th, TypeSpec{Name: "Target"})
-		both := audit16Type(t, th, TypeSpec{
+		plain := audit14Type(t, th, TypeSpec{Name: "Target"})
+		both := audit14Type(t, th, TypeSpec{
 			Name:      "Both",
 			Finalize:  func(*Thread, *Object) { log = append(log, "b finalize") },
 			LegacyDel: func(*Thread, *Object) { log = append(log, "b del") },
@@ -431,7 +416,7 @@ func TestAudit16CallbackNestsWholeDeallocOfAnother(t *testing.T) {
 		require.NoError(t, err)
 		th.DecRef(a)
 		require.Equal(t, []string{"a start", "b finalize", "b cb2", "b cb1", "b del", "a end"}, log)
-		audit16DecRefAll(th, wa, wb1, wb2)
+		audit14DecRefAll(th, wa, wb1, wb2)
 		apiRequireLive(t, th, map[string]int{})
 	})
 }
@@ -443,7 +428,7 @@ func TestAudit16CallbackNestsWholeDeallocOfAnother(t *testing.T) {
 func TestAudit16LegacyDelNestedDeathRunsAtOnce(t *testing.T) {
 	eachModeThread(t, func(t *testing.T, th *Thread) {
 		var log []string
-		typ := audit16Type(t, th, TypeSpec{Name: "B", LegacyDel: func(th *Thread, self *Object) {
+		typ := audit14Type(t, th, TypeSpec{Name: "B", LegacyDel: func(th *Thread, self *Object) {
 			n := audit16Name(th, self)
 			log = append(log, n+" start")
 			if err := th.DelAttr(self, "other"); err == nil {
@@ -473,7 +458,7 @@ func TestAudit16NestedFinalizerResurrectsOuter(t *testing.T) {
 		var log []string
 		keep := th.NewList()
 		var y, wx *Object
-		x := audit16Type(t, th, TypeSpec{
+		x := audit14Type(t, th, TypeSpec{
 			Name: "X",
 			Finalize: func(th *Thread, _ *Object) {
 				log = append(log, "x start")
@@ -482,7 +467,7 @@ func TestAudit16NestedFinalizerResurrectsOuter(t *testing.T) {
 			},
 			LegacyDel: func(*Thread, *Object) { log = append(log, "x del") },
 		})
-		yt := audit16Type(t, th, TypeSpec{Name: "Y", Finalize: func(th *Thread, _ *Object) {
+		yt := audit14Type(t, th, TypeSpec{Name: "Y", Finalize: func(th *Thread, _ *Object) {
 			got, err := th.WeakRefGet(wx)
 			require.NoError(t, err)
 			log = append(log, fmt.Sprintf("y sees x %t", got != nil))
@@ -503,7 +488,7 @@ func TestAudit16NestedFinalizerResurrectsOuter(t *testing.T) {
 		log = nil
 		th.DecRef(audit16Pop(t, th, keep))
 		require.Equal(t, []string{"cb x", "x del"}, log, "no second tp_finalize")
-		audit16DecRefAll(th, wx, keep)
+		audit14DecRefAll(th, wx, keep)
 		apiRequireLive(t, th, map[string]int{})
 	})
 }
@@ -515,7 +500,7 @@ func TestAudit16NestedFinalizerResurrectsOuter(t *testing.T) {
 // python3: t.w = ref(t, cb); del t -> cb called once, r() is None.
 func TestAudit16WeakRefHeldByItsReferentGetsCallback(t *testing.T) {
 	eachModeThread(t, func(t *testing.T, th *Thread) {
-		typ := audit16Type(t, th, TypeSpec{Name: "Target"})
+		typ := audit14Type(t, th, TypeSpec{Name: "Target"})
 		o := th.NewInstance(typ)
 		var calls []*Object
 		w, err := th.NewWeakRef(o, func(th *Thread, ref *Object) {
@@ -541,7 +526,7 @@ func TestAudit16FinalizerDropsItsWeakRefNoCallback(t *testing.T) {
 	eachModeThread(t, func(t *testing.T, th *Thread) {
 		var log []string
 		var w *Object
-		typ := audit16Type(t, th, TypeSpec{Name: "G", Finalize: func(th *Thread, _ *Object) {
+		typ := audit14Type(t, th, TypeSpec{Name: "G", Finalize: func(th *Thread, _ *Object) {
 			log = append(log, "del")
 			th.DecRef(w)
 			w = nil
@@ -567,7 +552,7 @@ func TestAudit16FinalizerDropsItsWeakRefNoCallback(t *testing.T) {
 func TestAudit16CallbackChainBeyondTrashcanLimit(t *testing.T) {
 	const n = 150
 	eachModeThread(t, func(t *testing.T, th *Thread) {
-		typ := audit16Type(t, th, TypeSpec{Name: "Target"})
+		typ := audit14Type(t, th, TypeSpec{Name: "Target"})
 		objs := make([]*Object, n)
 		refs := make([]*Object, n)
 		next := map[int]*Object{}
@@ -609,7 +594,7 @@ func TestAudit16CallbackChainBeyondTrashcanLimit(t *testing.T) {
 		for _, r := range refs {
 			require.False(t, gctAlive(t, th, r))
 		}
-		audit16DecRefAll(th, refs...)
+		audit14DecRefAll(th, refs...)
 		apiRequireLive(t, th, map[string]int{})
 	})
 }
@@ -626,12 +611,12 @@ func TestAudit16RecoveredPanicInNestedFreeOuterGoesOn(t *testing.T) {
 	eachModeThread(t, func(t *testing.T, th *Thread) {
 		var log []string
 		sib := audit16Logged(t, th, &log)
-		boom := audit16Type(t, th, TypeSpec{Name: "Boom", Finalize: func(*Thread, *Object) {
+		boom := audit14Type(t, th, TypeSpec{Name: "Boom", Finalize: func(*Thread, *Object) {
 			log = append(log, "inner")
 			panic("inner finalizer failed")
 		}})
 		b := th.NewInstance(boom)
-		outer := audit16Type(t, th, TypeSpec{Name: "Outer", Finalize: func(th *Thread, _ *Object) {
+		outer := audit14Type(t, th, TypeSpec{Name: "Outer", Finalize: func(th *Thread, _ *Object) {
 			log = append(log, "outer start")
 			func() {
 				defer func() { log = append(log, fmt.Sprintf("recovered %v", recover())) }()
@@ -642,7 +627,7 @@ func TestAudit16RecoveredPanicInNestedFreeOuterGoesOn(t *testing.T) {
 		}})
 		items := []*Object{audit16New(t, th, sib, "s0"), th.NewInstance(outer), audit16New(t, th, sib, "s2")}
 		holder := th.NewList(items...)
-		audit16DecRefAll(th, items...)
+		audit14DecRefAll(th, items...)
 		require.NotPanics(t, func() { th.DecRef(holder) })
 		require.Equal(t, []string{"s2", "outer start", "inner", "recovered inner finalizer failed", "tmp", "outer end", "s0"}, log)
 		require.Equal(t, notFreeing, th.freeState)
@@ -670,11 +655,11 @@ func TestAudit16RecoveredPanicInNestedFreeOuterGoesOn(t *testing.T) {
 func TestAudit16PanickedFinalizerObjectClearsWeakRefsAtDeath(t *testing.T) {
 	eachModeThread(t, func(t *testing.T, th *Thread) {
 		var log []string
-		boom := audit16Type(t, th, TypeSpec{Name: "Boom", Finalize: func(*Thread, *Object) {
+		boom := audit14Type(t, th, TypeSpec{Name: "Boom", Finalize: func(*Thread, *Object) {
 			log = append(log, "del")
 			panic("finalizer failed")
 		}})
-		plain := audit16Type(t, th, TypeSpec{Name: "Target"})
+		plain := audit14Type(t, th, TypeSpec{Name: "Target"})
 		b := th.NewInstance(boom)
 		w, err := th.NewWeakRef(b, func(*Thread, *Object) { log = append(log, "cb") })
 		require.NoError(t, err)
@@ -692,8 +677,8 @@ func TestAudit16PanickedFinalizerObjectClearsWeakRefsAtDeath(t *testing.T) {
 		}
 		require.False(t, gctAlive(t, th, w))
 		require.False(t, gctAlive(t, th, bare))
-		audit16DecRefAll(th, fresh...)
-		audit16DecRefAll(th, w, bare)
+		audit14DecRefAll(th, fresh...)
+		audit14DecRefAll(th, w, bare)
 		apiRequireLive(t, th, map[string]int{})
 	})
 }
@@ -712,7 +697,7 @@ func TestAudit16CycleFinalizerFreesOutsiderAtOnce(t *testing.T) {
 		var log []string
 		dt := audit16Logged(t, th, &log)
 		var d *Object
-		ct := audit16Type(t, th, TypeSpec{Name: "C", Finalize: func(th *Thread, _ *Object) {
+		ct := audit14Type(t, th, TypeSpec{Name: "C", Finalize: func(th *Thread, _ *Object) {
 			log = append(log, "c start")
 			th.DecRef(d)
 			d = nil
@@ -730,7 +715,7 @@ func TestAudit16CycleFinalizerFreesOutsiderAtOnce(t *testing.T) {
 		d = audit16New(t, th, dt, "d")
 		k0, k1 := audit16New(t, th, dt, "k0"), audit16New(t, th, dt, "k1")
 		kids := th.NewList(k0, k1)
-		audit16DecRefAll(th, k0, k1)
+		audit14DecRefAll(th, k0, k1)
 		require.NoError(t, th.SetAttr(d, "kids", kids))
 		th.DecRef(kids)
 		wd, err := th.NewWeakRef(d, func(*Thread, *Object) { log = append(log, "cb d") })
