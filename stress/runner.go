@@ -60,6 +60,8 @@ type run struct {
 	// setupTh made the workload's state; a one-worker run works on it
 	// (see Config.FreshThread), handed over detached.
 	setupTh *runtime.Thread
+	// onSetup: the one worker works on setupTh (Result.OnSetupThread).
+	onSetup bool
 
 	errMu sync.Mutex
 	errs  []error
@@ -184,12 +186,13 @@ func runWorkload(ctx context.Context, cfg Config, wl *workload) *Result {
 	setupTh.Checkpoint()
 	setupTh.Detach()
 	r.setupTh = setupTh
-	res.OnSetupThread = n == 1 && !cfg.FreshThread && !wl.ownThreads
+	r.onSetup = n == 1 && !cfg.FreshThread && !wl.ownThreads
+	res.OnSetupThread = r.onSetup
 
 	g, gctx := errgroup.WithContext(ctx)
 	for i := range n {
 		w := &Worker{
-			ID: i, Threads: n, r: r, onSetup: res.OnSetupThread,
+			ID: i, Threads: n, r: r,
 			Rand: rand.New(rand.NewPCG(uint64(cfg.Seed), uint64(i)*0x9e3779b97f4a7c15+1)),
 		}
 		g.Go(func() error { return r.work(w) })
@@ -347,8 +350,8 @@ func runWorkload(ctx context.Context, cfg Config, wl *workload) *Result {
 	case <-time.After(stallAfter):
 	}
 
-	// Measurements of the run: every worker thread is closed, so they are
-	// exact.
+	// Measurements of the run: every worker has stopped and let go of its
+	// thread (closed it, or detached the setup thread), so they are exact.
 	end, cpuEnd := t0, cpu0
 	for i := range n {
 		res.Ops += r.perOps[i]
@@ -526,7 +529,7 @@ func (r *run) work(w *Worker) (err error) {
 		}
 	}()
 
-	if w.onSetup {
+	if r.onSetup {
 		w.Th = r.setupTh
 		w.Th.Attach()
 	} else {
@@ -578,7 +581,7 @@ loop:
 	if err := lp.stop(w); err != nil {
 		return fmt.Errorf("stress: worker %d stop: %w", w.ID, err)
 	}
-	if w.onSetup {
+	if w.onSetup() {
 		w.Th.Detach() // the final check attaches it again
 	} else {
 		w.Th.Close() // if it panics, the failure path tries once more

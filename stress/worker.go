@@ -27,10 +27,11 @@ type Worker struct {
 
 	r        *run
 	restarts int
-	// onSetup: Th is the setup thread, lent to a one-worker run; the
-	// worker detaches it when done and never closes it.
-	onSetup bool
 }
+
+// onSetup reports whether Th is the setup thread, lent to a one-worker
+// run: the worker detaches it when done and never closes it.
+func (w *Worker) onSetup() bool { return w.Th != nil && w.Th == w.r.setupTh }
 
 // Runtime returns the run's runtime.
 func (w *Worker) Runtime() *runtime.Runtime { return w.r.rt }
@@ -57,7 +58,7 @@ func (w *Worker) Blocking(fn func()) {
 // setup thread, which outlives the run: a workload that restarts its
 // threads sets ownThreads.
 func (w *Worker) Restart() {
-	if w.onSetup {
+	if w.onSetup() {
 		panic("stress: Restart of the setup thread, lent to a one-worker run (the workload must set ownThreads)")
 	}
 	w.Th.Close()
@@ -80,7 +81,7 @@ func (w *Worker) closeThread() {
 		return
 	}
 	release := w.Th.Close
-	if w.onSetup {
+	if w.onSetup() {
 		release = w.Th.Detach
 	}
 	w.Th = nil
