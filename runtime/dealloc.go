@@ -287,10 +287,7 @@ func (th *Thread) runFinalizer(o *Object, fn func(*Thread, *Object)) (resurrecte
 		// slot.
 		defer func() {
 			if !returned {
-				mu := th.rt.weakLock(o)
-				lockIf(mu)
-				o.rc.MarkMaybeWeakref()
-				unlockIf(mu)
+				th.remarkWeak(o, false)
 			}
 		}()
 	}
@@ -302,15 +299,7 @@ func (th *Thread) runFinalizer(o *Object, fn func(*Thread, *Object)) (resurrecte
 	returned = true
 	var dead bool
 	if weak {
-		// Mark maybe-weakref again (clearWeakrefs relies on it, and a
-		// survivor must be reachable through its weak references) and drop
-		// the finalizer's reference under the weak references' lock, so
-		// that no WeakRefGet slips in between.
-		mu := th.rt.weakLock(o)
-		lockIf(mu)
-		o.rc.MarkMaybeWeakref()
-		dead = th.dropRef(o)
-		unlockIf(mu)
+		dead = th.remarkWeak(o, true)
 	} else {
 		dead = th.dropRef(o)
 	}
@@ -319,6 +308,22 @@ func (th *Thread) runFinalizer(o *Object, fn func(*Thread, *Object)) (resurrecte
 		return false
 	}
 	return true
+}
+
+// remarkWeak marks o's count maybe-weakref again after its finalizer
+// (clearWeakrefs relies on it, and a survivor must be reachable through
+// its weak references) and, with drop, drops the finalizer's reference,
+// under the weak references' lock, so that no WeakRefGet slips in
+// between. It reports whether the drop left o dead.
+func (th *Thread) remarkWeak(o *Object, drop bool) (dead bool) {
+	mu := th.rt.weakLock(o)
+	lockIf(mu)
+	o.rc.MarkMaybeWeakref()
+	if drop {
+		dead = th.dropRef(o)
+	}
+	unlockIf(mu)
+	return dead
 }
 
 func (th *Thread) destroy(o *Object) {
